@@ -1,0 +1,97 @@
+"""Lab 1 checks: wall time against the sum and the max of the delays, result order, error propagation.
+
+Waiting costs no CPU, so these margins hold on a busy machine: a concurrent run may take up to halfway
+between the longest delay and the sum before it counts as sequential.
+"""
+
+import asyncio
+import time
+
+import pytest
+
+DELAYS = [0.3, 0.1, 0.2]  # out of order on purpose: finishing order differs from input order
+NAMES = ["task 0", "task 1", "task 2"]
+EARLY = 0.9  # asyncio timers may fire a hair early; nothing can finish in less than 90 % of its wait
+
+
+async def timed(coro):
+    start = time.perf_counter()
+    result = await coro
+    return result, time.perf_counter() - start
+
+
+@pytest.mark.task("1.1", points=1)
+async def test_slow_task_waits_and_returns_its_name(runners):
+    result, elapsed = await timed(runners.slow_task("download", 0.2))
+    assert result == "download", f"slow_task('download', 0.2) should return 'download', got {result!r}."
+    assert elapsed >= 0.2 * EARLY, f"slow_task(..., 0.2) returned after {elapsed:.3f} s: it should wait 0.2 s."
+
+
+@pytest.mark.task("1.1", points=2)
+async def test_slow_task_lets_other_tasks_run(runners):
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    background = asyncio.create_task(ticker())
+    try:
+        await runners.slow_task("wait", 0.3)
+    finally:
+        background.cancel()
+    assert ticks >= 5, (
+        f"while slow_task waited 0.3 s, another task on the loop ticked {ticks} times (expected about 30). "
+        "slow_task is blocking the event loop: use `await asyncio.sleep`, never `time.sleep`, in a coroutine."
+    )
+
+
+@pytest.mark.task("1.1", points=1)
+async def test_slow_task_rejects_a_negative_delay(runners):
+    with pytest.raises(ValueError):
+        await runners.slow_task("bad", -1)
+
+
+@pytest.mark.task("1.2", points=2)
+async def test_sequential_run_takes_the_sum_of_the_delays(runners):
+    result, elapsed = await timed(runners.run_sequentially(DELAYS))
+    assert result == NAMES, f"run_sequentially({DELAYS}) should return {NAMES}, got {result!r}."
+    assert elapsed >= sum(DELAYS) * EARLY, (
+        f"run_sequentially({DELAYS}) took {elapsed:.2f} s; awaiting one after another takes the sum, "
+        f"{sum(DELAYS):.1f} s. Did you start them all at once? That is Task 1.3."
+    )
+
+
+@pytest.mark.task("1.3", points=2)
+async def test_concurrent_run_takes_the_longest_delay(runners):
+    _, elapsed = await timed(runners.run_concurrently(DELAYS))
+    longest, total = max(DELAYS), sum(DELAYS)
+    limit = longest + (total - longest) / 2
+    assert elapsed >= longest * EARLY, f"run_concurrently({DELAYS}) took only {elapsed:.2f} s: every task must wait."
+    assert elapsed < limit, (
+        f"run_concurrently({DELAYS}) took {elapsed:.2f} s; at the same time they take about the longest "
+        f"delay, {longest:.1f} s (the sum is {total:.1f} s). Create every task before awaiting any."
+    )
+
+
+@pytest.mark.task("1.3", points=1)
+async def test_concurrent_results_keep_the_input_order(runners):
+    result = await runners.run_concurrently(DELAYS)
+    assert result == NAMES, (
+        f"run_concurrently({DELAYS}) returned {result!r}; expected {NAMES}, in the order of the delays, "
+        "not the order the tasks finished in."
+    )
+
+
+@pytest.mark.task("1.3", points=1)
+async def test_concurrent_error_reaches_the_caller(runners):
+    try:
+        result = await runners.run_concurrently([0.05, -1.0, 0.05])
+    except ValueError:
+        return
+    pytest.fail(
+        f"run_concurrently([0.05, -1.0, 0.05]) returned {result!r}; the ValueError from the negative delay "
+        "should reach the caller. Did you pass return_exceptions=True, or catch it?"
+    )

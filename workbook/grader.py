@@ -1,0 +1,310 @@
+"""The grader: a pytest plugin loaded by the repository's ``conftest.py``.
+
+Every check under ``checks/`` carries ``@pytest.mark.task("3.2", points=2)``. The plugin
+
+* picks the code under test (``--target labs|solutions|DIR`` or ``WORKBOOK_TARGET``),
+* gives every check a timeout, so a hang fails that check and the run goes on,
+* turns each outcome into one status — pass, fail, not-started, timeout, import-error — and replaces
+  tracebacks with a message for the student: what was expected, what happened, where to read,
+* prints a score table per lab at the end and, with ``--grade-json FILE``, writes the same as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytest
+
+from workbook import catalog
+from workbook.clients import async_client as start_async_client
+from workbook.clients import sync_client as start_sync_client
+from workbook.student import StudentImportError, show_path
+from workbook.target import ENV_VAR, TargetError, activate, describe, resolve_target
+
+STATUSES = ("pass", "fail", "not-started", "timeout", "import-error")
+DEFAULT_CHECK_TIMEOUT = 10.0
+TIMEOUT_PREFIX = "Timeout (>"
+NOT_STARTED = re.compile(r"Task (\d+\.\d+)")
+SHORT = {"fail": ("F", "FAIL"), "not-started": ("N", "NOT STARTED"), "timeout": ("T", "TIMEOUT"),
+         "import-error": ("I", "IMPORT ERROR")}
+
+
+@dataclass
+class CheckResult:
+    lab: str
+    task: str
+    name: str
+    nodeid: str
+    status: str
+    points: float
+    max_points: float
+    message: str = ""
+    duration: float = 0.0
+
+
+@dataclass
+class GraderState:
+    target: Path
+    planned: dict[str, tuple[str, float]] = field(default_factory=dict)  # nodeid -> (task, points)
+    results: dict[str, CheckResult] = field(default_factory=dict)
+
+
+STATE = pytest.StashKey[GraderState]()
+
+
+# --- options and set-up --------------------------------------------------------------------------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("workbook", "lab workbook grader")
+    group.addoption("--target", default=None, metavar="labs|solutions|DIR",
+                    help=f"code under test (default: ${ENV_VAR} or 'labs')")
+    group.addoption("--grade-json", default=None, metavar="FILE",
+                    help="also write the scores as JSON to FILE")
+    group.addoption("--grader-tracebacks", action="store_true",
+                    help="keep pytest's full tracebacks instead of the student-facing messages")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "task(id, points=1): the lab task a check grades and its points")
+    try:
+        target = resolve_target(config.getoption("target"))
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    activate(target)
+    # Subprocesses a check starts (uvicorn, notebooks) select the same target.
+    os.environ[ENV_VAR] = str(target)
+    config.stash[STATE] = GraderState(target=target)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash[STATE]
+    for item in items:
+        marker = item.get_closest_marker("task")
+        if marker is None:
+            continue
+        state.planned[item.nodeid] = (str(marker.args[0]), float(marker.kwargs.get("points", 1)))
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(DEFAULT_CHECK_TIMEOUT))
+
+
+# --- fixtures shared by every lab ------------------------------------------------------------------
+
+@pytest.fixture
+def app():
+    """Each lab's conftest.py overrides this with the application under test."""
+    raise NotImplementedError("this lab's conftest.py must define an `app` fixture")
+
+
+@pytest.fixture
+def client(app):
+    """A synchronous in-process client (Starlette TestClient); the app's lifespan runs around the check."""
+    with start_sync_client(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def async_client(app):
+    """An async in-process client (httpx2 over ASGITransport inside asgi-lifespan's LifespanManager)."""
+    async with start_async_client(app) as http:
+        yield http
+
+
+# --- outcomes --------------------------------------------------------------------------------------
+
+def _chain(exc: BaseException | None, seen: set[int] | None = None):
+    """The exception, its causes and contexts, and the members of exception groups."""
+    seen = set() if seen is None else seen
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        if isinstance(exc, BaseExceptionGroup):
+            for member in exc.exceptions:
+                yield from _chain(member, seen)
+        exc = exc.__cause__ or exc.__context__
+
+
+def _assertion_message(exc: AssertionError) -> str:
+    text = str(exc)
+    # Keep the check's own message; drop pytest's re-evaluation of the expression after it.
+    head = text.split("\nassert ", 1)[0].strip()
+    return head or "an assertion in the check failed"
+
+
+def _student_location(exc: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f"{os.sep}lab" in f.filename and f"{os.sep}checks{os.sep}" not in f.filename
+              and f"{os.sep}workbook{os.sep}" not in f.filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"\n  at {show_path(frame.filename)}, line {frame.lineno}: {frame.line}"
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """The status a failed check gets, and the message the student reads."""
+    chain = list(_chain(exc))
+    for link in chain:
+        if isinstance(link, StudentImportError):
+            return "import-error", str(link)
+    if str(exc).startswith(TIMEOUT_PREFIX):
+        return "timeout", "timeout"
+    for link in chain:
+        if isinstance(link, NotImplementedError):
+            return "not-started", _not_started_message(link)
+    if isinstance(exc, AssertionError):
+        return "fail", _assertion_message(exc)
+    if isinstance(exc, pytest.fail.Exception):
+        return "fail", str(exc)
+    return "fail", f"your code raised {type(exc).__name__}: {exc}{_student_location(exc)}"
+
+
+def _not_started_message(exc: NotImplementedError) -> str:
+    match = NOT_STARTED.search(str(exc))
+    if not match:
+        return f"not started: {exc or 'NotImplementedError'}"
+    found = catalog.task(match.group(1))
+    title = found.title if found else str(exc)
+    return f"not started: Task {match.group(1)} — {title}"
+
+
+def _explain(status: str, message: str, task: catalog.Task | None, timeout: float | None) -> str:
+    if status == "timeout":
+        message = (f"the check did not finish within {timeout:g} s: something waits forever or blocks "
+                   "(a loop that never ends, a blocking sleep, a lock never released).")
+    lines = [message]
+    if task is not None and status != "not-started":
+        lines.append(f"Read: {task.where_to_read}")
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    state = item.config.stash[STATE]
+    if item.nodeid not in state.planned:
+        return report
+    task_id, points = state.planned[item.nodeid]
+    previous = state.results.get(item.nodeid)
+    if report.failed:
+        status, message = classify(call.excinfo.value) if call.excinfo else ("fail", str(report.longrepr))
+        timeout_marker = item.get_closest_marker("timeout")
+        timeout = float(timeout_marker.args[0]) if timeout_marker and timeout_marker.args else None
+        message = _explain(status, message, catalog.task(task_id), timeout)
+        report.workbook_status = status
+        if not item.config.getoption("grader_tracebacks"):
+            report.longrepr = f"[Task {task_id}] {message}"
+        if previous is None or previous.status == "pass":
+            state.results[item.nodeid] = _result(item, task_id, points, status, message, report)
+    elif report.skipped and previous is None:
+        state.results[item.nodeid] = _result(item, task_id, points, "fail",
+                                             f"skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}",
+                                             report)
+    elif report.when == "call" and report.passed and previous is None:
+        state.results[item.nodeid] = _result(item, task_id, points, "pass", "", report)
+    return report
+
+
+def _result(item, task_id, points, status, message, report) -> CheckResult:
+    return CheckResult(
+        lab=catalog.lab_of(task_id), task=task_id, name=item.name, nodeid=item.nodeid, status=status,
+        points=points if status == "pass" else 0.0, max_points=points, message=message,
+        duration=round(getattr(report, "duration", 0.0), 3),
+    )
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    status = getattr(report, "workbook_status", None)
+    if status in SHORT:
+        letter, word = SHORT[status]
+        return "failed", letter, (word, {"red": status != "not-started", "yellow": status == "not-started"})
+    return None
+
+
+# --- the score ---------------------------------------------------------------------------------------
+
+def collect_results(state: GraderState) -> list[CheckResult]:
+    """Every planned check, with "no result" counted as a failure."""
+    results = []
+    for nodeid, (task_id, points) in state.planned.items():
+        result = state.results.get(nodeid)
+        if result is None:
+            result = CheckResult(lab=catalog.lab_of(task_id), task=task_id, name=nodeid.split("::")[-1],
+                                 nodeid=nodeid, status="fail", points=0.0, max_points=points,
+                                 message="no result: the run stopped before this check finished")
+        results.append(result)
+    return results
+
+
+def task_status(statuses: list[str]) -> str:
+    """One status for a task from its checks' statuses."""
+    if all(s == "pass" for s in statuses):
+        return "pass"
+    for status in ("import-error", "timeout"):
+        if status in statuses:
+            return status
+    if all(s == "not-started" for s in statuses):
+        return "not-started"
+    return "fail"
+
+
+def summarise(results: list[CheckResult], target: str) -> dict:
+    labs: dict[str, dict] = {}
+    for result in results:
+        lab = labs.setdefault(result.lab, {"lab": result.lab, "tasks": {}})
+        lab["tasks"].setdefault(result.task, []).append(result)
+    lab_rows = []
+    for lab_name in sorted(labs, key=lambda name: int(name[3:])):
+        info = catalog.labs().get(lab_name)
+        tasks = []
+        for task_id in sorted(labs[lab_name]["tasks"], key=catalog.task_sort_key):
+            checks = labs[lab_name]["tasks"][task_id]
+            task = info.tasks.get(task_id) if info else None
+            tasks.append({
+                "task": task_id, "title": task.title if task else "",
+                "status": task_status([c.status for c in checks]),
+                "points": sum(c.points for c in checks), "max_points": sum(c.max_points for c in checks),
+            })
+        lab_rows.append({
+            "lab": lab_name, "title": info.title if info else "", "tasks": tasks,
+            "points": sum(t["points"] for t in tasks), "max_points": sum(t["max_points"] for t in tasks),
+        })
+    return {
+        "target": target,
+        "points": sum(r.points for r in results),
+        "max_points": sum(r.max_points for r in results),
+        "counts": {status: sum(r.status == status for r in results) for status in STATUSES},
+        "labs": lab_rows,
+        "checks": [asdict(r) for r in results],
+    }
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None or not state.planned:
+        return
+    summary = summarise(collect_results(state), describe(state.target))
+    write = terminalreporter.write_line
+    terminalreporter.section(f"score — target: {summary['target']}", sep="=", bold=True)
+    for lab in summary["labs"]:
+        write(f"{lab['lab']}: {lab['title']}", bold=True)
+        for task in lab["tasks"]:
+            word = task["status"].replace("-", " ")
+            colour = {"pass": {"green": True}, "not-started": {"yellow": True}}.get(task["status"], {"red": True})
+            terminalreporter.write(f"  {task['task']:<5} {task['title'][:52]:<52} ")
+            terminalreporter.write(f"{word:<13}", **colour)
+            write(f"{_num(task['points']):>5} / {_num(task['max_points'])}")
+        write(f"  {'':<5} {'lab total':<52} {'':<13}{_num(lab['points']):>5} / {_num(lab['max_points'])}")
+    write(f"TOTAL {_num(summary['points'])} / {_num(summary['max_points'])}", bold=True)
+    out = config.getoption("grade_json")
+    if out:
+        Path(out).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        write(f"scores written to {out}")
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
