@@ -23,7 +23,7 @@ import pytest
 from workbook import catalog
 from workbook.clients import async_client as start_async_client
 from workbook.clients import sync_client as start_sync_client
-from workbook.student import StudentImportError, show_path
+from workbook.student import StudentImportError, as_missing_name, show_path
 from workbook.target import ENV_VAR, TargetError, activate, describe, resolve_target
 
 STATUSES = ("pass", "fail", "not-started", "timeout", "import-error")
@@ -65,6 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"code under test (default: ${ENV_VAR} or 'labs')")
     group.addoption("--grade-json", default=None, metavar="FILE",
                     help="also write the scores as JSON to FILE")
+    group.addoption("--check-timeout", type=float, default=DEFAULT_CHECK_TIMEOUT, metavar="SECONDS",
+                    help=f"timeout of a check that sets none itself (default {DEFAULT_CHECK_TIMEOUT:g})")
     group.addoption("--grader-tracebacks", action="store_true",
                     help="keep pytest's full tracebacks instead of the student-facing messages")
 
@@ -89,7 +91,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         state.planned[item.nodeid] = (str(marker.args[0]), float(marker.kwargs.get("points", 1)))
         if item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(DEFAULT_CHECK_TIMEOUT))
+            item.add_marker(pytest.mark.timeout(config.getoption("check_timeout")))
 
 
 # --- fixtures shared by every lab ------------------------------------------------------------------
@@ -151,6 +153,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
     for link in chain:
         if isinstance(link, StudentImportError):
             return "import-error", str(link)
+        if (missing := as_missing_name(link)) is not None:
+            return "import-error", str(missing)
     if str(exc).startswith(TIMEOUT_PREFIX):
         return "timeout", "timeout"
     for link in chain:
@@ -182,38 +186,51 @@ def _explain(status: str, message: str, task: catalog.Task | None, timeout: floa
     return "\n".join(lines)
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
+    """Record each graded check's outcome; for a failure, build the report with the student's message.
+
+    Building the report here means pytest never formats the traceback of a graded failure: the student
+    reads the message instead (``--grader-tracebacks`` gives pytest's own report back).
+    """
     state = item.config.stash[STATE]
     if item.nodeid not in state.planned:
-        return report
+        return None
     task_id, points = state.planned[item.nodeid]
     previous = state.results.get(item.nodeid)
-    if report.failed:
-        status, message = classify(call.excinfo.value) if call.excinfo else ("fail", str(report.longrepr))
-        timeout_marker = item.get_closest_marker("timeout")
-        timeout = float(timeout_marker.args[0]) if timeout_marker and timeout_marker.args else None
-        message = _explain(status, message, catalog.task(task_id), timeout)
-        report.workbook_status = status
-        if not item.config.getoption("grader_tracebacks"):
-            report.longrepr = f"[Task {task_id}] {message}"
-        if previous is None or previous.status == "pass":
-            state.results[item.nodeid] = _result(item, task_id, points, status, message, report)
-    elif report.skipped and previous is None:
-        state.results[item.nodeid] = _result(item, task_id, points, "fail",
-                                             f"skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}",
-                                             report)
-    elif report.when == "call" and report.passed and previous is None:
-        state.results[item.nodeid] = _result(item, task_id, points, "pass", "", report)
+    excinfo = call.excinfo
+    if excinfo is None:
+        if call.when == "call" and previous is None:
+            state.results[item.nodeid] = _result(item, task_id, points, "pass", "", call.duration)
+        return None
+    if excinfo.errisinstance(pytest.skip.Exception):
+        if previous is None:
+            state.results[item.nodeid] = _result(item, task_id, points, "fail",
+                                                 f"skipped: {excinfo.value}", call.duration)
+        return None
+    status, message = classify(excinfo.value)
+    timeout_marker = item.get_closest_marker("timeout")
+    timeout = float(timeout_marker.args[0]) if timeout_marker and timeout_marker.args else None
+    message = _explain(status, message, catalog.task(task_id), timeout)
+    if previous is None or previous.status == "pass":
+        state.results[item.nodeid] = _result(item, task_id, points, status, message, call.duration)
+    if item.config.getoption("grader_tracebacks"):
+        return None
+    report = pytest.TestReport(
+        item.nodeid, item.location, keywords=dict.fromkeys(item.keywords, 1), outcome="failed",
+        longrepr=f"[Task {task_id}] {message}", when=call.when,
+        sections=[(f"Captured {key} {when}", content) for when, key, content in item._report_sections],
+        duration=call.duration, start=call.start, stop=call.stop, user_properties=item.user_properties,
+    )
+    report.workbook_status = status
     return report
 
 
-def _result(item, task_id, points, status, message, report) -> CheckResult:
+def _result(item, task_id, points, status, message, duration) -> CheckResult:
     return CheckResult(
         lab=catalog.lab_of(task_id), task=task_id, name=item.name, nodeid=item.nodeid, status=status,
         points=points if status == "pass" else 0.0, max_points=points, message=message,
-        duration=round(getattr(report, "duration", 0.0), 3),
+        duration=round(duration, 3),
     )
 
 

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from workbook.paths import ROOT
+from workbook.target import is_lab_module
 
 
 class StudentImportError(Exception):
@@ -67,12 +68,24 @@ def _explain(name: str, exc: BaseException) -> str:
     return f"importing {name} failed at {where}: {type(exc).__name__}: {exc}"
 
 
+def missing_name(module: ModuleType, attr: str) -> StudentImportError:
+    return StudentImportError(
+        f"{show_path(module.__file__ or module.__name__)} has no `{attr}`. "
+        "The checks use the names from the starter: keep them (you can add your own)."
+    )
+
+
+def as_missing_name(exc: BaseException) -> StudentImportError | None:
+    """An AttributeError raised by looking a name up on a lab module, as an import error; else None."""
+    if isinstance(exc, AttributeError) and isinstance(getattr(exc, "obj", None), ModuleType) \
+            and is_lab_module(exc.obj.__name__) and exc.name:
+        return missing_name(exc.obj, exc.name)
+    return None
+
+
 def lab_attr(module: ModuleType, attr: str) -> Any:
     """``module.attr``, or a message telling the student which name the checks expect."""
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise StudentImportError(
-            f"{show_path(module.__file__ or module.__name__)} has no `{attr}`. "
-            "The checks use the names from the starter: keep them (you can add your own)."
-        ) from None
+        raise missing_name(module, attr) from None

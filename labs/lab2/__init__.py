@@ -1,0 +1,1 @@
+"""Lab 2 — the event loop inside FastAPI. Edit app.py."""

@@ -1,0 +1,1 @@
+"""Lab 3 — saving and loading models with joblib. Edit persistence.py."""

@@ -1,0 +1,102 @@
+"""The grader itself: isolation of broken code, timeouts, statuses, the JSON and the score table."""
+
+import shutil
+
+from tests.runner import run_checks
+from workbook.paths import SOLUTIONS
+
+
+def make_target(tmp_path, *labs: str):
+    for lab in labs:
+        shutil.copytree(SOLUTIONS / lab, tmp_path / lab, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def test_syntax_error_fails_only_its_own_lab(tmp_path):
+    target = make_target(tmp_path, "lab1", "lab2")
+    runners = target / "lab1" / "runners.py"
+    runners.write_text(runners.read_text() + "\ndef broken(:\n")
+    run = run_checks("checks/lab1", "checks/lab2", target=target)
+    by_lab = {}
+    for check in run.grade["checks"]:
+        by_lab.setdefault(check["lab"], set()).add(check["status"])
+    assert by_lab == {"lab1": {"import-error"}, "lab2": {"pass"}}, by_lab
+    message = next(c["message"] for c in run.grade["checks"] if c["lab"] == "lab1")
+    assert "runners.py, line" in message and "Traceback" not in run.output
+
+
+def test_exit_at_import_and_missing_names_are_import_errors(tmp_path):
+    target = make_target(tmp_path, "lab1", "lab3")
+    (target / "lab1" / "runners.py").write_text("import sys\nsys.exit(0)\n")
+    persistence = target / "lab3" / "persistence.py"
+    persistence.write_text(persistence.read_text().replace("def predict_category(", "def predict_label("))
+    run = run_checks("checks/lab1", "checks/lab3", target=target)
+    statuses = run.statuses()
+    assert {s for n, s in statuses.items() if "asyncio" in n or "slow_task" in n or "concurrent" in n
+            or "sequential" in n} == {"import-error"}
+    assert statuses["test_predict_category_returns_a_name"] == "import-error"
+    assert statuses["test_round_trip_gives_identical_predictions"] == "pass"
+    missing = run.by_name()["test_predict_category_returns_a_name"]["message"]
+    assert "predict_category" in missing
+
+
+def test_a_hang_times_out_only_its_own_checks(tmp_path):
+    target = make_target(tmp_path, "lab1")
+    runners = target / "lab1" / "runners.py"
+    runners.write_text(runners.read_text().replace(
+        "    tasks = [asyncio.create_task(",
+        "    while True:  # a student's infinite loop\n        pass\n    tasks = [asyncio.create_task(",
+    ))
+    run = run_checks("checks/lab1", target=target, extra=("--check-timeout", "1.5"))
+    statuses = run.statuses()
+    concurrent = {n: s for n, s in statuses.items() if "concurrent" in n}
+    assert set(concurrent.values()) == {"timeout"}, statuses
+    assert {s for n, s in statuses.items() if n not in concurrent} == {"pass"}, statuses
+    assert "did not finish within 1.5 s" in run.by_name()["test_concurrent_results_keep_the_input_order"]["message"]
+
+
+def test_grade_json_has_the_documented_shape(solutions_run):
+    grade = solutions_run.grade
+    assert {"target", "points", "max_points", "counts", "labs", "checks"} <= set(grade)
+    for check in grade["checks"]:
+        assert {"lab", "task", "name", "status", "points", "max_points"} <= set(check)
+        assert check["status"] in {"pass", "fail", "not-started", "timeout", "import-error"}
+    assert grade["points"] == sum(c["points"] for c in grade["checks"])
+
+
+def test_score_table_is_printed(solutions_run):
+    assert "score — target: solutions" in solutions_run.output
+    assert "TOTAL" in solutions_run.output
+
+
+def test_failure_message_says_what_was_expected_and_where_to_read(tmp_path):
+    target = make_target(tmp_path, "lab1")
+    runners = target / "lab1" / "runners.py"
+    runners.write_text(runners.read_text().replace("return list(await asyncio.gather(*tasks))",
+                                                   "return list(reversed(await asyncio.gather(*tasks)))"))
+    run = run_checks("checks/lab1", target=target, extra=("-k", "input_order"))
+    message = run.by_name()["test_concurrent_results_keep_the_input_order"]["message"]
+    assert "expected ['task 0', 'task 1', 'task 2']" in message
+    assert "Read: notebooks/01_asyncio.ipynb" in message
+
+
+def test_unknown_target_is_a_usage_error(tmp_path):
+    import subprocess
+    import sys
+
+    from workbook.paths import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "checks/lab1", "--target", str(tmp_path / "nowhere")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 4 and "neither 'labs', 'solutions' nor a directory" in done.stderr
+
+
+def test_student_code_error_names_the_student_file(tmp_path):
+    target = make_target(tmp_path, "lab1")
+    runners = target / "lab1" / "runners.py"
+    runners.write_text(runners.read_text().replace(
+        "    await asyncio.sleep(delay)\n    return name", "    await asyncio.sleep(delay)\n    return name + 1"))
+    run = run_checks("checks/lab1", target=target, extra=("-k", "returns_its_name"))
+    message = run.by_name()["test_slow_task_waits_and_returns_its_name"]["message"]
+    assert message.startswith("your code raised TypeError")
+    assert "lab1/runners.py, line" in message, message
