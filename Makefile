@@ -1,0 +1,31 @@
+# Two commands do all the set-up:
+#   make lab    install (first time only) and open the workbook in JupyterLab
+#   make test   install (first time only) and run the project's own test suite
+# Installing means: a virtual environment in .venv with the pinned requirements.txt and this repo.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 8888
+
+.PHONY: lab test setup check-python clean-venv
+
+lab: $(INSTALLED)
+	$(BIN)/jupyter lab --port $(PORT) notebooks/
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+setup: $(INSTALLED)
+
+$(INSTALLED): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The workbook needs Python 3.11, found " + sys.version.split()[0] + ": run make PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(INSTALLED)
+
+clean-venv:
+	rm -rf $(VENV)
