@@ -25,7 +25,9 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query
 
-app = FastAPI(title="Lab 2 — the event loop")
+from workbook.docs import serve_docs_offline
+
+app = serve_docs_offline(FastAPI(title="Lab 2 — the event loop"))
 
 Delay = Annotated[float, Query(ge=0, le=5, description="seconds to wait")]
 
