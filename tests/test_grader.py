@@ -100,3 +100,18 @@ def test_student_code_error_names_the_student_file(tmp_path):
     message = run.by_name()["test_slow_task_waits_and_returns_its_name"]["message"]
     assert message.startswith("your code raised TypeError")
     assert "lab1/runners.py, line" in message, message
+
+
+def test_a_thread_spinning_forever_does_not_hang_the_run(tmp_path):
+    """A `def` route stuck in a loop keeps a worker thread busy after its check timed out; the run must
+    still end (the grader leaves without waiting for that thread) and score the rest."""
+    target = make_target(tmp_path, "lab2")
+    app = target / "lab2" / "app.py"
+    app.write_text(app.read_text().replace(
+        '    time.sleep(delay)\n    return {"route": "slow-sync", "waited": delay}',
+        "    while True:  # a student's infinite loop, in a worker thread\n        pass",
+    ))
+    run = run_checks("checks/lab2", target=target, extra=("--check-timeout", "2"), timeout=60)
+    statuses = run.statuses()
+    assert statuses["test_fast_stays_responsive_during_slow_sync"] == "timeout", statuses
+    assert statuses["test_fast_stays_responsive_during_slow_fixed"] == "pass", statuses

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class GraderState:
     target: Path
     planned: dict[str, tuple[str, float]] = field(default_factory=dict)  # nodeid -> (task, points)
     results: dict[str, CheckResult] = field(default_factory=dict)
+    exitstatus: int = 0
 
 
 STATE = pytest.StashKey[GraderState]()
@@ -325,3 +327,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 def _num(value: float) -> str:
     return f"{value:g}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is not None:
+        state.exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After a timeout, leave at once: student code may still spin in a worker thread, and Python would
+    wait for that thread forever at exit. Everything has been reported by now."""
+    state = config.stash.get(STATE, None)
+    if state is not None and any(r.status == "timeout" for r in state.results.values()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(state.exitstatus)
