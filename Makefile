@@ -24,7 +24,8 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# Make the repository importable (the workbook package, and checks' own imports) from the venv.
+	$(BIN)/python -c 'import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "workbook-repo.pth").write_text("$(CURDIR)\n")'
 	touch $(INSTALLED)
 
 clean-venv:
