@@ -1,0 +1,88 @@
+"""Lab 5, Tasks 5.2–5.4 — from validated inputs to answers: probabilities, one prediction, a batch.
+
+Read notebooks/05_validation.ipynb, sections 5.2 to 5.4. These are plain functions — the routes in
+app.py only find the model and call them — so you can try them in the notebook without a server.
+
+* Task 5.2 ``score``: class probabilities, label and confidence for *many* rows, with one model call.
+* Task 5.3 ``predict_one``: one input -> one timed ``Prediction``.
+* Task 5.4 ``predict_many``: many flowers -> one ``BatchPrediction``, still one model call.
+
+Check it: ``pytest checks/lab5 -k score`` (Task 5.2), then ``pytest checks/lab5``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .registry import ModelEntry
+from .schemas import BatchPrediction, IrisFeatures, Prediction, Scores, TextInput
+
+
+class WrongInputError(ValueError):
+    """Given: the input does not suit the model (text sent to an iris model, or the reverse)."""
+
+
+def model_input(entry: ModelEntry, payload: TextInput | IrisFeatures) -> Any:
+    """Given: what the pipeline takes for one input — the text, or the row of measurements."""
+    if entry.kind == "text" and isinstance(payload, TextInput):
+        return payload.text
+    if entry.kind == "tabular" and isinstance(payload, IrisFeatures):
+        return payload.as_row()
+    expected = '{"text": "..."}' if entry.kind == "text" else "the four iris measurements"
+    raise WrongInputError(f"model {entry.name!r} is a {entry.kind} model: send {expected}")
+
+
+def elapsed_ms(start: float) -> float:
+    """Given: milliseconds since ``start = time.perf_counter()``."""
+    return (time.perf_counter() - start) * 1000
+
+
+def score(entry: ModelEntry, rows: list[Any]) -> list[Scores]:  # Task 5.2
+    """``Scores`` for each row, from **one** ``entry.pipeline.predict_proba(rows)`` call.
+
+    ``predict_proba`` returns one row of probabilities per input, one column per class, in the order of
+    ``entry.pipeline.classes_`` — the class *indices* the model was trained on. Column ``j`` is the class
+    named ``entry.classes[int(entry.pipeline.classes_[j])]``. For each input:
+
+    * ``probabilities``: ``{class name: probability}`` for every class, as Python floats, in column order
+      (do not round them: they must still sum to 1);
+    * ``label``: the most probable class (the first one on a tie), ``confidence``: its probability.
+
+    Never call the model once per row: a batch of 100 must cost one call.
+    """
+    table = entry.pipeline.predict_proba(rows)
+    names = [entry.classes[int(index)] for index in entry.pipeline.classes_]
+    scored = []
+    for row in table:
+        probabilities = {name: float(p) for name, p in zip(names, row)}
+        label = max(probabilities, key=probabilities.__getitem__)
+        scored.append(Scores(label=label, confidence=probabilities[label], probabilities=probabilities))
+    return scored
+
+
+def predict_one(entry: ModelEntry, payload: TextInput | IrisFeatures) -> Prediction:  # Task 5.3
+    """One ``Prediction``: ``score`` the payload's ``model_input`` and time it.
+
+    ``model_input`` raises ``WrongInputError`` for an input that does not suit the model; let it. Measure
+    ``processing_time_ms`` around the ``score`` call with ``time.perf_counter()`` (``elapsed_ms`` helps),
+    and answer the scores with ``model=entry.name`` and ``version=entry.version``.
+    """
+    row = model_input(entry, payload)
+    start = time.perf_counter()
+    [scores] = score(entry, [row])
+    return Prediction(**scores.model_dump(), model=entry.name, version=entry.version,
+                      processing_time_ms=elapsed_ms(start))
+
+
+def predict_many(entry: ModelEntry, items: list[IrisFeatures]) -> BatchPrediction:  # Task 5.4
+    """One ``BatchPrediction`` for many inputs: **one** ``score`` call for all of them, in their order.
+
+    ``predictions[i]`` answers ``items[i]`` and equals what ``predict_one`` says about it (except the time);
+    ``processing_time_ms`` is the time of that one ``score`` call.
+    """
+    rows = [model_input(entry, item) for item in items]
+    start = time.perf_counter()
+    scored = score(entry, rows)
+    return BatchPrediction(model=entry.name, version=entry.version, processing_time_ms=elapsed_ms(start),
+                           predictions=scored)
