@@ -1,0 +1,94 @@
+"""Lab 8 checks, Tasks 8.2 and 8.4: the bounded in-memory cache on its own, keys as the service makes them."""
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+
+def key(model: str, n: int, version: str = "aaaaaaaaaaaa"):
+    """A key shaped like the service's: (model name, version, features)."""
+    return (model, version, f"text number {n}")
+
+
+@pytest.mark.task("8.2", points=1)
+def test_memory_cache_returns_what_was_put(memory_cache):
+    cache = memory_cache.MemoryCache(maxsize=3)
+    assert cache.get(key("m", 1)) is None, "get() of a key never put should return None."
+    cache.put(key("m", 1), "sci.space")
+    got = cache.get(key("m", 1))
+    assert got == "sci.space", f"after put(key, 'sci.space'), get(key) returned {got!r}."
+    assert len(cache) == 1, f"one entry was put; len(cache) is {len(cache)}."
+    with pytest.raises(ValueError):
+        memory_cache.MemoryCache(maxsize=0)
+
+
+@pytest.mark.task("8.2", points=2)
+def test_memory_cache_is_bounded(memory_cache):
+    size = 3
+    cache = memory_cache.MemoryCache(maxsize=size)
+    for n in range(size + 1):
+        cache.put(key("m", n), f"label {n}")
+    assert len(cache) == size, (
+        f"a cache of maxsize={size} holds {len(cache)} entries after {size + 1} distinct puts: it must "
+        "forget one when it is full (a dict alone grows until the process runs out of memory)."
+    )
+    assert cache.get(key("m", 0)) is None, (
+        f"after {size + 1} distinct puts into maxsize={size}, the first key (used longest ago) should be "
+        "gone, so asking for it again is a miss; it was still there."
+    )
+    kept = [cache.get(key("m", n)) for n in range(1, size + 1)]
+    assert kept == [f"label {n}" for n in range(1, size + 1)], f"the {size} newest entries should stay; got {kept}."
+
+
+@pytest.mark.task("8.2", points=1)
+def test_memory_cache_forgets_the_least_recently_used(memory_cache):
+    cache = memory_cache.MemoryCache(maxsize=2)
+    cache.put(key("m", 1), "one")
+    cache.put(key("m", 2), "two")
+    cache.get(key("m", 1))  # 1 is now the most recently used
+    cache.put(key("m", 3), "three")
+    assert cache.get(key("m", 1)) == "one" and cache.get(key("m", 2)) is None, (
+        "put 1, put 2, get 1, put 3 into maxsize=2: 2 was used longest ago and should go, 1 should stay. "
+        "A get must mark its key as just used (OrderedDict.move_to_end), or the cache forgets popular "
+        "answers first."
+    )
+
+
+@pytest.mark.task("8.2", points=1)
+def test_memory_cache_stays_consistent_across_threads(memory_cache):
+    cache = memory_cache.MemoryCache(maxsize=16)
+    wrong = []
+
+    def work(seed: int):
+        rng = random.Random(seed)
+        for _ in range(2000):
+            n = rng.randrange(64)
+            if rng.random() < 0.5:
+                cache.put(key("m", n), f"label {n}")
+            else:
+                got = cache.get(key("m", n))
+                if got not in (None, f"label {n}"):
+                    wrong.append((n, got))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, range(8)))
+    assert not wrong, f"get() returned another key's label under 8 threads: {wrong[:3]}"
+    assert len(cache) <= 16, f"after 8 threads used it, the maxsize=16 cache holds {len(cache)} entries."
+
+
+@pytest.mark.task("8.4", points=1)
+def test_memory_cache_drops_one_models_entries(memory_cache):
+    cache = memory_cache.MemoryCache(maxsize=10)
+    cache.put(key("newsgroups", 1), "sci.space")
+    cache.put(key("newsgroups", 2, version="bbbbbbbbbbbb"), "rec.autos")
+    cache.put(key("other", 1), "comp.graphics")
+    dropped = cache.drop_model("newsgroups")
+    assert cache.get(key("newsgroups", 1)) is None and cache.get(key("newsgroups", 2, "bbbbbbbbbbbb")) is None, (
+        "drop_model('newsgroups') should forget every entry whose key starts with 'newsgroups', whatever "
+        "its version."
+    )
+    assert cache.get(key("other", 1)) == "comp.graphics", "drop_model('newsgroups') also forgot another model's entry."
+    assert dropped == 2, f"drop_model should return how many entries it forgot (2), returned {dropped!r}."
+    cache.clear()
+    assert len(cache) == 0 and cache.get(key("other", 1)) is None, "after clear(), the cache should be empty."
