@@ -24,10 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.mistakes import load_mistakes  # noqa: E402
 from tests.runner import run_checks  # noqa: E402
 
-TIMING_LABS = ("checks/lab1", "checks/lab2")
+TIMING_LABS = ("checks/lab1", "checks/lab2", "checks/lab6")
 TIMING_MISTAKES = ("time.sleep inside the coroutine", "awaits each task right after creating it",
                    "time.sleep in the fixed async route", "slow-sync declared async def",
-                   "slow-async does not block (anti-pattern 'fixed' by accident)")
+                   "slow-async does not block (anti-pattern 'fixed' by accident)",
+                   "writes the log line before answering", "async background task that sleeps with time.sleep",
+                   "sleeps while holding the lock", "ignores log_delay")
 
 
 def burn() -> None:

@@ -40,6 +40,7 @@ class Lab:
     title: str
     notebook: str
     tasks: dict[str, Task]
+    reference_models: bool = False  # its checks serve workbook.models' reference models
 
     @property
     def number(self) -> int:
@@ -74,7 +75,8 @@ def load_lab(path: Path) -> Lab:
     for task_id in tasks:
         if lab_of(task_id) != name:
             raise ValueError(f"{path}: task {task_id} does not belong to {name}")
-    return Lab(name=name, title=raw["title"], notebook=raw["notebook"], tasks=tasks)
+    return Lab(name=name, title=raw["title"], notebook=raw["notebook"], tasks=tasks,
+               reference_models=bool(raw.get("reference_models", False)))
 
 
 @cache

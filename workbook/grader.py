@@ -96,6 +96,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(config.getoption("check_timeout")))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Train the reference models before the first check starts, outside every check's timeout.
+
+    Importing scikit-learn and training take seconds on a busy machine; a check's timeout should measure
+    the student's code, not that. Labs whose catalog says ``reference_models = true`` need them.
+    """
+    state = session.config.stash[STATE]
+    labs = {catalog.lab_of(task_id) for task_id, _ in state.planned.values()}
+    if any(lab.reference_models for name, lab in catalog.labs().items() if name in labs):
+        from workbook.models import MODEL_NAMES, reference_model
+
+        for name in MODEL_NAMES:
+            reference_model(name)
+
+
 # --- fixtures shared by every lab ------------------------------------------------------------------
 
 @pytest.fixture

@@ -1,0 +1,213 @@
+"""Lab 6 checks, Tasks 6.1 and 6.2: the prediction log, and writing it after the response has left.
+
+TestClient and httpx's ASGITransport return a response only after the app's background tasks have run,
+so they cannot tell "answered, then logged" from "logged, then answered". These checks call the app the
+way a server does, with ``workbook.asgi_recorder``: it looks at the log file at the instant the response
+is complete, before the app gets control back. Ordering is observed, not timed; the only clock readings
+are lower bounds (a slow write takes at least its delay), which a busy machine cannot make fail.
+"""
+
+import asyncio
+import inspect
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from workbook.asgi_recorder import recording
+from workbook.clients import async_client as start_async_client
+
+TEXT = "the rocket reached orbit and the satellite deployed its antenna"
+IRIS = {"sepal_length": 6.1, "sepal_width": 2.8, "petal_length": 4.7, "petal_width": 1.2}
+LOG_DELAY = 0.6  # the slow log write in the ordering checks; /health answers in milliseconds
+EARLY = 0.9  # sleeps may end a hair early: nothing waits less than 90 % of its delay
+RECORD_KEYS = {"request_id", "model", "version", "input", "label", "latency_ms"}
+
+
+def read_log(path) -> list[str]:
+    """The log's lines; none if the file does not exist yet."""
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def parse_lines(lines: list[str]) -> list[dict]:
+    """Each line as a JSON object, or a failure that quotes the first line that is not one."""
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            pytest.fail(f"line {number} of the log is not JSON ({exc.msg}): {line[:100]!r}… Lines from different "
+                        "writers got mixed, or one record was written in pieces: write the whole line at once, "
+                        "under the lock.")
+        if not isinstance(record, dict):
+            pytest.fail(f"line {number} of the log is JSON but not an object: {line[:100]!r}")
+        records.append(record)
+    return records
+
+
+def lines_with(lines: list[str], request_id: str) -> list[str]:
+    return [line for line in lines if request_id in line]
+
+
+def write(prediction_log, path, record: dict, delay: float) -> None:
+    """Call the student's write_prediction_log; an ``async def`` one is refused with a clear message."""
+    returned = prediction_log.write_prediction_log(path, record, delay)
+    if inspect.iscoroutine(returned):
+        returned.close()
+        pytest.fail("write_prediction_log is an `async def`: calling it only made a coroutine. Keep it a plain "
+                    "`def` — as a background task Starlette runs it in a worker thread, where time.sleep is fine.")
+
+
+def record(i: int) -> dict:
+    # Long, with a line break inside: a line written in pieces, or not escaped, shows up.
+    return {"request_id": f"check-{i:03d}", "input": {"text": f"post {i}\nsecond line " + "x" * 3000},
+            "label": "sci.space", "latency_ms": 1.5}
+
+
+# --- Task 6.1: the writer ------------------------------------------------------------------------------
+
+@pytest.mark.task("6.1", points=2)
+def test_concurrent_writes_leave_one_whole_line_each(prediction_log, tmp_path):
+    path = tmp_path / "logs" / "predictions.jsonl"  # the folder does not exist yet
+    write(prediction_log, path, record(0), 0.0)
+    assert path.exists(), f"write_prediction_log wrote nothing to {path.name} (create the parent folder if missing)."
+    first = parse_lines(read_log(path))
+    assert first == [record(0)], f"after one write the log holds {len(first)} records; expected exactly the one written."
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: write(prediction_log, path, record(i), 0.0), range(1, 101)))
+    lines = read_log(path)
+    assert len(lines) == 101, (
+        f"1 write, then 100 writes from 16 threads left {len(lines)} lines; expected 101. "
+        + ("Lines were lost: open the file in append mode ('a'); 'w' empties it on every write."
+           if len(lines) < 101 else "Some records span several lines: write json.dumps(record) + '\\n'.")
+    )
+    ids = sorted(r.get("request_id") for r in parse_lines(lines))
+    assert ids == sorted(f"check-{i:03d}" for i in range(101)), (
+        "the log's request ids are not exactly the 101 written: some lines were lost or written twice."
+    )
+
+
+@pytest.mark.task("6.1", points=1)
+def test_slow_writes_wait_side_by_side(prediction_log, tmp_path):
+    delay, writers = 0.3, 8
+    path = tmp_path / "predictions.jsonl"
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        list(pool.map(lambda i: write(prediction_log, path, record(i), delay), range(writers)))
+    elapsed = time.perf_counter() - start
+    assert elapsed >= delay * EARLY, (
+        f"{writers} writes with delay={delay} took {elapsed:.2f} s: each write should wait `delay` seconds "
+        "first (the slow storage)."
+    )
+    serial = writers * delay
+    assert elapsed < serial / 2, (
+        f"{writers} writes with delay={delay} from {writers} threads took {elapsed:.2f} s: they waited one "
+        f"after another ({serial:.1f} s) instead of side by side (about {delay} s). Sleep before taking the "
+        "lock; hold it only for the write itself."
+    )
+    assert len(read_log(path)) == writers, f"{writers} writes left {len(read_log(path))} lines."
+
+
+# --- Task 6.2: the route schedules the write -----------------------------------------------------------
+
+@pytest.mark.task("6.2", points=2)
+async def test_response_is_sent_before_the_log_line_is_written(create_app, make_settings):
+    settings = make_settings(log_delay=LOG_DELAY)
+    log = settings.prediction_log
+    async with recording(create_app(settings)) as recorder:
+        exchange = await recorder.request("POST", "/predict/newsgroups", json={"text": TEXT},
+                                          on_response_complete=lambda _: read_log(log))
+    assert exchange.status == 200, f"expected 200 from {exchange.describe()}"
+    request_id = exchange.json().get("request_id")
+    assert isinstance(request_id, str) and request_id, (
+        f"the answer {exchange.json()} has no request_id: make one with uuid.uuid4().hex and return it."
+    )
+    assert not lines_with(exchange.at_response_complete, request_id), (
+        "the prediction's log line was already in the file when the response was sent: the client waited for "
+        "the slow log write. Schedule it with background_tasks.add_task(write_prediction_log, ...) instead "
+        "of calling it."
+    )
+    logged = lines_with(read_log(log), request_id)
+    assert len(logged) == 1, (
+        f"once the request was over (background tasks included) the log held {len(logged)} lines with its "
+        f"request_id; expected exactly 1, written by a background task of that request."
+    )
+    waited = exchange.returned_at - exchange.response_complete_at
+    assert waited >= LOG_DELAY * EARLY, (
+        f"the log line was written {waited:.2f} s after the response; with log_delay={LOG_DELAY} the write "
+        "should wait that long first. Pass settings.log_delay to write_prediction_log."
+    )
+
+
+@pytest.mark.task("6.2", points=2)
+async def test_slow_log_write_does_not_hold_up_other_requests(create_app, make_settings):
+    settings = make_settings(log_delay=LOG_DELAY)
+    log = settings.prediction_log
+    async with recording(create_app(settings)) as recorder:
+        first = recorder.start("POST", "/predict/newsgroups", json={"text": TEXT},
+                               on_response_complete=lambda _: read_log(log))
+        await first.response_complete()
+        assert first.exchange.status == 200, f"expected 200 from {first.exchange.describe()}"
+        request_id = first.exchange.json()["request_id"]
+        assert not lines_with(first.exchange.at_response_complete, request_id), (
+            "the log line was written before the response was sent: schedule the write as a background task."
+        )
+        # The first request's log write is now waiting LOG_DELAY s. A free event loop answers this at once.
+        health = await recorder.request("GET", "/health", on_response_complete=lambda _: read_log(log))
+        await first.done()
+    assert health.status == 200, f"expected 200 from {health.describe()}"
+    assert not lines_with(health.at_response_complete, request_id), (
+        f"GET /health, sent while the first request's log write was waiting its {LOG_DELAY} s, was answered only "
+        "after that write had finished: the background task blocks the event loop. Keep write_prediction_log "
+        "a plain `def` (Starlette runs it in a worker thread); an `async def` task must never call time.sleep."
+    )
+
+
+@pytest.mark.task("6.2", points=2)
+@pytest.mark.timeout(60)
+async def test_200_concurrent_predictions_leave_200_lines(create_app, make_settings):
+    settings = make_settings(log_delay=0.02)  # a short wait, so that many writers are busy at once
+    calls = [("/predict/newsgroups", {"text": f"{TEXT} (post {i})"}) if i % 2 else
+             ("/predict/logistic_regression", IRIS) for i in range(200)]
+    async with start_async_client(create_app(settings)) as client:
+        responses = await asyncio.gather(*(client.post(path, json=body) for path, body in calls))
+    failed = [f"{r.status_code} {r.text[:100]}" for r in responses if r.status_code != 200]
+    assert not failed, f"{len(failed)} of 200 predictions failed, e.g. {failed[0]}"
+    answered = [r.json().get("request_id") for r in responses]
+    assert len(set(answered)) == 200, (
+        f"200 answers carried {len(set(answered))} distinct request ids; every request needs a new one."
+    )
+    records = parse_lines(read_log(settings.prediction_log))
+    assert len(records) == 200, f"200 concurrent predictions left {len(records)} log lines; expected exactly 200."
+    incomplete = [r for r in records if not RECORD_KEYS <= set(r)]
+    assert not incomplete, (
+        f"a log line lacks {sorted(RECORD_KEYS - set(incomplete[0]))}: {json.dumps(incomplete[0])[:200]}"
+    )
+    logged = [r["request_id"] for r in records]
+    assert sorted(logged) == sorted(answered), (
+        f"the log's request ids are not those of the 200 answers: {len(set(answered) - set(logged))} answers "
+        "have no line, some lines belong to no answer."
+    )
+
+
+@pytest.mark.task("6.2", points=1)
+def test_log_line_describes_the_prediction(client, settings):
+    sent = [("newsgroups", {"text": TEXT}), ("random_forest", IRIS)]
+    answers = []
+    for model, body in sent:
+        response = client.post(f"/predict/{model}", json=body)
+        assert response.status_code == 200, f"POST /predict/{model} answered {response.status_code}: {response.text[:200]}"
+        answers.append(response.json())
+    records = {r.get("request_id"): r for r in parse_lines(read_log(settings.prediction_log))}
+    for (model, body), answer in zip(sent, answers):
+        logged = records.get(answer.get("request_id"))
+        assert logged is not None, f"no log line has the request_id {answer.get('request_id')!r} of the answer {answer}."
+        expected = {"model": model, "version": answer["version"], "input": body, "label": answer["label"]}
+        wrong = {key: logged.get(key) for key, value in expected.items() if logged.get(key) != value}
+        assert not wrong, f"the log line of POST /predict/{model} has {wrong}; expected {expected} (built by prediction_record)."
+        latency = logged.get("latency_ms")
+        assert isinstance(latency, (int, float)) and 0 <= latency < 60_000, (
+            f"latency_ms is {latency!r}: the prediction's duration in milliseconds, a number."
+        )

@@ -1,0 +1,123 @@
+import hmac
+import secrets
+
+import pytest
+from fastapi import Depends, FastAPI, HTTPException
+
+from workbook.docs import serve_docs_offline
+from workbook.models import write_reference_models
+from workbook.student import import_lab_module, lab_attr
+
+API_KEY = "s3cret-Key_for-the-checks-0123456789"
+WRONG_KEY = "s3cret-Key_for-the-checks-0123456788"  # one character off: a typo of the real key
+ALLOWED_ORIGIN = "https://dashboard.example.com"
+
+
+
+@pytest.fixture
+def auth():
+    """The student's lab7/auth.py."""
+    return import_lab_module("lab7.auth")
+
+
+@pytest.fixture
+def request_log():
+    """The student's lab7/request_log.py."""
+    return import_lab_module("lab7.request_log")
+
+
+@pytest.fixture
+def settings_class():
+    return lab_attr(import_lab_module("lab7.settings"), "Settings")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """The three reference models, written once for the session (never the student's own models/)."""
+    folder = tmp_path_factory.mktemp("lab7-models")
+    write_reference_models(folder)
+    return folder
+
+
+@pytest.fixture
+def settings(settings_class, model_dir):
+    return settings_class(model_dir=model_dir, api_key=API_KEY, cors_origins=[ALLOWED_ORIGIN])
+
+
+@pytest.fixture
+def app(settings):
+    """The student's whole service, made by create_app(settings) from lab7/app.py."""
+    return lab_attr(import_lab_module("lab7.app"), "create_app")(settings)
+
+
+@pytest.fixture
+def dependency_app(auth, settings):
+    """A small app of the checks' own: GET /secret needs the student's require_api_key, nothing else."""
+    small = FastAPI()
+    small.state.settings = settings
+
+    @small.get("/secret", dependencies=[Depends(lab_attr(auth, "require_api_key"))])
+    async def secret():
+        return {"secret": "the cake is in the fridge"}
+
+    return small
+
+
+def add_service_routes(small: FastAPI) -> FastAPI:
+    """/health, /models and /predict/{name} (answers made up: these checks test what wraps the routes)."""
+
+    @small.get("/health")
+    async def health():
+        return {"status": "ok"}
+
+    @small.get("/models")
+    async def models():
+        return [{"name": "newsgroups"}]
+
+    @small.post("/predict/{name}")
+    async def predict(name: str):
+        return {"model": name, "label": "sci.space"}
+
+    return small
+
+
+@pytest.fixture
+def middleware_app(auth, settings):
+    """The service's routes and offline /docs, behind the student's ApiKeyMiddleware alone."""
+    small = serve_docs_offline(add_service_routes(FastAPI()))
+    small.add_middleware(lab_attr(auth, "ApiKeyMiddleware"), api_key=settings.api_key)
+    return small
+
+
+@pytest.fixture
+def logged_app(request_log):
+    """Routes that answer 200, 403 and crash, behind the student's RequestLogMiddleware alone."""
+    small = add_service_routes(FastAPI())
+
+    @small.get("/forbidden")
+    async def forbidden():
+        raise HTTPException(status_code=403, detail="not for you")
+
+    @small.get("/boom")
+    async def boom():
+        raise RuntimeError("the model server fell over")
+
+    small.add_middleware(lab_attr(request_log, "RequestLogMiddleware"))
+    return small
+
+
+@pytest.fixture
+def compare_digest_calls(monkeypatch, auth):
+    """Every call of compare_digest while the check runs, however auth.py imported it."""
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(secrets, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    if hasattr(auth, "compare_digest"):  # from secrets import compare_digest
+        monkeypatch.setattr(auth, "compare_digest", spy)
+    return calls

@@ -1,0 +1,75 @@
+"""Given: what the service accepts and answers (lab 5), and the model input each request becomes.
+
+A text model takes ``{"text": "..."}``; a tabular (iris) model takes the four measurements in cm. Pydantic
+refuses anything else with a 422 that names the field. :func:`model_input` turns a validated request into
+the *features* a model runs on — a string, or a tuple of four floats in the models' feature order.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workbook.datasets import IRIS_FEATURES
+
+from .registry import ModelEntry
+
+Features = str | tuple[float, ...]
+Measurement = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False, description="cm")]
+
+
+class TextInput(BaseModel):
+    """The input of a text model."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=10_000, examples=["the shuttle reached orbit"])
+
+
+class IrisFeatures(BaseModel):
+    """The input of an iris model: four measurements in cm."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]})
+    sepal_length: Measurement
+    sepal_width: Measurement
+    petal_length: Measurement
+    petal_width: Measurement
+
+
+class PredictionOut(BaseModel):
+    model: str
+    version: str
+    label: str
+
+
+class ModelInfo(BaseModel):
+    name: str
+    kind: str
+    version: str
+    classes: list[str]
+
+    @classmethod
+    def of(cls, entry: ModelEntry) -> ModelInfo:
+        return cls(name=entry.name, kind=entry.kind, version=entry.version, classes=list(entry.classes))
+
+
+class WrongInputError(ValueError):
+    """The request is valid, but not for this model (a text for an iris model, or the reverse)."""
+
+
+def model_input(entry: ModelEntry, payload: TextInput | IrisFeatures) -> Features:
+    """The features ``entry`` runs on: the text itself, or the measurements in the models' order."""
+    if entry.kind == "text":
+        if not isinstance(payload, TextInput):
+            raise WrongInputError(f"model {entry.name!r} classifies text: send {{\"text\": \"...\"}}")
+        return payload.text
+    if not isinstance(payload, IrisFeatures):
+        raise WrongInputError(f"model {entry.name!r} takes the iris measurements: {', '.join(IRIS_FEATURES)}")
+    return tuple(getattr(payload, name) for name in IRIS_FEATURES)
+
+
+def predict_label(entry: ModelEntry, features: Features) -> str:
+    """The label ``entry`` predicts for one input (blocks while the model runs: call it from a ``def`` route)."""
+    row = features if entry.kind == "text" else list(features)
+    return entry.classes[int(entry.pipeline.predict([row])[0])]
