@@ -6,6 +6,7 @@ from sklearn.pipeline import Pipeline
 from workbook.clients import async_client as start_async_client
 from workbook.clients import sync_client
 from workbook.models import write_reference_models
+from workbook.registry import ModelEntry
 from workbook.student import import_lab_module, lab_attr
 
 CACHE_SIZE = 4  # small, so the checks' inputs evict each other
@@ -26,8 +27,8 @@ def memory_cache():
 
 @pytest.fixture
 def model_entry():
-    """lab8.registry.ModelEntry (given), to describe the checks' fake models."""
-    return lab_attr(import_lab_module("lab8.registry"), "ModelEntry")
+    """The registry's ModelEntry (given, from workbook.registry), to describe the checks' fake models."""
+    return ModelEntry
 
 
 @pytest.fixture

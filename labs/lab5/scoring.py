@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .registry import ModelEntry
+from workbook.registry import ModelEntry
 from .schemas import BatchPrediction, IrisFeatures, Prediction, Scores, TextInput
 
 

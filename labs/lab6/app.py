@@ -37,7 +37,7 @@ from workbook.validation_errors import install_safe_validation_handler
 from .jobs import JobStore, UnknownJobError
 from .prediction_log import prediction_record, write_prediction_log
 from .predictions import predict_batch, predict_label
-from .registry import ModelRegistry, UnknownModelError
+from workbook.registry import ModelRegistry, UnknownModelError
 from .schemas import (BatchRequest, IrisFeatures, JobAccepted, JobOut, ModelInfo, PredictionOut, TextInput,
                       WrongInputError, model_input)
 from .settings import Settings

@@ -45,7 +45,7 @@ from .caching import Caches, predict_cached
 from .disk_cache import DiskCache
 from .memory_cache import MemoryCache
 from .prediction_log import PredictionLog
-from .registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
+from workbook.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .request_log import PROCESS_TIME_HEADER, REQUEST_ID_HEADER, RequestLogMiddleware, configure_request_logging
 from .schemas import ModelInfo, PredictionInput, PredictionOut, WrongInputError, model_input
 from .settings import Settings

@@ -23,7 +23,7 @@ from typing import Any
 
 import joblib
 
-from .registry import ModelEntry
+from workbook.registry import ModelEntry
 from .schemas import Features
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstrai
 
 from workbook.datasets import IRIS_FEATURES
 
-from .registry import ModelEntry
+from workbook.registry import ModelEntry
 
 Features = str | tuple[float, ...]
 MAX_CM = 30.0

@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from workbook.docs import serve_docs_offline
 from workbook.validation_errors import install_safe_validation_handler
 
-from .registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
+from workbook.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .schemas import BatchPrediction, BatchRequest, IrisFeatures, ModelInfo, Prediction, PredictionInput
 from .scoring import WrongInputError, predict_many, predict_one
 from .settings import Settings

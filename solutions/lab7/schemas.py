@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workbook.datasets import IRIS_FEATURES
 
-from .registry import ModelEntry
+from workbook.registry import ModelEntry
 
 Features = str | tuple[float, ...]
 Measurement = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False, description="cm")]

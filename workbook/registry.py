@@ -1,9 +1,10 @@
-"""Given: the model registry (lab 4, Task 4.2), with a lock and ``reload`` for lab 8.
+"""The finished model registry of lab 4 (Task 4.2), given to labs 5 onwards, with a lock and ``reload``.
 
+Labs from 5 on build on a registry that works, so they import this one instead of carrying a copy:
 ``ModelRegistry().load_dir(folder)`` reads every ``<name>.joblib`` whose ``<name>.joblib.sha256`` matches,
 all or nothing; ``get(name)`` returns a :class:`ModelEntry` or raises :class:`UnknownModelError`.
 ``version`` is the first 12 hex characters of the file's SHA-256: retrain or replace the file and the
-version changes — which is what lets a cache tell an old model's answers from a new one's.
+version changes — which is what lets a cache (lab 8) tell an old model's answers from a new one's.
 ``reload(name)`` reads one model's file again while requests keep being served, hence the lock.
 See notebooks/04_lifespan_registry.ipynb, section 4.2.
 """
