@@ -1,0 +1,134 @@
+"""Lab 10 checks, Task 10.3: password hashes, the token endpoint, and tokens that must be refused.
+
+Tokens are made here with PyJWT and the settings' secret, so an expired or forged one is exact, and no
+check has to wait for a token to expire.
+"""
+
+import time
+
+import jwt
+import pytest
+
+from workbook.clients import sync_client
+
+from checks.lab10.common import JWT_SECRET, PASSWORD, TOKEN_TTL, USERNAME
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signed(claims: dict, secret: str = JWT_SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+@pytest.fixture
+def direct_login(auth, settings):
+    """Your login and current_user called directly first, so an unfinished Task 10.3 reports as such
+    (over HTTP, the request would stop at whichever unfinished handler it reaches first)."""
+    token = auth.login(USERNAME, PASSWORD, settings).access_token
+    assert auth.current_user(token, settings) == USERNAME, (
+        "current_user(token, settings) should return the username of a token that login made."
+    )
+    return token
+
+
+def assert_refused(response, what: str) -> None:
+    assert response.status_code == 401, (
+        f"{what} should be refused with 401; got {response.status_code}: {response.text[:300]}"
+    )
+    assert response.headers.get("www-authenticate", "").lower().startswith("bearer"), (
+        f"{what}: a 401 must carry 'WWW-Authenticate: Bearer' (it tells the client how to authenticate); "
+        f"the headers were {dict(response.headers)}"
+    )
+    body = response.json()
+    assert body.get("status") == 401 and body.get("error") == "not_authenticated", (
+        f"{what}: expected the error body with 'error': 'not_authenticated'; got {body!r}"
+    )
+
+
+@pytest.mark.task("10.3", points=1)
+def test_passwords_are_verified_against_their_hash(auth):
+    stored = auth.hash_password("s3cret-Passw0rd", iterations=1_000)
+    assert auth.verify_password("s3cret-Passw0rd", stored) is True, (
+        "verify_password(password, hash_password(password)) should be True."
+    )
+    for wrong in ("s3cret-passw0rd", "", "s3cret-Passw0rd "):
+        assert auth.verify_password(wrong, stored) is False, f"verify_password({wrong!r}, ...) should be False."
+    for malformed in ("", "not-a-hash", "pbkdf2_sha256$x$00$00", stored.replace("pbkdf2_sha256", "md5")):
+        assert auth.verify_password("s3cret-Passw0rd", malformed) is False, (
+            f"verify_password(..., {malformed!r}) should be False for a malformed stored hash, not raise."
+        )
+
+
+@pytest.mark.task("10.3", points=2)
+def test_login_gives_a_signed_token_that_opens_me(client, auth, settings):
+    token = auth.create_access_token(USERNAME, settings, now=time.time())
+    assert isinstance(token, str) and token.count(".") == 2, f"create_access_token should return a JWT; got {token!r}"
+    response = client.post("/token", data={"username": USERNAME, "password": PASSWORD})
+    assert response.status_code == 200, (
+        f"POST /token with the right password answered {response.status_code}: {response.text[:300]}"
+    )
+    body = response.json()
+    assert body.get("token_type") == "bearer" and body.get("expires_in") == TOKEN_TTL, (
+        f"POST /token should answer token_type 'bearer' and expires_in {TOKEN_TTL}; got {body!r}"
+    )
+    try:
+        claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"])
+    except jwt.InvalidTokenError as exc:
+        raise AssertionError(f"the access token is not an HS256 JWT signed with JWT_SECRET: {exc}") from None
+    assert claims.get("sub") == USERNAME, f"the token's 'sub' claim should be {USERNAME!r}; got {claims!r}"
+    assert abs(claims["exp"] - (time.time() + TOKEN_TTL)) < 120 and claims["exp"] - claims.get("iat", 0) == TOKEN_TTL, (
+        f"the token should expire token_ttl_seconds ({TOKEN_TTL}) after it was issued ('iat'); got {claims!r}"
+    )
+    me = client.get("/me", headers=bearer(body["access_token"]))
+    assert me.status_code == 200 and me.json() == {"username": USERNAME}, (
+        f"GET /me with the token should answer {{'username': '{USERNAME}'}}; got {me.status_code}: {me.text[:300]}"
+    )
+
+
+@pytest.mark.task("10.3", points=1)
+def test_wrong_password_and_unknown_user_look_the_same(client, direct_login):
+    wrong = client.post("/token", data={"username": USERNAME, "password": PASSWORD + "!"})
+    assert_refused(wrong, "POST /token with a wrong password")
+    unknown = client.post("/token", data={"username": "mallory", "password": PASSWORD})
+    assert_refused(unknown, "POST /token for a user that does not exist")
+    assert wrong.json()["detail"] == unknown.json()["detail"], (
+        "a wrong password and an unknown user should get the same detail, or an attacker learns which "
+        f"usernames exist: {wrong.json()['detail']!r} vs {unknown.json()['detail']!r}"
+    )
+
+
+@pytest.mark.task("10.3", points=2)
+def test_expired_forged_or_missing_tokens_are_refused(client, direct_login):
+    now = int(time.time())
+    valid_claims = {"sub": USERNAME, "iat": now, "exp": now + 300}
+    good = signed(valid_claims)
+    header, payload, signature = good.split(".")
+    flipped = signature[:-2] + ("AA" if not signature.endswith("AA") else "BB")
+    cases = {
+        "an expired token (signed correctly, exp a minute ago)":
+            signed({"sub": USERNAME, "iat": now - 900, "exp": now - 60}),
+        "a token whose signature was changed": f"{header}.{payload}.{flipped}",
+        "a token signed with another secret": signed(valid_claims, secret="another-secret-0123456789abcdef-0123"),
+        "a token with alg 'none' (no signature at all)": signed(valid_claims, secret=None, algorithm="none"),
+        "a token without 'exp'": signed({"sub": USERNAME, "iat": now}),
+        "a token for a user who is not in the settings": signed({"sub": "mallory", "iat": now, "exp": now + 300}),
+        "a token that is not a JWT": "not-a-jwt",
+    }
+    for what, token in cases.items():
+        assert_refused(client.get("/me", headers=bearer(token)), f"GET /me with {what}")
+    assert_refused(client.get("/me"), "GET /me without a token")
+    me = client.get("/me", headers=bearer(good))
+    assert me.status_code == 200, f"GET /me with a valid token answered {me.status_code}: {me.text[:300]}"
+
+
+@pytest.mark.task("10.3", points=1)
+def test_batch_upload_needs_a_token(make_app, settings, direct_login):
+    with sync_client(make_app(settings)) as client:
+        csv = b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
+        files = {"file": ("flowers.csv", csv, "text/csv")}
+        assert_refused(client.post("/predict/random_forest/batch", files=files), "a batch upload without a token")
+        expired = signed({"sub": USERNAME, "exp": int(time.time()) - 60})
+        assert_refused(client.post("/predict/random_forest/batch", files=files, headers=bearer(expired)),
+                       "a batch upload with an expired token")
