@@ -1,8 +1,12 @@
-"""Command-line entry point: ``python -m workbook COMMAND`` (``--help`` on each command)."""
+"""Command-line entry point: ``python -m workbook COMMAND`` (``--help`` on each command).
+
+For students: status, watch, hint, reset, doctor. For instructors: grade, build --student, build-starters.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from workbook import starters
@@ -24,8 +28,20 @@ def cmd_build_starters(args: argparse.Namespace) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__)
+    # Each command lives in its own module, with an add_command(commands) that declares its options.
+    from workbook import doctor, grading, hints, reset, status, student_build, watch
+
+    parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    status.add_command(commands)
+    watch.add_command(commands)
+    hints.add_command(commands)
+    reset.add_command(commands)
+    doctor.add_command(commands)
+    grading.add_command(commands)
+    student_build.add_command(commands)
 
     build = commands.add_parser("build-starters", help="generate labs/ from the marked solutions/",
                                 description="Generate the student starters in labs/ from solutions/.")
@@ -37,7 +53,14 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`… | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs-assets"
+# The pages may load only what this app serves: ReDoc's bundle would otherwise fetch its logo from a CDN.
+DOCS_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+               "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; font-src 'self' data:")
 ASSETS_DIR = str(files("fastapi_offline") / "static")
 
 
@@ -30,7 +33,7 @@ def serve_docs_offline(app: FastAPI) -> FastAPI:
         @app.get(docs_url, include_in_schema=False)
         async def swagger_ui(request: Request) -> HTMLResponse:
             root = request.scope.get("root_path", "")
-            return get_swagger_ui_html(
+            page = get_swagger_ui_html(
                 openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
                 oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
                 swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
@@ -38,14 +41,18 @@ def serve_docs_offline(app: FastAPI) -> FastAPI:
                 swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
                 swagger_ui_parameters=app.swagger_ui_parameters,
             )
+            page.headers["Content-Security-Policy"] = DOCS_POLICY
+            return page
 
     if redoc_url:
         @app.get(redoc_url, include_in_schema=False)
         async def redoc(request: Request) -> HTMLResponse:
             root = request.scope.get("root_path", "")
-            return get_redoc_html(
+            page = get_redoc_html(
                 openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
                 redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
                 redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png", with_google_fonts=False,
             )
+            page.headers["Content-Security-Policy"] = DOCS_POLICY
+            return page
     return app

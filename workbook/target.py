@@ -24,7 +24,10 @@ def resolve_target(value: str | None = None) -> Path:
     """Turn ``labs``, ``solutions`` or a directory path into an absolute directory."""
     value = value or os.environ.get(ENV_VAR) or "labs"
     if value in NAMED_TARGETS:
-        return NAMED_TARGETS[value]
+        path = NAMED_TARGETS[value]
+        if not path.is_dir():
+            raise TargetError(f"target {value!r}: {path} does not exist here (a student copy has no solutions/)")
+        return path
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = Path.cwd() / path

@@ -1,0 +1,216 @@
+"""The classroom, as a person sees it: JupyterLab started by the README's command serves the notebooks, and a
+real browser shows a notebook and a solution's /docs and /redoc — with every request staying on this machine.
+
+JupyterLab runs through ``make lab`` itself (the README's main command), with ``PORT=…`` and ``-o .venv/.installed``
+(make must never reinstall the environment here); what a classroom machine would be asked interactively — no
+browser window, a token — comes from a throwaway ``JUPYTER_CONFIG_DIR``, so the Makefile's recipe runs unchanged.
+
+The browser is Debian's Chromium (``/usr/bin/chromium``, installed by ``.ci/run``) driven by Playwright through
+``executable_path``: Playwright's own browser download is never used. Without Chromium (or make) these tests are
+skipped, saying so. Every request the pages make to another host is blocked and recorded, so a page that still
+renders proves it needs no internet. Screenshots go to the test's tmp folder, or to ``$WORKBOOK_SCREENSHOTS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx2
+import pytest
+
+from workbook.paths import NOTEBOOKS, ROOT, SOLUTIONS
+
+pytestmark = pytest.mark.timeout(600)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+NOTEBOOK = "01_asyncio.ipynb"
+NOTEBOOK_HEADING = "Lab 1 — asyncio"
+STARTUP = 120.0  # seconds for a server to answer on a busy 2-core machine
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = STARTUP) -> httpx2.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with code {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            response = httpx2.get(url, timeout=5)
+            if response.status_code == 200:
+                return response
+        except httpx2.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {timeout:g} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """`make lab` on a free port: yields (base URL, token)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed; the README's `make lab` needs it")
+    home = tmp_path_factory.mktemp("jupyter")
+    token = secrets.token_hex(16)
+    config = home / "config"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(json.dumps({
+        # allow_root: CI machines run as root, which JupyterLab refuses unless told (students are not root).
+        "ServerApp": {"open_browser": False, "ip": "127.0.0.1", "allow_root": os.geteuid() == 0},
+        "IdentityProvider": {"token": token},
+        # No look-ups on the internet from a classroom server.
+        "LabApp": {"check_for_updates_class": "jupyterlab.NeverCheckForUpdate", "news_url": None,
+                   "extension_manager": "readonly"},
+    }))
+    port = free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+           "IPYTHONDIR": str(home / "ipython"), "WORKBOOK_TARGET": "solutions"}
+    log = home / "jupyter.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(["make", "-o", ".venv/.installed", "lab", f"PORT={port}"], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/api/status?token={token}", process, log)
+        yield base, token
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def docs_server(tmp_path_factory):
+    """uvicorn serving the reference lab 2 app, as the README shows: yields its base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "lab2.app:app", "--app-dir", str(SOLUTIONS),
+                                    "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/openapi.json", process, log)
+        yield base
+    finally:
+        stop(process)
+
+
+def test_jupyterlab_serves_the_notebooks(jupyterlab):
+    base, token = jupyterlab
+    listing = httpx2.get(f"{base}/api/contents/", params={"token": token}, timeout=30).json()
+    served = {item["name"] for item in listing["content"]}
+    expected = {path.name for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    assert expected <= served, f"JupyterLab serves {sorted(served)}, missing {sorted(expected - served)}"
+    notebook = httpx2.get(f"{base}/api/contents/{NOTEBOOK}", params={"token": token}, timeout=30).json()
+    assert notebook["type"] == "notebook" and notebook["content"]["cells"], notebook.get("message")
+    kernels = httpx2.get(f"{base}/api/kernelspecs", params={"token": token}, timeout=30).json()
+    assert "python3" in kernels["kernelspecs"], f"no python3 kernel: {sorted(kernels['kernelspecs'])}"
+    page = httpx2.get(f"{base}/lab/tree/{NOTEBOOK}", params={"token": token}, timeout=30)
+    assert page.status_code == 200 and "jupyter" in page.text.lower()
+
+
+# --- a real browser -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A Playwright page factory on Debian's Chromium, blocking (and recording) requests to other hosts."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (.ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements.txt)")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 900})
+        blocked: list[str] = []
+
+        def only_this_machine(route):
+            if urlsplit(route.request.url).hostname in {"127.0.0.1", "localhost"}:
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", only_this_machine)
+        context.blocked = blocked
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    folder = Path(os.environ.get("WORKBOOK_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shoot(page, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 10_000, f"{path} is nearly empty: the page did not render"
+    return path
+
+
+def test_browser_shows_a_notebook(jupyterlab, browser, screenshots):
+    base, token = jupyterlab
+    page = browser.new_page()
+    already_blocked = len(browser.blocked)
+    page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=STARTUP * 1000)
+    heading = page.get_by_role("heading", name=re.compile(re.escape(NOTEBOOK_HEADING)))
+    heading.first.wait_for(state="visible", timeout=STARTUP * 1000)
+    page.get_by_text("from workbook import use_target").first.wait_for(state="visible", timeout=60_000)
+    shoot(page, screenshots, "jupyterlab-notebook")
+    page.close()
+    left = browser.blocked[already_blocked:]
+    assert not left, f"JupyterLab made the browser ask other hosts (blocked): {left[:5]}"
+
+
+# ReDoc's bundle would load the "API docs by Redocly" logo from its CDN; the Content-Security-Policy that
+# workbook/docs.py puts on the doc pages keeps the browser from even asking, so no request may leave.
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_browser_shows_the_docs_offline(docs_server, browser, screenshots, path):
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    already_blocked = len(browser.blocked)
+    page.goto(f"{docs_server}{path}", timeout=60_000)
+    page.get_by_text("Lab 2 — the event loop").first.wait_for(state="visible", timeout=60_000)
+    page.get_by_text("/slow-fixed").first.wait_for(state="visible", timeout=60_000)
+    page.wait_for_load_state("networkidle", timeout=30_000)
+    shoot(page, screenshots, f"lab2{path.replace('/', '-')}")
+    page.close()
+    assert any(urlsplit(url).path.endswith(".js") for url in requests), f"{path} loaded no script: {requests}"
+    left_the_machine = browser.blocked[already_blocked:]
+    assert not left_the_machine, f"{path} made the browser ask other hosts (blocked): {left_the_machine}"

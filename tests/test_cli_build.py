@@ -1,0 +1,101 @@
+"""``build --student OUT``: a copy without solutions/ that still works — starters, checks, notebooks on labs/,
+and the student commands (reset comes from the shipped starters/)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from workbook import catalog, starters
+from workbook.paths import ROOT, SOLUTIONS
+
+
+def run(command, cwd, timeout=300, installed=None):
+    """Run ``command``; ``installed`` stands for the copy's own `pip install -e .` (a student's make setup)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"WORKBOOK_TARGET", "WORKBOOK_STATE_DIR", "PYTHONPATH"}}
+    if installed is not None:
+        env["PYTHONPATH"] = str(installed)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory):
+    out = tmp_path_factory.mktemp("handout") / "workbook"
+    done = run([sys.executable, "-m", "workbook", "build", "--student", str(out)], cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_the_copy_has_no_solutions_nor_the_projects_own_tests(copy):
+    present = {path.name for path in copy.iterdir()}
+    assert {"workbook", "checks", "notebooks", "labs", "starters", "data", "README.md", "Makefile"} <= present
+    assert not present & {"solutions", "tests", ".ci", "CONTRIBUTING.md", ".git", ".venv", ".workbook", "models"}
+    assert not list(copy.rglob("__pycache__"))
+    config = tomllib.loads((copy / "pyproject.toml").read_text())
+    assert config["tool"]["pytest"]["ini_options"]["testpaths"] == ["checks"]
+
+
+def test_labs_and_starters_are_the_untouched_starters(copy):
+    for lab in catalog.labs():
+        expected = starters.starter_files(SOLUTIONS / lab)
+        for folder in ("labs", "starters"):
+            found = {p.relative_to(copy / folder / lab): p.read_bytes()
+                     for p in (copy / folder / lab).rglob("*") if p.is_file()}
+            assert found == expected, f"{folder}/{lab} differs from the generated starter"
+
+
+def test_the_checks_run_in_the_copy(copy):
+    done = run([sys.executable, "-m", "pytest", "checks/lab1", "-q", "-p", "no:cacheprovider"], cwd=copy,
+               installed=copy)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "score — target: labs" in done.stdout and "TOTAL 0 / 10" in done.stdout
+    assert "not started" in done.stdout
+
+
+def test_notebooks_in_the_copy_use_its_labs(copy):
+    code = "import workbook; from workbook import use_target; print(workbook.__file__); print(use_target())"
+    done = run([sys.executable, "-c", code], cwd=copy / "notebooks", installed=copy)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == str(copy / "workbook" / "__init__.py") and lines[-1] == str(copy / "labs")
+
+
+def test_student_commands_work_in_the_copy(copy):
+    runners = copy / "labs" / "lab1" / "runners.py"
+    runners.write_text(runners.read_text() + "\n# my attempt\n")
+    done = run([sys.executable, "-m", "workbook", "reset", "lab1", "--yes"], cwd=copy, installed=copy)
+    assert done.returncode == 0, done.stderr
+    assert runners.read_bytes() == (copy / "starters" / "lab1" / "runners.py").read_bytes()
+    assert list((copy / ".workbook" / "backups").glob("*/lab1/runners.py"))
+    done = run([sys.executable, "-m", "workbook", "status", "--lab", "lab1"], cwd=copy, installed=copy)
+    assert done.returncode == 0 and "0 / 10" in done.stdout, done.stderr
+    assert run([sys.executable, "-m", "workbook", "hint", "1.1"], cwd=copy, installed=copy).returncode == 0
+    assert list((copy / ".workbook").glob("hints.json")) and list((copy / ".workbook").glob("status.json"))
+    done = run([sys.executable, "-m", "workbook", "status", "--lab", "lab1", "--target", "solutions"], cwd=copy,
+               installed=copy)
+    assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_build_refuses_to_overwrite(copy):
+    done = run([sys.executable, "-m", "workbook", "build", "--student", str(copy)], cwd=ROOT)
+    assert done.returncode == 2 and "--force" in done.stderr
+    done = run([sys.executable, "-m", "workbook", "build", "--student", str(ROOT / "checks" / "x")], cwd=ROOT)
+    assert done.returncode == 2 and "inside one of the workbook's own folders" in done.stderr
+
+
+def test_a_solution_copied_anywhere_in_the_handout_is_reported(tmp_path):
+    from workbook.student_build import solution_copies
+
+    solutions = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS / "lab1", solutions / "lab1", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "out"
+    (out / "checks" / "lab1" / "reference").mkdir(parents=True)
+    shutil.copy(SOLUTIONS / "lab1" / "runners.py", out / "checks" / "lab1" / "reference" / "runners.py")
+    shutil.copy(SOLUTIONS / "lab1" / "__init__.py", out / "checks" / "lab1" / "reference" / "__init__.py")
+    (leak,) = solution_copies(out, solutions)
+    assert leak.startswith("checks/lab1/reference/runners.py is solutions/lab1/runners.py")

@@ -1,0 +1,48 @@
+"""``doctor``: finds what is wrong with the machine and says how to fix it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+from workbook.paths import ROOT
+
+
+def doctor(*args):
+    return subprocess.run([sys.executable, "-m", "workbook", "doctor", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_this_machine_is_ready():
+    done = doctor("--json")
+    findings = json.loads(done.stdout)
+    problems = [f for f in findings if f["level"] == "FAIL"]
+    assert not problems, problems
+    assert done.returncode == 0
+    whats = " | ".join(f["what"] for f in findings)
+    assert "Python 3.11" in whats and "kernel 'python3': Python 3.11" in whats and "packages import" in whats
+    assert "fastapi 0.165.0" in whats and "labs with checks" in whats
+
+
+def test_wrong_or_missing_pins_are_problems_with_a_fix(tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("# pins\nfastapi==0.0.1\nuvicorn[standard]==0.54.0  # extras\n"
+                            "surely-not-installed-package==1.0\n")
+    done = doctor("--requirements", requirements)
+    assert done.returncode == 1
+    assert "FAIL  fastapi 0.165.0: requirements.txt pins 0.0.1" in done.stdout
+    assert "FAIL  surely-not-installed-package is not installed" in done.stdout
+    assert "fix: make setup" in done.stdout
+    assert not [line for line in done.stdout.splitlines() if line.startswith("FAIL") and "uvicorn" in line]
+
+
+def test_a_busy_port_is_a_warning_with_a_way_out():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = doctor("--port", port, "--verbose")
+    assert f"warn  port {port} is in use" in done.stdout and "fix:" in done.stdout
+    assert done.returncode == 0, done.stdout  # a warning alone does not fail

@@ -1,0 +1,265 @@
+"""The parts of ``grade`` one at a time: the signed channel, turning records into outcomes, reading submissions,
+the kit, the item analysis and the command's refusals. Fast: no checks are run here except one small lab run."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+
+from workbook import grading, lab_process, result_channel
+from workbook.lab_process import PlannedCheck, RawRun
+from workbook.paths import LABS, ROOT
+
+KEY = b"k" * result_channel.KEY_BYTES
+
+
+def signed(seq: int, kind: str, key: bytes = KEY, **fields) -> bytes:
+    body = json.dumps({"seq": seq, "kind": kind, **fields}, sort_keys=True, separators=(",", ":")).encode()
+    return result_channel.sign(key, body) + b" " + body + b"\n"
+
+
+# --- the channel ------------------------------------------------------------------------------------
+
+def test_only_signed_lines_in_sequence_are_believed():
+    good = signed(0, "start", nodeid="a") + signed(1, "result", nodeid="a", status="pass")
+    wrong_key = signed(2, "result", key=b"x" * 32, nodeid="b", status="pass")
+    forged = wrong_key + b'{"kind": "result"}\n' + b"0" * 64 + b" {}\n"
+    replayed = signed(1, "result", nodeid="a", status="pass")
+    found = result_channel.read_records(good + forged + replayed, KEY)
+    assert [r["kind"] for r in found.records] == ["start", "result"]
+    assert found.forged == 3 and found.replayed == 1
+
+
+def test_the_plugin_writes_what_the_reader_accepts(tmp_path):
+    read_end, write_end = os.pipe()
+    os.write(write_end, KEY)
+    os.close(write_end)
+    channel_file = (tmp_path / "channel").open("w+b")
+    os.environ[result_channel.ENV_VAR] = f"{channel_file.fileno()}:{read_end}"
+    try:
+        channel = result_channel._open_channel()
+    finally:
+        os.environ.pop(result_channel.ENV_VAR, None)
+    assert result_channel.ENV_VAR not in os.environ
+    channel.emit("start", nodeid="checks/lab1/test_x.py::test_y")
+    channel.emit("result", nodeid="checks/lab1/test_x.py::test_y", status="pass")
+    channel_file.seek(0)
+    records = result_channel.read_records(channel_file.read(), KEY)
+    assert [r["seq"] for r in records.records] == [0, 1] and records.forged == 0
+    with pytest.raises(OSError):
+        os.fstat(read_end)  # the key pipe is closed once read
+
+
+# --- records to outcomes ------------------------------------------------------------------------------
+
+PLAN = [PlannedCheck(f"checks/lab1/test_a.py::test_{n}", f"test_{n}", "lab1", "1.1", 2.0, 10.0) for n in "abc"]
+
+
+def raw_run(records: list[dict], killed=False, returncode=0, stalled=None) -> RawRun:
+    return RawRun(returncode=None if killed else returncode, killed=killed, duration=1.0,
+                  records=result_channel.Records(records=records), output="", stalled=stalled, stalled_after=31.0)
+
+
+def test_points_come_from_the_plan_and_missing_results_count_as_failed():
+    records = [{"kind": "plan", "checks": []},
+               {"kind": "start", "nodeid": PLAN[0].nodeid},
+               {"kind": "result", "nodeid": PLAN[0].nodeid, "status": "pass", "points": 99, "message": ""},
+               {"kind": "start", "nodeid": PLAN[1].nodeid}]
+    run = lab_process.outcomes("lab1", PLAN, raw_run(records, returncode=0), 60)
+    assert [c.status for c in run.checks] == ["pass", "no-result", "no-result"]
+    assert run.points == 2.0 and run.max_points == 6.0  # the plan's 2 points, not the record's 99
+    assert "os._exit" in run.checks[1].message and "before this check ran" in run.checks[2].message
+    assert not run.finished and any("ended early" in note for note in run.notes)
+
+
+def test_a_run_stopped_at_the_limit_times_out_the_running_check():
+    records = [{"kind": "start", "nodeid": PLAN[0].nodeid}]
+    run = lab_process.outcomes("lab1", PLAN, raw_run(records, killed=True), 60)
+    assert [c.status for c in run.checks] == ["timeout", "no-result", "no-result"]
+    assert "stopped after 60 s" in run.checks[0].message
+
+
+def test_a_stalled_check_is_named():
+    records = [{"kind": "start", "nodeid": PLAN[1].nodeid}]
+    run = lab_process.outcomes("lab1", PLAN, raw_run(records, killed=True, stalled=PLAN[1].nodeid), 60)
+    assert run.checks[1].status == "timeout" and "far past its timeout (10 s)" in run.checks[1].message
+
+
+def test_two_results_for_one_check_are_tampering():
+    result = {"kind": "result", "nodeid": PLAN[0].nodeid, "status": "pass", "message": ""}
+    run = lab_process.outcomes("lab1", PLAN, raw_run([result, dict(result), {"kind": "finished"}]), 60)
+    assert run.tampered and run.checks[0].status == "tampered" and run.checks[0].points == 0
+
+
+def test_task_status_prefers_what_explains_the_most():
+    assert lab_process.task_status(["pass", "pass"]) == "pass"
+    assert lab_process.task_status(["pass", "tampered"]) == "tampered"
+    assert lab_process.task_status(["not-started", "not-started"]) == "not-started"
+    assert lab_process.task_status(["pass", "fail"]) == "fail"
+    assert lab_process.task_status(["fail", "no-result"]) == "no-result"
+
+
+def test_a_real_lab_run_reports_every_check(tmp_path):
+    run = lab_process.run_lab("lab1", LABS, wall_limit=120)
+    assert run.finished and not run.tampered and run.notes == []
+    assert {c.status for c in run.checks} == {"not-started"} and len(run.checks) >= 7
+
+
+# --- reading submissions -------------------------------------------------------------------------------
+
+def write(path, text="x = 1\n"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_folders_nested_folders_and_zips_are_read(tmp_path):
+    write(tmp_path / "ann" / "lab1" / "runners.py")
+    write(tmp_path / "ann" / "lab1" / "__pycache__" / "runners.cpython-311.pyc")
+    write(tmp_path / "ann" / "conftest.py")  # not a lab folder: never read
+    write(tmp_path / "ben" / "labs" / "lab2" / "app.py")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("cal/labs/lab3/persistence.py", "y = 2\n")
+        archive.writestr("../escape/lab1/runners.py", "evil\n")
+        link = zipfile.ZipInfo("cal/labs/lab1")
+        link.external_attr = 0o120777 << 16
+        archive.writestr(link, "/etc")
+    (tmp_path / "cal.zip").write_bytes(buffer.getvalue())
+    (tmp_path / ".hidden").mkdir()
+    found = {s.name: s for s in grading.find_submissions(tmp_path)}
+    assert sorted(found) == ["ann", "ben", "cal"]
+    assert found["ann"].labs == {"lab1": {"runners.py": b"x = 1\n"}}
+    assert found["ben"].labs == {"lab2": {"app.py": b"x = 1\n"}}
+    assert found["cal"].labs == {"lab3": {"persistence.py": b"y = 2\n"}}
+    assert any("symbolic link" in note for note in found["cal"].notes)
+
+
+def test_symlinks_and_huge_files_are_not_graded(tmp_path):
+    write(tmp_path / "dan" / "lab2" / "app.py")
+    (tmp_path / "dan" / "lab1").symlink_to(ROOT / "solutions" / "lab1")
+    (tmp_path / "dan" / "lab2" / "big.bin").write_bytes(b"0" * (grading.MAX_FILE_BYTES + 1))
+    (submission,) = grading.find_submissions(tmp_path)
+    assert list(submission.labs) == ["lab2"] and list(submission.labs["lab2"]) == ["app.py"]
+    assert any("lab1: a symbolic link" in note for note in submission.notes)
+    assert any("big.bin: larger than" in note for note in submission.notes)
+
+
+def test_student_names_become_distinct_safe_file_names():
+    taken: set[str] = set()
+    assert grading._safe_slug("Zoë O'Neil", taken) == "Zo_O_Neil"
+    assert grading._safe_slug("zo_o_neil", taken) == "zo_o_neil-2"
+    assert grading._safe_slug("../..", taken) == "student"
+
+
+# --- the kit -----------------------------------------------------------------------------------------
+
+def test_the_kit_has_the_checks_but_no_code_under_test(tmp_path):
+    kit = grading.Kit.read()
+    names = set(kit.files)
+    assert "checks/lab1/test_asyncio.py" in names and "workbook/grader.py" in names and "pyproject.toml" in names
+    assert not any(name.startswith(("solutions/", "labs/", "tests/", ".git/", ".venv/")) for name in names)
+    kit.write(tmp_path)
+    assert kit.changes_in(tmp_path) == []
+    (tmp_path / "checks" / "lab1" / "test_asyncio.py").write_text("def test_x(): pass\n")
+    (tmp_path / "checks" / "lab2" / "conftest.py").unlink()
+    assert kit.changes_in(tmp_path) == ["checks/lab1/test_asyncio.py", "checks/lab2/conftest.py"]
+    assert kit.changes_in(tmp_path, labs=["lab2"]) == ["checks/lab2/conftest.py"]
+
+
+def test_failure_messages_are_grouped_without_their_numbers():
+    key = grading._message_key
+    assert key("took 0.92 s; expected 0.3\nRead: x") == key("took 1.5 s; expected 0.3")
+
+
+# --- the command's refusals ------------------------------------------------------------------------------
+
+def grade(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "workbook", "grade", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_grade_refuses_what_it_cannot_do(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = grade(empty, "--out", tmp_path / "out", "--lab", "lab1")
+    assert done.returncode == 2 and "no submissions" in done.stderr
+    done = grade(empty, "--out", tmp_path / "out", "--lab", "lab99")
+    assert done.returncode == 2 and "unknown lab" in done.stderr
+    write(tmp_path / "out" / "grades.csv")
+    done = grade(empty, "--out", tmp_path / "out", "--lab", "lab1")
+    assert done.returncode == 2 and "--force" in done.stderr
+
+
+def test_grade_help_explains_the_threat_model():
+    done = grade("--help")
+    assert done.returncode == 0
+    for words in ("SUBMISSIONS_DIR", "--out", "--jobs", "--lab-timeout", "tampered", "threat model"):
+        assert words in done.stdout, words
+
+
+def test_the_stall_watch_names_a_check_far_past_its_timeout(tmp_path, monkeypatch):
+    monkeypatch.setattr(lab_process, "STALL_FACTOR", 1.0)
+    monkeypatch.setattr(lab_process, "STALL_GRACE", 0.0)
+    channel = (tmp_path / "channel").open("w+b")
+    plan = [{"nodeid": "a", "timeout": 0.2}, {"nodeid": "b", "timeout": 0.2}]
+    channel.write(signed(0, "plan", checks=plan) + signed(1, "start", nodeid="a")
+                  + signed(2, "result", nodeid="a", status="pass") + signed(3, "start", nodeid="b")[:40])
+    channel.flush()
+    watch = lab_process._StallWatch(channel.fileno(), KEY)
+    assert watch.stuck() is None and watch.running is None  # b's start line is not complete yet
+    channel.write(signed(3, "start", nodeid="b")[40:] + b"0" * 64 + b' {"forged": true}\n')
+    channel.flush()
+    assert watch.stuck() is None and watch.running == "b"
+    time.sleep(0.3)
+    nodeid, elapsed = watch.stuck()
+    assert nodeid == "b" and elapsed >= 0.2
+
+
+def test_a_lab_whose_checks_use_the_reference_gets_it_in_its_own_runs_only(tmp_path):
+    (tmp_path / "workbook").mkdir()
+    (tmp_path / "conftest.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text("")
+    write(tmp_path / "checks" / "lab1" / "test_a.py", "def test_a(): pass\n")
+    write(tmp_path / "checks" / "lab2" / "test_b.py", "from workbook.paths import SOLUTIONS\n")
+    write(tmp_path / "solutions" / "lab1" / "a.py", "answer = 1\n")
+    write(tmp_path / "solutions" / "lab2" / "b.py", "answer = 2\n")
+    kit = grading.Kit.read(tmp_path, ["lab1", "lab2"])
+    assert not any(name.startswith("solutions/") for name in kit.files)
+    assert list(kit.references) == ["lab2"] and "solutions/lab2/b.py" in kit.for_lab("lab2")
+    kit.write(tmp_path / "run1", "lab1")
+    kit.write(tmp_path / "run2", "lab2")
+    assert not (tmp_path / "run1" / "solutions").exists()
+    assert (tmp_path / "run2" / "solutions" / "lab2" / "b.py").exists()
+
+
+def test_code_that_reaches_for_the_solutions_is_pointed_out():
+    submission = grading.Submission("eve", "eve", {"lab1": {
+        "runners.py": b"from workbook.paths import SOLUTIONS\nexec((SOLUTIONS / 'lab1/runners.py').read_text())\n",
+        "notes.md": b"SOLUTIONS\n", "helpers.py": b"# no solutions here\n"}})
+    (note,) = submission.suspicious()
+    assert note.startswith("lab1/runners.py: mentions 'SOLUTIONS'")
+
+
+def test_a_grading_run_cannot_import_the_solutions_by_name(tmp_path):
+    probe = tmp_path / "target" / "lab1"
+    probe.mkdir(parents=True)
+    (probe / "__init__.py").write_text("")
+    (probe / "runners.py").write_text(
+        "import importlib.util, sys\n"
+        "print('SOLUTIONS-IMPORTABLE' if importlib.util.find_spec('solutions') else 'SOLUTIONS-HIDDEN')\n")
+    kit = tmp_path / "kit"
+    grading.Kit.read().write(kit)
+    extra = {"PYTHONPATH": str(ROOT)}  # as the venv's .pth would put the instructor's workbook on the path
+    env = {**lab_process.child_environment(kit, tmp_path), **extra}
+    env["PYTHONPATH"] = f"{kit}{os.pathsep}{ROOT}"
+    command = lab_process.pytest_command(kit, ["checks/lab1"], tmp_path / "target", tmp_path / "basetemp",
+                                         quiet=False) + ["-s", "-k", "returns_its_name"]
+    raw = lab_process.run_pytest(command, cwd=kit, env=env, wall_limit=120)
+    assert "SOLUTIONS-HIDDEN" in raw.output, raw.output[-2000:]

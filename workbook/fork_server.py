@@ -1,0 +1,263 @@
+"""A fork server for grading: pytest and the heavy libraries imported once, each lab run a copy-on-write fork.
+
+Starting Python and importing pytest, FastAPI, httpx2, numpy and scikit-learn costs one to two seconds of CPU —
+more than most labs' checks themselves. ``grade`` runs hundreds of lab runs, so it starts this server once; for
+each run the server forks a child that becomes exactly what ``python -m pytest ARGS`` would be: its own session
+and process group, the given working folder, environment, ``sys.path`` and standard streams, and only the file
+descriptors it is handed. Nothing of the workbook is imported here, so each child imports the grading kit's own
+copy, as a fresh interpreter would. A child cannot reach the server: it holds no descriptor to it.
+
+Run as a script (``python workbook/fork_server.py``), never imported by the child, so ``workbook`` stays out of
+``sys.modules``. The protocol is on one Unix socket: the client sends a JSON request with the descriptors attached
+(SCM_RIGHTS); the server answers ``{"id", "pid"}`` when the child exists and ``{"id", "exit"}`` when it ended.
+:class:`ForkServer` is the client side, used by :mod:`workbook.lab_process`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+# Heavy and common to every lab's checks. Not the workbook (each child imports the kit's copy), and not pytest's
+# plugins (pytest rewrites their asserts when it loads them, which it cannot do to a module already imported).
+PRELOAD = (
+    "pytest", "_pytest.python", "_pytest.fixtures", "_pytest.terminal", "_pytest.assertion.rewrite",
+    "fastapi", "starlette.testclient", "httpx2", "asgi_lifespan", "pydantic", "pydantic_settings", "numpy",
+    "joblib", "sklearn.pipeline",
+    "sklearn.naive_bayes", "sklearn.feature_extraction.text", "sklearn.linear_model", "sklearn.ensemble",
+    "sklearn.preprocessing",
+)
+HEADER = struct.Struct("!I")
+MAX_FDS = 8
+
+
+def _send(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
+    data = json.dumps(message).encode()
+    socket.send_fds(sock, [HEADER.pack(len(data)) + data], list(fds))
+
+
+def _receive(sock: socket.socket) -> tuple[dict | None, list[int]]:
+    data, fds, _, _ = socket.recv_fds(sock, HEADER.size, MAX_FDS)
+    if not data:
+        return None, []
+    (size,) = HEADER.unpack(data)
+    body = b""
+    while len(body) < size:
+        chunk = sock.recv(size - len(body))
+        if not chunk:
+            return None, fds
+        body += chunk
+    return json.loads(body), fds
+
+
+# --- the server --------------------------------------------------------------------------------------
+
+def _become_pytest(request: dict, fds: list[int], server: socket.socket) -> None:
+    """In the forked child: turn into ``python -m pytest ARGS`` and never return."""
+    code = 1
+    try:
+        server.close()
+        os.setsid()
+        output, *passed = fds
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        # Descriptor numbers in the environment must be the ones this child holds.
+        env = dict(request["env"])
+        for name, numbers in request.get("fd_env", {}).items():
+            env[name] = ":".join(str(passed[i]) for i in numbers)
+        if output not in passed:
+            os.close(output)
+        low = 3  # close every descriptor but 0-2 and the ones passed: the server's socket above all
+        for fd in sorted(passed):
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(env)
+        sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))  # read at start-up by a fresh Python
+        import random
+        import tempfile
+
+        random.seed()
+        tempfile.tempdir = None
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        # sys.path as `python -m pytest` run here with this PYTHONPATH would have it.
+        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[:] = [request["cwd"], *extra, *[p for p in sys.path[1:] if p not in extra]]
+        # anyio (a pytest plugin package, imported here by FastAPI) is already imported, so pytest warns that it
+        # cannot rewrite its asserts: true, and harmless — the checks' own asserts are rewritten as usual.
+        sys.argv = ["pytest", *request["args"], "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        import runpy
+
+        try:
+            runpy.run_module("pytest", run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - the streams may be gone; the exit code is what matters
+            pass
+    finally:
+        os._exit(code)
+
+
+def serve(sock: socket.socket) -> None:
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - a missing library is imported (and reported) by the child instead
+            pass
+    _send(sock, {"ready": True, "pid": os.getpid()})
+    children: dict[int, int] = {}  # pid -> request id
+    while True:
+        readable, _, _ = select.select([sock], [], [], 0.05)
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid in children:
+                _send(sock, {"id": children.pop(pid), "exit": os.waitstatus_to_exitcode(status)})
+        if not readable:
+            continue
+        request, fds = _receive(sock)
+        if request is None:  # the client is gone: so are we
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _become_pytest(request, fds, sock)
+        for fd in fds:
+            os.close(fd)
+        children[pid] = request["id"]
+        _send(sock, {"id": request["id"], "pid": pid})
+
+
+# --- the client ----------------------------------------------------------------------------------------
+
+class ForkServerError(Exception):
+    """The fork server could not start, or went away."""
+
+
+class ForkedProcess:
+    """The part of subprocess.Popen that lab_process uses, for a child of the fork server."""
+
+    def __init__(self, server: ForkServer, request_id: int) -> None:
+        self.server, self.id = server, request_id
+        self.pid: int = 0
+        self.returncode: int | None = None
+        self.started = threading.Event()
+        self.exited = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.exited.wait(0.05):
+            if not self.server.alive and self._ended_without_the_server():
+                self.exited.set()
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired("pytest (forked)", timeout)
+        return self.returncode
+
+    def _ended_without_the_server(self) -> bool:
+        """The server is gone (something killed it): the child is now ours, or init's, to watch."""
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)  # ours when we are its subreaper
+        except ChildProcessError:
+            return not os.path.exists(f"/proc/{self.pid}")
+        if pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+            return True
+        return False
+
+
+class ForkServer:
+    def __init__(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        script = Path(__file__).resolve()
+        env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONSTARTUP"}}
+        self.process = subprocess.Popen([sys.executable, str(script), str(child.fileno())], pass_fds=[child.fileno()],
+                                        stdin=subprocess.DEVNULL, env=env, cwd="/")
+        child.close()
+        self.sock = parent
+        self.lock = threading.Lock()
+        self.waiting: dict[int, ForkedProcess] = {}
+        self.next_id = 0
+        self.alive = True
+        hello, _ = _receive(self.sock)
+        if not hello or not hello.get("ready"):
+            raise ForkServerError("the fork server did not start")
+        self.pid = hello["pid"]
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        try:
+            while True:
+                message, _ = _receive(self.sock)
+                if message is None:
+                    break
+                process = self.waiting.get(message["id"])
+                if process is None:
+                    continue
+                if "pid" in message:
+                    process.pid = message["pid"]
+                    process.started.set()
+                elif "exit" in message:
+                    process.returncode = message["exit"]
+                    self.waiting.pop(message["id"], None)
+                    process.exited.set()
+        except OSError:
+            pass
+        # The server is gone. Runs it started go on (ForkedProcess.wait watches them itself); none can start.
+        self.alive = False
+        for process in list(self.waiting.values()):
+            process.started.set()
+
+    def spawn(self, args: list[str], *, cwd: Path, env: dict[str, str], output_fd: int, fds: list[int],
+              fd_env: dict[str, list[int]]) -> ForkedProcess:
+        """Fork ``python -m pytest ARGS``; ``fd_env`` names environment variables to fill with the child's
+        numbers for ``fds`` (by index), as ``"A:B"``."""
+        if not self.alive:
+            raise ForkServerError("the fork server is gone")
+        with self.lock:
+            self.next_id += 1
+            process = ForkedProcess(self, self.next_id)
+            self.waiting[process.id] = process
+            _send(self.sock, {"id": process.id, "args": args, "cwd": str(cwd), "env": env, "fd_env": fd_env},
+                  [output_fd, *fds])
+        if not process.started.wait(30) or not process.pid:
+            raise ForkServerError("the fork server did not start the run")
+        return process
+
+    def close(self) -> None:
+        self.alive = False
+        try:
+            self.sock.close()
+        finally:
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+if __name__ == "__main__":
+    del sys.path[0]  # this script's folder, workbook/: its modules must not shadow anything a library imports
+    serve(socket.socket(fileno=int(sys.argv[1])))

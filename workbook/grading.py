@@ -1,0 +1,766 @@
+"""``grade``: grade a class's submissions with the instructor's checks, in a way a submission cannot game.
+
+    python -m workbook grade SUBMISSIONS_DIR --out DIR [--jobs N]
+
+SUBMISSIONS_DIR holds one entry per student, named after the student: a folder laid out like ``labs/``
+(``alice/lab1/runners.py``), a folder with ``labs/`` inside it, or a ``.zip`` of either. Out come
+
+* ``grades.csv`` — one row per student: a column per task (points), total, max, status, duration, and the
+  hash of the checks used;
+* ``feedback/NAME.json`` — every check's status, points and message, and what the grader noticed;
+* ``item_analysis.csv`` (and ``.json``) — per check: pass rate, status counts, the most common failure;
+* ``logs/NAME/labN.log`` — the checks' output for each lab (its head and tail);
+* ``grading.json`` — the settings, the checks' hash and the plan (every check and its points).
+
+How a grade is made
+-------------------
+The checks, the grader, the data and the rest the checks may read (``checks/``, ``workbook/``, ``data/``,
+``deploy/``, the pytest configuration — everything but ``solutions/``, ``labs/``, ``tests/``, ``notebooks/`` and
+local state) are read into memory once, when grading starts: that snapshot is the *kit*, and its SHA-256 is the
+hash in grades.csv.
+A lab whose checks use the reference solution (lab 10's Task 10.6 runs the student's own tests against it) also
+gets its ``solutions/labN`` in its own runs' copy of the kit, and only there. A collection-only run of the kit,
+with no student code, makes the *plan*: every check and its points. Each submission's lab folders are read into
+memory too, before any student code runs. Then every lab of every submission runs in a pytest process of its own
+(:mod:`workbook.lab_process`) — on Linux forked from a server that has pytest and the libraries already imported
+(:mod:`workbook.fork_server`) — in a fresh folder holding a copy of the kit and a copy of that one lab, with a
+wall-clock limit per lab and per submission. Results come back through a signed channel
+(:mod:`workbook.result_channel`), not the process's output; a planned check with no result counts as failed.
+
+Threat model
+------------
+Prevented — a submission gets no point it did not earn when it:
+
+* adds ``conftest.py``, ``pytest.ini``, ``setup.cfg``, a ``checks/`` folder or a package that shadows a library
+  (``numpy/``, ``workbook/``): only ``labN/`` folders are copied, and pytest runs with the kit's own config file,
+  rootdir and ``--confcutdir``, so it reads no configuration outside the kit;
+* links to other files (say, the reference solutions): symbolic links in a submission are not followed;
+* edits or deletes the checks while they run: they were collected before any student code ran, the files
+  changed are this run's copy, and the copy is verified afterwards (a change marks the submission tampered);
+* prints a fake score table or JSON, or exits with any code: the output and the exit code are never read;
+* calls ``sys.exit`` at import (an import error) or ``os._exit`` / crashes Python: checks that reported before
+  keep their result, the others count as failed; other labs run in other processes and are untouched;
+* never returns: per-check timeouts; a check still running far past its own timeout (the code blocks or ignores
+  the signal) stops the run, and so do two checks in a row whose import of the code timed out; the wall-clock
+  limits come last. The process group is killed and, on Linux, any process that detached from it (the grader is
+  a child subreaper);
+* kills its parent (the fork server): the runs in flight go on, later ones start without it, and the grading
+  output names the submissions that were running;
+* writes fake results where they might be read: the channel is an unnamed file inherited by the process, every
+  line is signed with a key for that run only, handed over through a pipe that the plugin reads and closes
+  before student code runs; unsigned, copied or duplicate lines are ignored and mark the submission tampered;
+* monkeypatches pytest, pluggy, pytest-asyncio, pytest-timeout, asyncio, the grader or the channel, or registers
+  its own hooks: the verdict comes from each phase's exception, not from pytest's reports, and that machinery is
+  fingerprinted after collection and verified before and after every check; a change fails that check and every
+  later one as ``tampered``.
+
+Not prevented without an operating-system sandbox (another user, a container, a VM):
+
+* code written against this grader: the signing key lives in the checks' process, so code that studies
+  ``result_channel.py`` can find it and sign fake results, or undo its patches before each verification;
+* patching what checks rely on outside the watched modules (numpy, hashlib, a web framework);
+* reading any file the instructor can read — e.g. ``solutions/`` (and lab 10's runs hold ``solutions/lab10`` in
+  their kit, for Task 10.6). The checks' process has no import path to the instructor's workbook (``import
+  solutions…`` fails) and feedback notes point out lab code that mentions the solutions, but only a sandbox, or
+  grading from a copy without ``solutions/`` (then Task 10.6 cannot be graded), really prevents it;
+* writing any file the instructor can write: the instructor's ``checks/`` and ``workbook/`` are verified after
+  every submission (exit code 3 names the submissions that ran when they changed; the grades themselves used
+  the in-memory snapshot), and a run whose own copy changed is flagged — with ``--jobs`` above 1 the culprit may
+  be another submission graded at the same time, so re-grade the flagged ones with ``--jobs 1``;
+* killing the instructor's processes (the grading itself included), using the network, exhausting memory or
+  processes: only time is limited;
+* timing: checks that measure time run with other submissions' checks beside them (``--jobs``); 20 submissions
+  at twice the cores graded exactly in the project's tests, but on a slow or busy machine use fewer jobs.
+
+For a class you do not trust, run ``grade`` as a user that can read nothing else, or in a container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from workbook import catalog, lab_process
+from workbook.digests import tree_digest
+from workbook.fork_server import ForkServer, ForkServerError
+from workbook.lab_process import MISSING, NO_RESULT, TAMPERED, CheckOutcome, LabRun, PlannedCheck
+from workbook.paths import ROOT
+
+LAB_DIR = re.compile(r"^lab\d+$")
+KIT_NEEDS = ("conftest.py", "pyproject.toml", "workbook", "checks")
+# Not part of the kit: the code under test and its sources, the project's own tests, local state, tooling.
+KIT_LEAVES_OUT = {"solutions", "labs", "starters", "tests", "notebooks", "models", "build", "bench", ".git",
+                  ".venv", ".workbook", ".ci", ".github", ".pytest_cache", ".ipynb_checkpoints", "__pycache__"}
+SKIP_NAMES = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".DS_Store"}
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+LAB_SLACK = 60.0  # seconds a lab's run may take beyond the sum of its checks' timeouts (start-up, teardown)
+DEFAULT_SUBMISSION_TIMEOUT = 1800.0
+# Worst first: a submission's status is the worst of what happened to its labs.
+SUBMISSION_STATUSES = ("tampered", "timeout", "crashed", "incomplete", "empty", "ok")
+EXIT_INSTRUCTOR_FILES_CHANGED = 3
+
+
+class GradingError(Exception):
+    """Something the instructor must fix before grading can start (the message says what)."""
+
+
+# --- snapshots ------------------------------------------------------------------------------------
+
+def _skipped(relative: PurePosixPath) -> bool:
+    return any(part in SKIP_NAMES for part in relative.parts) or relative.suffix == ".pyc"
+
+
+@dataclass(frozen=True)
+class Kit:
+    """The instructor's checks, grader and data, read once: every lab run gets a fresh copy of these bytes.
+
+    ``references`` holds, for a lab whose checks use the reference solution (``SOLUTIONS`` in their code: lab 10's
+    Task 10.6 runs the student's own tests against it), that lab's ``solutions/labN`` — copied into that lab's runs
+    only, never into another lab's.
+    """
+
+    files: dict[str, bytes]
+    references: dict[str, dict[str, bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, root: Path = ROOT, labs: list[str] | None = None) -> Kit:
+        """Everything in the workbook that checks may read, i.e. all but the code under test and the rest."""
+        for needed in KIT_NEEDS:
+            if not (root / needed).exists():
+                raise GradingError(f"{root / needed} is missing: grade from the workbook's own folder")
+        files: dict[str, bytes] = {}
+        for path in sorted(root.iterdir()):
+            if path.name in KIT_LEAVES_OUT or path.is_symlink():
+                continue
+            files.update(_tree_files(root, path))
+        references = {}
+        for lab in labs or []:
+            uses_reference = any(name.startswith(f"checks/{lab}/") and name.endswith(".py") and b"SOLUTIONS" in data
+                                 for name, data in files.items())
+            if uses_reference and (root / "solutions" / lab).is_dir():
+                references[lab] = _tree_files(root, root / "solutions" / lab)
+        return cls(files, references)
+
+    @property
+    def digest(self) -> str:
+        return tree_digest({**self.files, **{k: v for ref in self.references.values() for k, v in ref.items()}})
+
+    def for_lab(self, lab: str | None) -> dict[str, bytes]:
+        return {**self.files, **self.references.get(lab, {})} if lab else self.files
+
+    def write(self, dest: Path, lab: str | None = None) -> None:
+        for relative, content in self.for_lab(lab).items():
+            out = dest / relative
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(content)
+
+    def changes_in(self, dest: Path, labs: list[str] | None = None, lab: str | None = None) -> list[str]:
+        """Files of the kit (with ``lab``'s reference) that differ or are gone in ``dest``: empty when intact.
+
+        With ``labs``, the checks of other labs are left out: they play no part in these grades.
+        """
+        changed = []
+        for relative, content in self.for_lab(lab).items():
+            parts = relative.split("/")
+            if labs is not None and parts[0] == "checks" and len(parts) > 2 and parts[1] not in labs:
+                continue
+            path = dest / relative
+            try:
+                if path.is_symlink() or path.read_bytes() != content:
+                    changed.append(relative)
+            except OSError:
+                changed.append(relative)
+        return changed
+
+
+    def changes_at_home(self, root: Path, labs: list[str]) -> list[str]:
+        """Files of the instructor's own workbook changed since the kit was read (other labs' checks left out)."""
+        changed = self.changes_in(root, labs)
+        for lab in self.references:
+            changed += [name for name in self.changes_in(root, lab=lab) if name.startswith("solutions/")]
+        return changed
+
+
+def _tree_files(root: Path, path: Path) -> dict[str, bytes]:
+    files = {}
+    for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        relative = PurePosixPath(file.relative_to(root).as_posix())
+        if file.is_file() and not file.is_symlink() and not _skipped(relative):
+            files[str(relative)] = file.read_bytes()
+    return files
+
+
+# Code under test has no business with the reference solutions.
+REFERS_TO_SOLUTIONS = re.compile(rb"\bSOLUTIONS\b|solutions[/\\]lab")
+
+
+@dataclass
+class Submission:
+    name: str  # the student, as named by the folder or zip
+    slug: str  # a safe file name for the outputs
+    labs: dict[str, dict[str, bytes]] = field(default_factory=dict)  # lab -> relative path -> content
+    notes: list[str] = field(default_factory=list)
+
+    def suspicious(self) -> list[str]:
+        """Notes on files that mention the reference solutions: worth a look by the instructor."""
+        return [f"{lab}/{relative}: mentions {match.group().decode(errors='replace')!r} — code under test has no "
+                "reason to; look at it (the checks' process can read any file on this machine)"
+                for lab, files in self.labs.items() for relative, data in files.items()
+                if relative.endswith(".py") and (match := REFERS_TO_SOLUTIONS.search(data))]
+
+    @property
+    def digest(self) -> str:
+        return tree_digest({f"{lab}/{rel}": data for lab, files in self.labs.items() for rel, data in files.items()})
+
+
+def _safe_slug(name: str, taken: set[str]) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "student"
+    candidate, n = slug, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{slug}-{n}", n + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def find_submissions(folder: Path, leave_out: Path | None = None) -> list[Submission]:
+    """One submission per folder or ``.zip`` in ``folder`` (hidden entries are ignored), read into memory."""
+    if not folder.is_dir():
+        raise GradingError(f"{folder} is not a folder of submissions")
+    submissions, taken = [], set()
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name.lower()):
+        if entry.name.startswith(".") or leave_out is not None and entry.resolve() == leave_out.resolve():
+            continue
+        if entry.is_dir():
+            submission = Submission(entry.name, _safe_slug(entry.name, taken))
+            _read_folder(entry, submission)
+        elif entry.suffix.lower() == ".zip" and entry.is_file():
+            submission = Submission(entry.stem, _safe_slug(entry.stem, taken))
+            _read_zip(entry, submission)
+        else:
+            continue
+        submissions.append(submission)
+    return submissions
+
+
+def _lab_root(paths: list[PurePosixPath]) -> PurePosixPath | None:
+    """The shallowest folder that directly contains ``labN`` folders (``.``, ``labs``, ``alice/labs`` …)."""
+    candidates = {p.parents[len(p.parts) - 1 - i] for p in paths for i, part in enumerate(p.parts[:-1])
+                  if LAB_DIR.match(part)}
+    return min(candidates, key=lambda c: (len(c.parts), str(c))) if candidates else None
+
+
+def _add_file(submission: Submission, root: PurePosixPath, relative: PurePosixPath, read) -> None:
+    inside = PurePosixPath(*relative.parts[len(root.parts):]) if root.parts else relative
+    if len(inside.parts) < 2 or not LAB_DIR.match(inside.parts[0]) or _skipped(inside):
+        return
+    lab, rest = inside.parts[0], PurePosixPath(*inside.parts[1:])
+    data = read()
+    if data is None:
+        return
+    if len(data) > MAX_FILE_BYTES:
+        submission.notes.append(f"{inside}: larger than {MAX_FILE_BYTES // 2**20} MB, not graded")
+        return
+    total = sum(len(d) for files in submission.labs.values() for d in files.values())
+    if total + len(data) > MAX_SUBMISSION_BYTES:
+        submission.notes.append(f"{inside}: the submission is over {MAX_SUBMISSION_BYTES // 2**20} MB, not graded")
+        return
+    submission.labs.setdefault(lab, {})[str(rest)] = data
+
+
+def _read_folder(folder: Path, submission: Submission) -> None:
+    files, links = [], []
+    for path in folder.rglob("*"):
+        relative = PurePosixPath(path.relative_to(folder).as_posix())
+        if path.is_symlink():
+            links.append(relative)
+        elif path.is_file() and not any(p.is_symlink() for p in path.parents if folder in p.parents):
+            files.append(relative)
+    root = _lab_root(files + links)
+    for relative in links:
+        submission.notes.append(f"{relative}: a symbolic link, not graded (submit the file itself)")
+    if root is None:
+        return
+    for relative in sorted(files):
+        _add_file(submission, root, relative, lambda r=relative: (folder / r).read_bytes())
+
+
+def _read_zip(path: Path, submission: Submission) -> None:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        submission.notes.append(f"{path.name}: not a readable zip file")
+        return
+    with archive:
+        members = []
+        for info in archive.infolist():
+            relative = PurePosixPath(info.filename)
+            if info.is_dir() or relative.is_absolute() or ".." in relative.parts:
+                continue
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                submission.notes.append(f"{relative}: a symbolic link, not graded (submit the file itself)")
+                continue
+            members.append((relative, info))
+        root = _lab_root([relative for relative, _ in members])
+        if root is None:
+            return
+        for relative, info in sorted(members, key=lambda m: str(m[0])):
+            if info.file_size > MAX_FILE_BYTES:
+                submission.notes.append(f"{relative}: larger than {MAX_FILE_BYTES // 2**20} MB, not graded")
+                continue
+            _add_file(submission, root, relative, lambda i=info: archive.read(i))
+
+
+# --- grading one submission -----------------------------------------------------------------------
+
+@dataclass
+class Settings:
+    labs: list[str]
+    jobs: int
+    lab_timeout: float | None = None  # None: each lab's own bound, from its checks' timeouts (lab_limit)
+    submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT
+    check_timeout: float | None = None  # None: the grader's default, as when students check themselves
+    fork_server: bool = True  # fork each run from a process with pytest and the libraries already imported
+
+    def lab_limit(self, plan: list[PlannedCheck]) -> float:
+        """The wall-clock limit of one lab's run: what its checks may take by their own timeouts, plus slack.
+
+        Hangs end much sooner: a check that outlives its timeout stops the run (lab_process's stall watch),
+        and so do two checks in a row whose import of the code timed out (result_channel).
+        """
+        if self.lab_timeout is not None:
+            return self.lab_timeout
+        return sum(check.timeout or self.check_timeout or 10.0 for check in plan) + LAB_SLACK
+
+
+@dataclass
+class SubmissionGrade:
+    submission: Submission
+    labs: list[LabRun]
+    duration: float
+    status: str = "ok"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def checks(self) -> list[CheckOutcome]:
+        return [check for run in self.labs for check in run.checks]
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.checks)
+
+
+def _placeholder_run(lab: str, plan: list[PlannedCheck], status: str, message: str) -> LabRun:
+    checks = [CheckOutcome(lab=c.lab, task=c.task, name=c.name, nodeid=c.nodeid, status=status, points=0.0,
+                           max_points=c.points, message=message) for c in plan]
+    return LabRun(lab=lab, checks=checks, duration=0.0, finished=False)
+
+
+def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCheck]], settings: Settings,
+                     work_root: Path, keeper: lab_process.ProcessKeeper, log_dir: Path | None,
+                     fork_server: ForkServer | None = None) -> SubmissionGrade:
+    start = time.perf_counter()
+    runs: list[LabRun] = []
+    notes = list(submission.notes) + submission.suspicious()
+    flags: set[str] = set()
+    for lab in settings.labs:
+        elapsed = time.perf_counter() - start
+        remaining = settings.submission_timeout - elapsed
+        if lab not in submission.labs:
+            runs.append(_placeholder_run(lab, plan[lab], MISSING, f"not submitted: no {lab}/ folder"))
+            flags.add("incomplete")
+            continue
+        if remaining < 1:
+            runs.append(_placeholder_run(lab, plan[lab], NO_RESULT,
+                                         f"not run: the submission's time limit ({settings.submission_timeout:g} s) "
+                                         "was used up by earlier labs"))
+            flags.add("timeout")
+            continue
+        run = _run_one_lab(lab, submission, kit, plan[lab], settings, min(settings.lab_limit(plan[lab]), remaining),
+                           work_root, keeper, fork_server)
+        runs.append(run)
+        notes.extend(run.notes)
+        if run.tampered:
+            flags.add("tampered")
+        if run.killed or any(c.status == "timeout" for c in run.checks):
+            flags.add("timeout")
+        elif not run.finished:
+            flags.add("crashed")
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            (log_dir / f"{lab}.log").write_text(run.output, encoding="utf-8")
+    if not submission.labs:
+        flags.add("empty")
+    status = next((s for s in SUBMISSION_STATUSES if s in flags), "ok")
+    return SubmissionGrade(submission, runs, round(time.perf_counter() - start, 2), status, notes)
+
+
+def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedCheck], settings: Settings,
+                 wall_limit: float, work_root: Path, keeper: lab_process.ProcessKeeper,
+                 fork_server: ForkServer | None) -> LabRun:
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{submission.slug}-{lab}-", dir=work_root))
+    try:
+        kit_dir, target = run_dir / "kit", run_dir / "target"
+        kit.write(kit_dir, lab)
+        for relative, content in submission.labs[lab].items():
+            out = target / lab / relative
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(content)
+        run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
+                                  check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
+                                  scratch_root=run_dir, fork_server=fork_server)
+        # Paths in messages as the student knows them: lab2/app.py, checks/lab2/…, not this run's folders.
+        for prefix in (f"{target}{os.sep}", f"{kit_dir}{os.sep}", str(run_dir)):
+            for check in run.checks:
+                check.message = check.message.replace(prefix, "")
+            run.output = run.output.replace(prefix, "")
+        if changed := kit.changes_in(kit_dir, lab=lab):
+            run.tampered = True
+            run.notes.append(f"{lab}: the grading files of this run changed while it ran ({', '.join(changed[:5])}); "
+                             "with --jobs above 1 another submission may have done it: re-grade with --jobs 1")
+            for check in run.checks:
+                if check.status == "pass":
+                    check.status, check.points = TAMPERED, 0.0
+                    check.message = "the checks' files were changed during this run: the result cannot be trusted"
+        return run
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# --- the whole class ------------------------------------------------------------------------------
+
+@dataclass
+class ClassGrades:
+    grades: list[SubmissionGrade]
+    plan: dict[str, list[PlannedCheck]]
+    kit_digest: str
+    settings: Settings
+    started: str
+    duration: float
+    instructor_files_changed: list[str] = field(default_factory=list)
+    changed_while_grading: list[str] = field(default_factory=list)  # submissions graded when they changed
+    server_died_while_grading: list[str] = field(default_factory=list)  # the fork server was killed meanwhile
+
+
+def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: Path = ROOT,
+                progress=lambda line: None) -> ClassGrades:
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = time.perf_counter()
+    kit = Kit.read(root, settings.labs)
+    submissions = find_submissions(submissions_dir, leave_out=out)
+    if not submissions:
+        raise GradingError(f"no submissions in {submissions_dir}: expected one folder (or .zip) per student")
+    keeper = lab_process.ProcessKeeper()
+    keeper.become_subreaper()
+    work_root = Path(tempfile.mkdtemp(prefix="workbook-grading-"))
+    os.chmod(work_root, 0o700)
+    fork_server = _start_fork_server(settings, keeper, progress)
+    try:
+        plan_kit = work_root / "plan-kit"
+        kit.write(plan_kit)
+        try:
+            plan = lab_process.collect_plan(plan_kit, settings.labs)
+        except lab_process.PlanError as exc:
+            raise GradingError(str(exc)) from None
+        shutil.rmtree(plan_kit, ignore_errors=True)
+        checks = sum(len(p) for p in plan.values())
+        limits = ", ".join(f"{lab} {settings.lab_limit(plan[lab]):g} s" for lab in settings.labs)
+        progress(f"checks {kit.digest[:16]}: {checks} checks in {', '.join(settings.labs)}; {len(submissions)} "
+                 f"submissions, {settings.jobs} at a time; time limits: {limits}, "
+                 f"{settings.submission_timeout:g} s a submission")
+        grades: dict[str, SubmissionGrade] = {}
+        running: set[str] = set()
+        changed_while: list[str] = []
+        instructor_changed: list[str] = []
+        server_died_while: list[str] = []
+        lock = threading.Lock()
+
+        def one(submission: Submission) -> None:
+            with lock:
+                running.add(submission.name)
+            grade = grade_submission(submission, kit, plan, settings, work_root, keeper,
+                                     out / "logs" / submission.slug, fork_server)
+            with lock:
+                if not instructor_changed and (changed := kit.changes_at_home(root, settings.labs)):
+                    instructor_changed.extend(changed)
+                    changed_while.extend(sorted(running))
+                if fork_server is not None and not fork_server.alive and not server_died_while:
+                    # Something killed it — the checks' parent process. Grading went on without it.
+                    server_died_while.extend(sorted(running))
+                running.discard(submission.name)
+                grades[submission.name] = grade
+                progress(f"[{len(grades):>3}/{len(submissions)}] {submission.name:<24} {_num(grade.points):>5} / "
+                         f"{_num(grade.max_points):<5} {grade.status:<10} {grade.duration:6.1f} s")
+
+        with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+            for future in [pool.submit(one, s) for s in submissions]:
+                future.result()
+    finally:
+        if fork_server is not None:
+            fork_server.close()
+            keeper.active.discard(fork_server.process.pid)
+        shutil.rmtree(work_root, ignore_errors=True)
+        keeper.reap_orphans()
+    result = ClassGrades(
+        grades=[grades[s.name] for s in submissions], plan=plan, kit_digest=kit.digest, settings=settings,
+        started=started, duration=round(time.perf_counter() - start, 1),
+        instructor_files_changed=instructor_changed, changed_while_grading=changed_while,
+        server_died_while_grading=server_died_while,
+    )
+    write_outputs(result, out)
+    return result
+
+
+def _start_fork_server(settings: Settings, keeper: lab_process.ProcessKeeper, progress) -> ForkServer | None:
+    """The fork server (Linux only): every lab run saves the second or two of importing pytest and the libraries."""
+    if not settings.fork_server or not sys.platform.startswith("linux"):
+        return None
+    try:
+        with keeper.lock:
+            server = ForkServer()
+            keeper.active.add(server.process.pid)  # not an orphan to kill
+        return server
+    except (OSError, ForkServerError) as exc:
+        progress(f"(no fork server: {exc}; each lab run starts its own Python)")
+        return None
+
+
+# --- outputs ----------------------------------------------------------------------------------------
+
+def task_ids(plan: dict[str, list[PlannedCheck]]) -> list[str]:
+    return sorted({c.task for checks in plan.values() for c in checks}, key=catalog.task_sort_key)
+
+
+def write_outputs(result: ClassGrades, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    _write_grades_csv(result, out / "grades.csv")
+    feedback = out / "feedback"
+    feedback.mkdir(exist_ok=True)
+    for grade in result.grades:
+        (feedback / f"{grade.submission.slug}.json").write_text(
+            json.dumps(feedback_for(grade, result), indent=2, ensure_ascii=False), encoding="utf-8")
+    items = item_analysis(result)
+    (out / "item_analysis.json").write_text(json.dumps(items, indent=2, ensure_ascii=False), encoding="utf-8")
+    _write_items_csv(items, out / "item_analysis.csv")
+    (out / "grading.json").write_text(json.dumps(_run_record(result), indent=2), encoding="utf-8")
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _write_grades_csv(result: ClassGrades, path: Path) -> None:
+    tasks = task_ids(result.plan)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", *tasks, "total", "max", "status", "duration_s", "checks_sha256"])
+        for grade in result.grades:
+            per_task = collections.Counter()
+            for check in grade.checks:
+                per_task[check.task] += check.points
+            writer.writerow([grade.submission.name, *(_num(per_task[t]) for t in tasks), _num(grade.points),
+                             _num(grade.max_points), grade.status, f"{grade.duration:.1f}", result.kit_digest])
+
+
+def feedback_for(grade: SubmissionGrade, result: ClassGrades) -> dict:
+    labs = []
+    for run in grade.labs:
+        info = catalog.labs().get(run.lab)
+        tasks = []
+        for task_id in sorted({c.task for c in run.checks}, key=catalog.task_sort_key):
+            checks = [c for c in run.checks if c.task == task_id]
+            task = info.tasks.get(task_id) if info else None
+            tasks.append({"task": task_id, "title": task.title if task else "",
+                          "status": lab_process.task_status([c.status for c in checks]),
+                          "points": sum(c.points for c in checks), "max_points": sum(c.max_points for c in checks)})
+        labs.append({
+            "lab": run.lab, "title": info.title if info else "", "points": run.points, "max_points": run.max_points,
+            "duration": run.duration, "finished": run.finished, "stopped_at_time_limit": run.killed,
+            "tasks": tasks,
+            "checks": [{k: v for k, v in c.as_dict().items() if k != "lab"} for c in run.checks],
+        })
+    return {
+        "student": grade.submission.name, "status": grade.status, "points": grade.points,
+        "max_points": grade.max_points, "duration": grade.duration, "checks_sha256": result.kit_digest,
+        "submission_sha256": grade.submission.digest, "graded_at": result.started, "notes": grade.notes,
+        "labs": labs,
+    }
+
+
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _message_key(message: str) -> str:
+    """A failure message with its numbers blanked, so '0.92 s' and '0.95 s' count as the same failure."""
+    first = message.strip().splitlines()[0] if message.strip() else "(no message)"
+    return NUMBER.sub("#", first)[:300]
+
+
+def item_analysis(result: ClassGrades) -> list[dict]:
+    by_check: dict[str, list[CheckOutcome]] = collections.defaultdict(list)
+    for grade in result.grades:
+        for check in grade.checks:
+            by_check[check.nodeid].append(check)
+    items = []
+    for lab in result.settings.labs:
+        for planned in result.plan[lab]:
+            outcomes = [c for c in by_check[planned.nodeid] if c.status != MISSING]
+            statuses = collections.Counter(c.status for c in outcomes)
+            # What went wrong for those who tried: "not started" says nothing about the check.
+            tried = [c for c in outcomes if c.status not in ("pass", "not-started")]
+            failed = tried or [c for c in outcomes if c.status != "pass"]
+            failures = collections.Counter(_message_key(c.message) for c in failed)
+            example = {}
+            for c in failed:
+                first_line = c.message.strip().splitlines()[0] if c.message.strip() else ""
+                example.setdefault(_message_key(c.message), first_line)
+            common, count = failures.most_common(1)[0] if failures else ("", 0)
+            items.append({
+                "lab": lab, "task": planned.task, "check": planned.name, "nodeid": planned.nodeid,
+                "points": planned.points, "submitted": len(outcomes),
+                "missing": sum(c.status == MISSING for c in by_check[planned.nodeid]),
+                "passed": statuses.get("pass", 0),
+                "pass_rate": round(statuses.get("pass", 0) / len(outcomes), 3) if outcomes else None,
+                "statuses": dict(sorted(statuses.items())),
+                "most_common_failure": example.get(common, ""), "most_common_failure_count": count,
+            })
+    return items
+
+
+def _write_items_csv(items: list[dict], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lab", "task", "check", "points", "submitted", "missing", "passed", "pass_rate",
+                         "statuses", "most_common_failure", "most_common_failure_count"])
+        for item in items:
+            rate = "" if item["pass_rate"] is None else f"{item['pass_rate']:.3f}"
+            statuses = " ".join(f"{k}={v}" for k, v in item["statuses"].items())
+            writer.writerow([item["lab"], item["task"], item["check"], _num(item["points"]), item["submitted"],
+                             item["missing"], item["passed"], rate, statuses, item["most_common_failure"],
+                             item["most_common_failure_count"]])
+
+
+def _run_record(result: ClassGrades) -> dict:
+    return {
+        "started": result.started, "duration": result.duration, "checks_sha256": result.kit_digest,
+        "settings": {"labs": result.settings.labs, "jobs": result.settings.jobs,
+                     "lab_timeouts": {lab: result.settings.lab_limit(checks) for lab, checks in result.plan.items()},
+                     "submission_timeout": result.settings.submission_timeout,
+                     "check_timeout": result.settings.check_timeout},
+        "python": sys.version.split()[0],
+        "plan": {lab: [{"nodeid": c.nodeid, "task": c.task, "points": c.points} for c in checks]
+                 for lab, checks in result.plan.items()},
+        "students": [{"student": g.submission.name, "points": g.points, "max_points": g.max_points,
+                      "status": g.status} for g in result.grades],
+        "instructor_files_changed": result.instructor_files_changed,
+        "changed_while_grading": result.changed_while_grading,
+        "fork_server_killed_while_grading": result.server_died_while_grading,
+    }
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+EPILOG = """\
+Each submission is a folder (or .zip) named after the student, laid out like labs/: alice/lab1/runners.py.
+Every lab of every submission runs in its own pytest process against a fresh copy of YOUR checks, with a
+wall-clock limit; only lab folders are copied (a submission's conftest.py, pytest.ini or symlinks are ignored);
+results come back through a signed channel, never from the output; a check without a result counts as failed.
+Status per student: ok, incomplete (a lab folder is missing), crashed, timeout, tampered (forged results or
+changed grading machinery: look at feedback/NAME.json), empty. A determined student who reads the grader's
+source can still forge results from inside the process: for a class you do not trust, grade in a container or
+as a user that cannot read solutions/. The full threat model: workbook/grading.py.
+
+Exit codes: 0 graded (whatever the scores), 2 bad arguments, 3 your checks/ or workbook/ changed on disk
+while grading (the grades used a snapshot taken at the start, but restore your files)."""
+
+
+def add_command(commands) -> None:
+    parser = commands.add_parser(
+        "grade", help="grade a folder of student submissions (instructors)",
+        description="Grade every submission in SUBMISSIONS_DIR with this workbook's checks.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("submissions", metavar="SUBMISSIONS_DIR", type=Path,
+                        help="one folder or .zip per student, each laid out like labs/")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="where grades.csv, feedback/, item_analysis.csv, logs/ and grading.json go")
+    parser.add_argument("--jobs", type=int, default=2 * (os.cpu_count() or 1), metavar="N",
+                        help="submissions graded at the same time (default: twice the cores, %(default)s: checks "
+                             "mostly wait); far more makes timing checks unreliable")
+    parser.add_argument("--lab", action="append", dest="labs", metavar="LAB",
+                        help="grade only this lab (repeat for several); default: every lab with checks")
+    parser.add_argument("--lab-timeout", type=float, default=None, metavar="SECONDS",
+                        help="wall-clock limit for one lab's checks (default: the sum of its checks' timeouts + "
+                             f"{LAB_SLACK:g} s; a hung check stops the lab much sooner)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT, metavar="SECONDS",
+                        help="wall-clock limit for one submission, all labs together (default %(default)g)")
+    parser.add_argument("--check-timeout", type=float, default=None, metavar="SECONDS",
+                        help="timeout of a check that sets none itself (default: the grader's, as students see it)")
+    parser.add_argument("--no-fork-server", dest="fork_server", action="store_false",
+                        help="start a new Python for every lab run instead of forking one that has pytest and the "
+                             "libraries imported (slower; the results are the same)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the results already in --out (otherwise --out must be empty or new)")
+    parser.set_defaults(run=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    known = list(catalog.labs())
+    labs = args.labs or known
+    if unknown := [lab for lab in labs if lab not in known]:
+        print(f"unknown lab(s) {', '.join(unknown)}; the workbook has {', '.join(known)}", file=sys.stderr)
+        return 2
+    if args.jobs < 1 or (args.lab_timeout is not None and args.lab_timeout <= 0) or args.timeout <= 0:
+        print("--jobs, --lab-timeout and --timeout must be positive", file=sys.stderr)
+        return 2
+    out: Path = args.out
+    if out.exists() and any(out.iterdir()):
+        if not args.force:
+            print(f"{out} already holds results: use --force to replace them, or choose another --out",
+                  file=sys.stderr)
+            return 2
+        for name in ("grades.csv", "item_analysis.csv", "item_analysis.json", "grading.json"):
+            (out / name).unlink(missing_ok=True)
+        for name in ("feedback", "logs"):
+            shutil.rmtree(out / name, ignore_errors=True)
+    settings = Settings(labs=sorted(labs, key=lambda lab: int(lab[3:])), jobs=args.jobs,
+                        lab_timeout=args.lab_timeout, submission_timeout=args.timeout,
+                        check_timeout=args.check_timeout, fork_server=args.fork_server)
+    try:
+        result = grade_class(args.submissions, out, settings, progress=lambda line: print(line, flush=True))
+    except GradingError as exc:
+        print(f"cannot grade: {exc}", file=sys.stderr)
+        return 2
+    statuses = collections.Counter(g.status for g in result.grades)
+    print(f"graded {len(result.grades)} submissions in {result.duration:g} s: "
+          + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    print(f"results in {out}: grades.csv, feedback/, item_analysis.csv, logs/, grading.json")
+    if result.server_died_while_grading:
+        print("note: the fork server (the checks' parent process) was killed while grading "
+              f"{', '.join(result.server_died_while_grading)}; the rest was graded without it. Look at their code.")
+    if result.instructor_files_changed:
+        print("\nWARNING: files of YOUR workbook changed on disk while grading: "
+              + ", ".join(result.instructor_files_changed[:10])
+              + f"\nSubmissions being graded when it was noticed: {', '.join(result.changed_while_grading)}."
+              "\nThe grades used the snapshot taken at the start. Restore your files (git checkout -- checks "
+              "workbook) and re-grade those submissions with --jobs 1 to find the one responsible.",
+              file=sys.stderr)
+        return EXIT_INSTRUCTOR_FILES_CHANGED
+    return 0

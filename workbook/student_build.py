@@ -1,0 +1,122 @@
+"""``build --student OUT``: the copy of the workbook that students get — without ``solutions/``.
+
+What goes in: everything in the workbook's folder but what is listed below — the README, Makefile, pyproject.toml,
+requirements.txt, ``workbook/``, ``checks/``, ``notebooks/``, ``data/``, ``deploy/`` …; ``labs/`` freshly
+generated from the solutions; and ``starters/``, the same starters once more, untouched, for
+``python -m workbook reset`` (which generates them from ``solutions/`` in the instructor's copy).
+
+What stays out, and why: ``solutions/``; ``tests/`` and ``.ci/`` (the project's own suite grades the solutions,
+so it cannot run without them); ``CONTRIBUTING.md`` (for authors); ``models/`` (trained by the notebooks),
+``.workbook/``, ``.git``, ``.venv``, build output and caches.
+In the copy, ``pytest`` with no arguments (``make test``) grades every lab, since there is no ``tests/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+from workbook import starters
+from workbook.paths import ROOT
+
+LEFT_OUT = {"solutions", "tests", ".ci", ".github", "CONTRIBUTING.md", "models", "labs", "starters", ".workbook",
+            ".git", ".venv", "build", "dist", ".pytest_cache", ".ipynb_checkpoints", "__pycache__"}
+NEEDED = ("README.md", "Makefile", "pyproject.toml", "requirements.txt", "conftest.py", "workbook", "checks",
+          "notebooks")
+IGNORED = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.pyc", "*.egg-info",
+                                 ".DS_Store")
+TESTPATHS = 'testpaths = ["tests"]'
+STUDENT_TESTPATHS = 'testpaths = ["checks"]  # a student copy has no tests/: `pytest` grades every lab'
+STARTERS_README = """\
+# Untouched starters
+
+`python -m workbook reset labN` copies these back into `labs/` (after asking, keeping a backup of your
+files). Do not edit them: your work goes in `labs/`.
+"""
+
+
+class BuildError(Exception):
+    """The student copy cannot be built; the message says why."""
+
+
+def build_student(out: Path, root: Path = ROOT, force: bool = False) -> list[str]:
+    """Write the student copy into ``out``; return notes for the instructor."""
+    out = out.resolve()
+    solutions = root / "solutions"
+    if not solutions.is_dir():
+        raise BuildError(f"{solutions} does not exist: build the student copy from the instructor's workbook")
+    if missing := [name for name in NEEDED if not (root / name).exists()]:
+        raise BuildError(f"{root} lacks {', '.join(missing)}: is it the workbook's folder?")
+    top = root / out.parts[len(root.parts)] if root in out.parents else None
+    if out == root or top is not None and top != out and top.exists():
+        raise BuildError(f"{out} is inside one of the workbook's own folders: choose a folder outside them")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise BuildError(f"{out} is not empty: choose a new folder, or --force to replace its contents")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    notes = []
+    for path in sorted(root.iterdir()):
+        if path.name in LEFT_OUT or path.name.endswith(".egg-info") or path == out or path.is_symlink():
+            continue
+        if path.is_dir():
+            shutil.copytree(path, out / path.name, ignore=IGNORED)
+        else:
+            shutil.copy2(path, out / path.name)
+    labs = starters.build(solutions=solutions, labs=out / "labs")
+    starters.build(solutions=solutions, labs=out / "starters")
+    (out / "starters" / "README.md").write_text(STARTERS_README, encoding="utf-8")
+    pyproject = out / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    if TESTPATHS in text:
+        pyproject.write_text(text.replace(TESTPATHS, STUDENT_TESTPATHS), encoding="utf-8")
+    else:
+        notes.append(f"pyproject.toml has no `{TESTPATHS}` line: `pytest` alone may look for tests/ in the copy")
+    if root in out.parents:
+        notes.append(f"{out} is inside the workbook: keep it out of git (or build it elsewhere)")
+    notes.insert(0, f"{len(labs)} starter files in labs/ and starters/; no solutions/, tests/ or .ci/")
+    notes += [f"WARNING: {leak}" for leak in solution_copies(out, solutions)]
+    return notes
+
+
+def solution_copies(out: Path, solutions: Path) -> list[str]:
+    """Files in ``out`` that are, byte for byte, a solution file with task code in it — answers given away."""
+    answers = {}
+    for lab in starters.lab_dirs(solutions):
+        starter = starters.starter_files(lab)
+        for relative, content in starter.items():
+            solution = (lab / relative).read_bytes()
+            if solution != content:  # the file has task code: the starter hides it
+                answers[hashlib.sha256(solution).hexdigest()] = f"solutions/{lab.name}/{relative}"
+    leaks = []
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and (found := answers.get(hashlib.sha256(path.read_bytes()).hexdigest())):
+            leaks.append(f"{path.relative_to(out)} is {found}, word for word: students can read that answer")
+    return leaks
+
+
+def add_command(commands) -> None:
+    parser = commands.add_parser(
+        "build", help="build the copy of the workbook to hand out to students (instructors)",
+        description="Write a copy of the workbook without solutions/ (nor tests/, .ci/), with fresh starters "
+                    "in labs/ and an untouched copy of them in starters/ for `reset`.")
+    parser.add_argument("--student", required=True, type=Path, metavar="OUT",
+                        help="the folder to write the student copy into (new or empty)")
+    parser.add_argument("--force", action="store_true", help="replace the contents of OUT if it is not empty")
+    parser.set_defaults(run=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        notes = build_student(args.student, force=args.force)
+    except BuildError as exc:
+        print(f"build: {exc}", file=sys.stderr)
+        return 2
+    print(f"student copy written to {args.student}")
+    for note in notes:
+        print(f"  {note}")
+    print("Students start with: make lab   (inside that folder)")
+    return 0
