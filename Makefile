@@ -8,11 +8,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8888
+# Jupyter refuses to start as root (containers, cloud sandboxes) unless told that it is on purpose.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test setup check-python clean-venv
 
 lab: $(INSTALLED)
-	$(BIN)/jupyter lab --port $(PORT) notebooks/
+	$(BIN)/jupyter lab --port $(PORT) $(ALLOW_ROOT) notebooks/
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
