@@ -7,11 +7,10 @@ Task 10.1 handlers: do 10.1 first.
 """
 
 import shutil
-import threading
 
 import pytest
-from sklearn.pipeline import Pipeline
 
+from workbook.model_calls import count_pipeline_calls
 from workbook.models import write_reference_models
 from workbook.student import import_lab_module, lab_attr
 
@@ -107,27 +106,7 @@ def app(make_app, settings):
     return make_app(settings)
 
 
-class ModelCalls:
-    """How many times any scikit-learn pipeline in this process predicted (from any thread)."""
-
-    def __init__(self):
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def add(self):
-        with self._lock:
-            self.count += 1
-
-
 @pytest.fixture
 def model_calls(monkeypatch):
     """Count every Pipeline.predict call while the check runs."""
-    calls = ModelCalls()
-    original = Pipeline.predict
-
-    def counted(self, *args, **kwargs):
-        calls.add()
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Pipeline, "predict", counted)
-    return calls
+    return count_pipeline_calls(monkeypatch, ("predict",))

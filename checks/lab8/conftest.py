@@ -1,10 +1,8 @@
-import threading
-
 import pytest
-from sklearn.pipeline import Pipeline
 
 from workbook.clients import async_client as start_async_client
 from workbook.clients import sync_client
+from workbook.model_calls import count_pipeline_calls
 from workbook.models import write_reference_models
 from workbook.registry import ModelEntry
 from workbook.student import import_lab_module, lab_attr
@@ -66,31 +64,10 @@ async def async_client(app):
         yield http
 
 
-class ModelCalls:
-    """How many times any scikit-learn pipeline in this process predicted (counted from every thread)."""
-
-    def __init__(self):
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def add(self):
-        with self._lock:
-            self.count += 1
-
-
 @pytest.fixture
 def model_calls(monkeypatch):
     """Count every Pipeline.predict / predict_proba call while the check runs.
 
     Counting calls proves a cache hit without timing anything: a hit is an answer for which no model ran.
     """
-    calls = ModelCalls()
-    for method in ("predict", "predict_proba"):
-        original = getattr(Pipeline, method)
-
-        def counted(self, *args, _original=original, **kwargs):
-            calls.add()
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Pipeline, method, counted)
-    return calls
+    return count_pipeline_calls(monkeypatch, ("predict", "predict_proba"))
