@@ -13,8 +13,16 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test setup check-python clean-venv
 
+# One JupyterLab for the whole workbook: the notebooks, labs/ (the files you edit), checks/ and data/ to read; it
+# opens on the first notebook. .jupyter/ holds the settings it ships with (what the file browser hides, no news
+# pop-up, no look-ups on the internet; .jupyter/README.md says why). Your own ~/.jupyter still wins.
+NOTEBOOK ?= notebooks/01_asyncio.ipynb
+JUPYTER_ENV := JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))"
+JUPYTER_FLAGS := --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(NOTEBOOK) \
+	--LabApp.app_settings_dir="$(CURDIR)/.jupyter/lab/settings"
+
 lab: $(INSTALLED)
-	$(BIN)/jupyter lab --port $(PORT) $(ALLOW_ROOT) notebooks/
+	$(JUPYTER_ENV) $(BIN)/jupyter lab --port $(PORT) $(ALLOW_ROOT) $(JUPYTER_FLAGS)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
