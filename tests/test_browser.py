@@ -180,6 +180,19 @@ def test_jupyterlab_serves_the_whole_workbook_and_opens_on_the_first_notebook(ju
         landing.status_code, landing.headers.get("location"))
 
 
+@pytest.mark.parametrize("path", ["checks/lab1/lab.toml", "data/new-file.txt"])
+def test_checks_and_data_are_for_reading_only(jupyterlab, path):
+    """Saving into checks/ or data/ from JupyterLab is refused with a message (workbook/jupyter_settings.py)."""
+    on_disk = jupyterlab.root / path
+    before = on_disk.read_bytes() if on_disk.exists() else None
+    response = httpx2.put(f"{jupyterlab.base}/api/contents/{path}", timeout=30,
+                          headers={"Authorization": f"token {jupyterlab.token}"},
+                          json={"type": "file", "format": "text", "content": "changed from the browser\n"})
+    assert response.status_code == 403, (response.status_code, response.text[:300])
+    assert "is there to read" in response.json()["message"] and "labs/" in response.json()["message"]
+    assert (on_disk.read_bytes() if on_disk.exists() else None) == before, f"{path} changed on disk"
+
+
 def test_jupyterlab_ships_with_the_news_switched_off(jupyterlab):
     schema = jupyterlab.get("/lab/api/settings/@jupyterlab/apputils-extension:notification").json()["schema"]
     defaults = {name: schema["properties"][name]["default"] for name in ("fetchNews", "checkForUpdates")}
