@@ -438,7 +438,8 @@ def _not_counted_note(left_out: dict[str, float], whole: bool = False) -> str:
         return ""
     if whole:
         return "  (not counted)"
-    return "  (not counted: " + ", ".join(f"{_num(p)} {_word(s)}" for s, p in left_out.items()) + ")"
+    label = _word(next(iter(left_out))) if len(left_out) == 1 else "not counted"
+    return f"  (+{_num(sum(left_out.values()))} {label})"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
