@@ -1,6 +1,8 @@
 # Two commands do all the set-up:
 #   make lab    install (first time only) and open the workbook in JupyterLab
 #   make test   install (first time only) and run the project's own test suite
+# and make grade grades every lab in labs/ (the checks, with the score table).
+# A student's copy (python -m workbook build --student) gets workbook/handout/Makefile instead: lab, grade, test = grade.
 # Installing means: a virtual environment in .venv with the pinned requirements.txt and this repo.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,10 +13,21 @@ PORT ?= 8888
 # Jupyter refuses to start as root (containers, cloud sandboxes) unless told that it is on purpose.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test setup check-python clean-venv
+.PHONY: lab grade test setup check-python clean-venv
+
+# One JupyterLab for the whole workbook: the notebooks, labs/ (the files you edit), checks/ and data/ to read; it
+# opens on the first notebook. .jupyter/ holds the settings it ships with (what the file browser hides, no news
+# pop-up, no look-ups on the internet; .jupyter/README.md says why). Your own ~/.jupyter still wins.
+NOTEBOOK ?= notebooks/01_asyncio.ipynb
+JUPYTER_ENV := JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))"
+JUPYTER_FLAGS := --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(NOTEBOOK) \
+	--LabApp.app_settings_dir="$(CURDIR)/.jupyter/lab/settings"
 
 lab: $(INSTALLED)
-	$(BIN)/jupyter lab --port $(PORT) $(ALLOW_ROOT) notebooks/
+	$(JUPYTER_ENV) $(BIN)/jupyter lab --port $(PORT) $(ALLOW_ROOT) $(JUPYTER_FLAGS)
+
+grade: $(INSTALLED)
+	$(BIN)/python -m pytest checks
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest

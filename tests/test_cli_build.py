@@ -3,7 +3,9 @@ and the student commands (reset comes from the shipped starters/)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,11 +35,84 @@ def copy(tmp_path_factory):
 
 def test_the_copy_has_no_solutions_nor_the_projects_own_tests(copy):
     present = {path.name for path in copy.iterdir()}
-    assert {"workbook", "checks", "notebooks", "labs", "starters", "data", "README.md", "Makefile"} <= present
+    assert {"workbook", "checks", "notebooks", "labs", "starters", "data", "README.md", "Makefile", ".jupyter"} <= present
     assert not present & {"solutions", "tests", ".ci", "CONTRIBUTING.md", ".git", ".venv", ".workbook", "models"}
     assert not list(copy.rglob("__pycache__"))
     config = tomllib.loads((copy / "pyproject.toml").read_text())
     assert config["tool"]["pytest"]["ini_options"]["testpaths"] == ["checks"]
+
+
+def makefile_parts(text: str) -> dict[str, list[str]]:
+    """A Makefile's variables and rules, each with its continuation and recipe lines."""
+    parts: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("\t") and current:
+            parts[current].append(line)
+            continue
+        current = None
+        if (variable := re.match(r"([A-Za-z_]+)\s*(\?=|:=|=)", line)) is not None:
+            current = f"variable {variable.group(1)}"
+        elif (rule := re.match(r"([^\s:#=]+):", line)) is not None:
+            current = f"rule {rule.group(1)}"
+        if current:
+            parts[current] = [line]
+    return parts
+
+
+def test_the_copy_has_a_students_readme(copy):
+    readme = (copy / "README.md").read_text()
+    for command in ("make lab", "make grade", "pytest checks/lab3", "workbook status", "workbook hint",
+                    "workbook reset", "workbook watch", "workbook doctor", "graded by your instructor"):
+        assert command in readme, f"the student README does not mention `{command}`"
+    for lab in catalog.labs().values():
+        assert f"| `{lab.notebook.split('/')[-1]}` |" in readme, f"the labs table lacks {lab.notebook}"
+    lowered = readme.lower()
+    for word in ("solution", "instructors", "workbook grade", "build --student", "--target", "project's own",
+                 "test suite", "contribut", "`tests/`", ".ci", "<!--"):
+        assert word not in lowered, f"the student README mentions {word!r}: it is for the instructor's copy"
+    assert not (copy / "workbook" / "handout").exists(), "the handout templates were copied into the copy"
+
+
+def test_the_copy_has_a_students_makefile(copy):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    text = (copy / "Makefile").read_text()
+    assert "test suite" not in text and "project's" not in text, "the student Makefile speaks of the project's suite"
+
+    def dry_run(goal):
+        done = run(["make", "-n", "-o", ".venv/.installed", goal], cwd=copy)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert dry_run("grade") == dry_run("test") == ".venv/bin/python -m pytest checks"
+    assert "jupyter lab" in dry_run("lab") and f'--ServerApp.root_dir="{copy}"' in dry_run("lab")
+    # Everything the two Makefiles share is the same text: installing and `make lab` cannot drift apart.
+    mine, instructors = makefile_parts(text), makefile_parts((ROOT / "Makefile").read_text())
+    shared = set(instructors) - {"rule test", "rule .PHONY"}
+    assert shared <= set(mine), f"the student Makefile lacks {sorted(shared - set(mine))}"
+    differ = [name for name in sorted(shared) if mine[name] != instructors[name]]
+    assert not differ, f"workbook/handout/Makefile and Makefile differ in {differ}: keep them the same"
+
+
+def test_task_10_6_is_graded_by_the_instructor_in_the_copy(copy, tmp_path):
+    """The copy has no reference service: Task 10.6 is "graded by your instructor" and out of the local max."""
+    out = tmp_path / "grade.json"
+    done = run([sys.executable, "-m", "pytest", "checks/lab10", "-q", "-p", "no:cacheprovider", "--grade-json",
+                str(out)], cwd=copy, installed=copy)
+    assert out.exists(), done.stdout[-3000:] + done.stderr[-2000:]
+    grade = json.loads(out.read_text())
+    mine = [check for check in grade["checks"] if check["task"] == "10.6"]
+    assert mine and {check["status"] for check in mine} == {"graded-by-instructor"}, mine
+    assert "pytest labs/lab10/tests" in mine[0]["message"]
+    ten_six = sum(check["max_points"] for check in mine)
+    assert grade["not_counted"] == {"graded-by-instructor": ten_six}, grade["not_counted"]
+    assert grade["max_points"] == sum(c["max_points"] for c in grade["checks"]) - ten_six
+    assert {check["status"] for check in grade["checks"] if check["task"] != "10.6"} == {"not-started"}
+    row = next(line for line in done.stdout.splitlines() if line.startswith("  10.6 "))
+    assert "graded by your instructor" in row and "(not counted)" in row and "fail" not in row, row
+    assert f"TOTAL 0 / {grade['max_points']:g}" in done.stdout
+    assert f"not counted: {ten_six:g} points graded by your instructor" in done.stdout
 
 
 def test_labs_and_starters_are_the_untouched_starters(copy):

@@ -102,3 +102,20 @@ def test_summary_of_a_record_names_the_first_unfinished_task():
     assert "Next: Task 1.2 — Await slow tasks one after another (failing)" in text
     assert "took 0.1 s; expected 0.6 s" in text
     assert "lab2  -" in text and "not run yet" in text
+
+
+def test_a_task_graded_by_the_instructor_is_not_counted_nor_next():
+    """Task 10.6 in a student's copy (no reference service): shown as the instructor's, out of the max."""
+    labs = {"lab10": catalog.labs()["lab10"]}
+    check = {"lab": "lab10", "name": "x", "nodeid": "x", "duration": 0, "points": 0.0, "message": ""}
+    record = {"labs": {"lab10": {"recorded_at": "now", "checks": [
+        *({**check, "task": task, "status": "pass", "points": 1.0, "max_points": 1.0}
+          for task in ("10.1", "10.2", "10.3", "10.4", "10.5")),
+        {**check, "task": "10.6", "status": "graded-by-instructor", "max_points": 1.0},
+        {**check, "task": "10.6", "status": "graded-by-instructor", "max_points": 5.0},
+    ]}}}
+    summary = status.summarise(record, labs)
+    assert (summary["points"], summary["max_points"], summary["percent"]) == (5.0, 5.0, 100.0), summary
+    assert summary["next"] is None and summary["tasks_passed"] == summary["tasks"] == 5
+    text = status.render(summary, "labs")
+    assert "teacher" in text and "5 / 5" in text and "Every task passes" in text

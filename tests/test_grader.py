@@ -3,7 +3,9 @@
 import shutil
 
 from tests.runner import run_checks
-from workbook.paths import SOLUTIONS
+from workbook import grader
+from workbook.grader import STATUSES
+from workbook.paths import CHECKS, SOLUTIONS
 
 
 def make_target(tmp_path, *labs: str):
@@ -60,7 +62,9 @@ def test_grade_json_has_the_documented_shape(solutions_run):
     assert {"target", "points", "max_points", "counts", "labs", "checks"} <= set(grade)
     for check in grade["checks"]:
         assert {"lab", "task", "name", "status", "points", "max_points"} <= set(check)
-        assert check["status"] in {"pass", "fail", "not-started", "timeout", "import-error"}
+        assert check["status"] in STATUSES
+    assert set(grade["counts"]) == set(STATUSES)
+    assert grade["not_counted"] == {} and grade["max_points"] == sum(c["max_points"] for c in grade["checks"])
     assert grade["points"] == sum(c["points"] for c in grade["checks"])
 
 
@@ -115,3 +119,83 @@ def test_a_thread_spinning_forever_does_not_hang_the_run(tmp_path):
     statuses = run.statuses()
     assert statuses["test_fast_stays_responsive_during_slow_sync"] == "timeout", statuses
     assert statuses["test_fast_stays_responsive_during_slow_fixed"] == "pass", statuses
+
+
+def table_rows(output: str) -> dict[str, str]:
+    """The score table's task rows, by task id."""
+    table = output.split("score — target:", 1)[1]
+    return {line.split()[0]: line for line in table.splitlines() if line.startswith("  ") and line.split()
+            and line.split()[0][0].isdigit()}
+
+
+def test_deselected_checks_are_not_run_and_cost_nothing():
+    """`pytest checks/lab1 -k …` (as the starters suggest) grades what it selects; the rest is "not run"."""
+    run = run_checks("checks/lab1", target="solutions", extra=("-k", "input_order"))
+    statuses = run.statuses()
+    assert statuses.pop("test_concurrent_results_keep_the_input_order") == "pass"
+    assert statuses and set(statuses.values()) == {"not-run"}, statuses
+    grade = run.grade
+    selected = run.by_name()["test_concurrent_results_keep_the_input_order"]["max_points"]
+    assert grade["points"] == grade["max_points"] == selected, grade
+    lab_total = sum(c["max_points"] for c in grade["checks"])
+    assert grade["not_counted"] == {"not-run": lab_total - selected} and grade["counts"]["fail"] == 0, grade
+    assert run.returncode == 0, run.output[-2000:]
+    rows = table_rows(run.output)
+    assert "not run" in rows["1.1"] and "(not counted)" in rows["1.1"] and "fail" not in rows["1.1"], rows
+    assert "pass" in rows["1.3"] and f"(+{lab_total - selected - 6:g} not run)" in rows["1.3"], rows
+    assert f"TOTAL {selected:g} / {selected:g}" in run.output
+
+
+def test_deselected_checks_on_the_starters_are_not_run_either():
+    run = run_checks("checks/lab1", target="labs",
+                     extra=("--deselect", "checks/lab1/test_asyncio.py::test_slow_task_lets_other_tasks_run"))
+    statuses = run.statuses()
+    assert statuses.pop("test_slow_task_lets_other_tasks_run") == "not-run", statuses
+    assert set(statuses.values()) == {"not-started"}, statuses
+    assert run.grade["not_counted"] == {"not-run": 2} and run.grade["max_points"] == 8, run.grade
+    assert "not started" in table_rows(run.output)["1.1"] and "(+2 not run)" in table_rows(run.output)["1.1"]
+
+
+def test_only_a_check_can_hand_its_task_to_the_instructor(tmp_path):
+    """Code under test that raises GradedByInstructor gets an ordinary failure: its points stay in the max."""
+    target = make_target(tmp_path, "lab1")
+    runners = target / "lab1" / "runners.py"
+    runners.write_text(runners.read_text().replace(
+        "    await asyncio.sleep(delay)\n    return name",
+        "    from workbook.grader import GradedByInstructor\n    raise GradedByInstructor('ask my teacher')"))
+    run = run_checks("checks/lab1", target=target, extra=("-k", "returns_its_name"))
+    check = run.by_name()["test_slow_task_waits_and_returns_its_name"]
+    assert check["status"] == "fail" and run.grade["max_points"] == check["max_points"] == 1, check
+    assert "ask my teacher" in check["message"]
+
+
+def test_a_check_graded_by_the_instructor_costs_nothing():
+    """The status a check gets when it raises GradedByInstructor itself (Task 10.6 in a student's copy,
+    which has no reference service; tests/test_cli_build.py shows it in a real copy)."""
+    def raised_in(filename: str) -> BaseException:
+        try:
+            exec(compile("raise GradedByInstructor('graded by your instructor')", filename, "exec"),
+                 {"GradedByInstructor": grader.GradedByInstructor})
+        except grader.GradedByInstructor as exc:
+            return exc
+        raise AssertionError("nothing was raised")
+
+    assert grader._raised_by_a_check(raised_in(str(CHECKS / "lab10" / "test_your_tests.py")))
+    assert not grader._raised_by_a_check(raised_in(str(SOLUTIONS / "lab10" / "app.py")))
+
+    def check(task, status, points):
+        return grader.CheckResult(lab="lab10", task=task, name=f"test_{task}_{status}", nodeid=f"x::{task}{status}",
+                                  status=status, points=points if status == "pass" else 0.0, max_points=points)
+
+    summary = grader.summarise([check("10.1", "pass", 2.0), check("10.1", "fail", 1.0),
+                                check("10.6", "graded-by-instructor", 1.0),
+                                check("10.6", "graded-by-instructor", 5.0)], "labs")
+    assert (summary["points"], summary["max_points"]) == (2.0, 3.0), summary
+    assert summary["not_counted"] == {"graded-by-instructor": 6.0}
+    assert summary["counts"]["graded-by-instructor"] == 2 and summary["counts"]["fail"] == 1
+    tasks = {task["task"]: task for task in summary["labs"][0]["tasks"]}
+    assert tasks["10.6"]["status"] == "graded-by-instructor" and tasks["10.6"]["max_points"] == 0
+    assert tasks["10.1"]["status"] == "fail" and tasks["10.1"]["max_points"] == 3.0
+    assert grader.task_status(["not-run", "graded-by-instructor"]) == "graded-by-instructor"
+    assert grader.task_status(["pass", "not-run"]) == "pass"
+    assert grader.task_status(["not-started", "not-run"]) == "not-started"

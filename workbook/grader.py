@@ -4,8 +4,9 @@ Every check under ``checks/`` carries ``@pytest.mark.task("3.2", points=2)``. Th
 
 * picks the code under test (``--target labs|solutions|DIR`` or ``WORKBOOK_TARGET``),
 * gives every check a timeout, so a hang fails that check and the run goes on,
-* turns each outcome into one status — pass, fail, not-started, timeout, import-error — and replaces
-  tracebacks with a message for the student: what was expected, what happened, where to read,
+* turns each outcome into one status (``STATUSES``: pass, fail, not-started, timeout, import-error; and two that
+  cost nothing: not-run, graded-by-instructor) and replaces tracebacks with a message for the student: what was
+  expected, what happened, where to read,
 * prints a score table per lab at the end and, with ``--grade-json FILE``, writes the same as JSON.
 """
 
@@ -24,15 +25,44 @@ import pytest
 from workbook import catalog
 from workbook.clients import async_client as start_async_client
 from workbook.clients import sync_client as start_sync_client
+from workbook.paths import CHECKS
 from workbook.student import StudentImportError, as_missing_name, show_path
 from workbook.target import ENV_VAR, TargetError, activate, describe, resolve_target
 
-STATUSES = ("pass", "fail", "not-started", "timeout", "import-error")
+
+@dataclass(frozen=True)
+class Status:
+    word: str  # in the score table
+    counted: bool = True  # False: the check's points are left out of the max (it was not graded here)
+    short: tuple[str, str] | None = None  # pytest's progress letter and verbose word for a failed check
+    why: str = ""  # for a status not counted: the score table's note on the points left out
+
+
+# Every status a graded check can have, in the order of the JSON's `counts`. The class-grading path
+# (workbook.lab_process) adds its own (no-result, missing, tampered) and counts every check it grades.
+STATUSES = {
+    "pass": Status("pass"),
+    "fail": Status("fail", short=("F", "FAIL")),
+    "not-started": Status("not started", short=("N", "NOT STARTED")),
+    "timeout": Status("timeout", short=("T", "TIMEOUT")),
+    "import-error": Status("import error", short=("I", "IMPORT ERROR")),
+    # Deselected (`-k`, `-m`, `--deselect`, `--lf`): this run did not grade it, so it costs nothing here.
+    "not-run": Status("not run", counted=False, why="of checks not run (deselected with -k, -m, --deselect or --lf)"),
+    # The check cannot grade here (Task 10.6 needs the reference service, which a student's copy lacks).
+    "graded-by-instructor": Status("graded by your instructor", counted=False,
+                                   why="graded by your instructor, not on this machine"),
+}
+NOT_RUN, BY_INSTRUCTOR = "not-run", "graded-by-instructor"
 DEFAULT_CHECK_TIMEOUT = 10.0
 TIMEOUT_PREFIX = "Timeout (>"
 NOT_STARTED = re.compile(r"Task (\d+\.\d+)")
-SHORT = {"fail": ("F", "FAIL"), "not-started": ("N", "NOT STARTED"), "timeout": ("T", "TIMEOUT"),
-         "import-error": ("I", "IMPORT ERROR")}
+STATUS_WIDTH = 13  # the score table's status column, wider only when a longer word is shown
+
+
+class GradedByInstructor(pytest.skip.Exception):
+    """Raised by a check (in ``checks/``) that cannot grade here; the message says who does and what to do
+    meanwhile. The check gets the status graded-by-instructor and its points leave the local max. Raised from
+    anywhere else (the code under test), it is an ordinary skip: a failure."""
 
 
 @dataclass
@@ -53,6 +83,7 @@ class GraderState:
     target: Path
     planned: dict[str, tuple[str, float]] = field(default_factory=dict)  # nodeid -> (task, points)
     results: dict[str, CheckResult] = field(default_factory=dict)
+    deselected: set[str] = field(default_factory=set)  # nodeids deselected with -k/-m/--deselect/--lf
     exitstatus: int = 0
 
 
@@ -96,6 +127,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(config.getoption("check_timeout")))
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Checks deselected after collection (``-k``, ``-m``, ``--deselect``, ``--lf``) are "not run", not failed."""
+    if items:
+        state = items[0].config.stash.get(STATE, None)
+        if state is not None:
+            state.deselected.update(item.nodeid for item in items)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Train the reference models before the first check starts, outside every check's timeout.
 
@@ -103,7 +142,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     the student's code, not that. Labs whose catalog says ``reference_models = true`` need them.
     """
     state = session.config.stash[STATE]
-    labs = {catalog.lab_of(task_id) for task_id, _ in state.planned.values()}
+    labs = {catalog.lab_of(task_id) for nodeid, (task_id, _) in state.planned.items()
+            if nodeid not in state.deselected}
     if any(lab.reference_models for name, lab in catalog.labs().items() if name in labs):
         from workbook.models import MODEL_NAMES, reference_model
 
@@ -220,6 +260,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if call.when == "call" and previous is None:
             state.results[item.nodeid] = _result(item, task_id, points, "pass", "", call.duration)
         return None
+    if excinfo.errisinstance(GradedByInstructor) and _raised_by_a_check(excinfo.value):
+        if previous is None:
+            state.results[item.nodeid] = _result(item, task_id, points, BY_INSTRUCTOR, excinfo.value.msg or "",
+                                                 call.duration)
+        return None
     if excinfo.errisinstance(pytest.skip.Exception):
         if previous is None:
             state.results[item.nodeid] = _result(item, task_id, points, "fail",
@@ -243,6 +288,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
+def _raised_by_a_check(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and CHECKS in Path(frames[-1].filename).resolve().parents
+
+
 def _result(item, task_id, points, status, message, duration) -> CheckResult:
     return CheckResult(
         lab=catalog.lab_of(task_id), task=task_id, name=item.name, nodeid=item.nodeid, status=status,
@@ -253,8 +303,8 @@ def _result(item, task_id, points, status, message, duration) -> CheckResult:
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     status = getattr(report, "workbook_status", None)
-    if status in SHORT:
-        letter, word = SHORT[status]
+    if status in STATUSES and STATUSES[status].short:
+        letter, word = STATUSES[status].short
         return "failed", letter, (word, {"red": status != "not-started", "yellow": status == "not-started"})
     return None
 
@@ -262,11 +312,15 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 # --- the score ---------------------------------------------------------------------------------------
 
 def collect_results(state: GraderState) -> list[CheckResult]:
-    """Every planned check, with "no result" counted as a failure."""
+    """Every planned check: a deselected one is "not run", any other without a result counts as a failure."""
     results = []
     for nodeid, (task_id, points) in state.planned.items():
         result = state.results.get(nodeid)
-        if result is None:
+        if result is None and nodeid in state.deselected:
+            result = CheckResult(lab=catalog.lab_of(task_id), task=task_id, name=nodeid.split("::")[-1],
+                                 nodeid=nodeid, status=NOT_RUN, points=0.0, max_points=points,
+                                 message="not run: deselected in this run (-k, -m, --deselect or --lf)")
+        elif result is None:
             result = CheckResult(lab=catalog.lab_of(task_id), task=task_id, name=nodeid.split("::")[-1],
                                  nodeid=nodeid, status="fail", points=0.0, max_points=points,
                                  message="no result: the run stopped before this check finished")
@@ -274,8 +328,18 @@ def collect_results(state: GraderState) -> list[CheckResult]:
     return results
 
 
+def counted(result: CheckResult | dict) -> bool:
+    """Whether a check's points count in the max: it was graded in this run, here."""
+    status = result["status"] if isinstance(result, dict) else result.status
+    return STATUSES[status].counted if status in STATUSES else True
+
+
 def task_status(statuses: list[str]) -> str:
-    """One status for a task from its checks' statuses."""
+    """One status for a task from its checks' statuses; checks that were not graded here do not count."""
+    graded = [s for s in statuses if s not in STATUSES or STATUSES[s].counted]
+    if not graded:
+        return BY_INSTRUCTOR if BY_INSTRUCTOR in statuses else NOT_RUN
+    statuses = graded
     if all(s == "pass" for s in statuses):
         return "pass"
     for status in ("import-error", "timeout"):
@@ -301,16 +365,20 @@ def summarise(results: list[CheckResult], target: str) -> dict:
             tasks.append({
                 "task": task_id, "title": task.title if task else "",
                 "status": task_status([c.status for c in checks]),
-                "points": sum(c.points for c in checks), "max_points": sum(c.max_points for c in checks),
+                "points": sum(c.points for c in checks),
+                "max_points": sum((c.max_points for c in checks if counted(c)), 0.0),
+                "not_counted": _not_counted(checks),
             })
         lab_rows.append({
             "lab": lab_name, "title": info.title if info else "", "tasks": tasks,
-            "points": sum(t["points"] for t in tasks), "max_points": sum(t["max_points"] for t in tasks),
+            "points": sum(t["points"] for t in tasks), "max_points": sum((t["max_points"] for t in tasks), 0.0),
+            "not_counted": _not_counted(c for checks in labs[lab_name]["tasks"].values() for c in checks),
         })
     return {
         "target": target,
         "points": sum(r.points for r in results),
-        "max_points": sum(r.max_points for r in results),
+        "max_points": sum((r.max_points for r in results if counted(r)), 0.0),
+        "not_counted": _not_counted(results),
         "counts": {status: sum(r.status == status for r in results) for status in STATUSES},
         "labs": lab_rows,
         "checks": [asdict(r) for r in results],
@@ -324,16 +392,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     summary = summarise(collect_results(state), describe(state.target))
     write = terminalreporter.write_line
     terminalreporter.section(f"score — target: {summary['target']}", sep="=", bold=True)
+    width = max([STATUS_WIDTH] + [len(_word(t["status"])) + 1 for lab in summary["labs"] for t in lab["tasks"]])
     for lab in summary["labs"]:
         write(f"{lab['lab']}: {lab['title']}", bold=True)
         for task in lab["tasks"]:
-            word = task["status"].replace("-", " ")
-            colour = {"pass": {"green": True}, "not-started": {"yellow": True}}.get(task["status"], {"red": True})
+            colour = {"pass": {"green": True}, "not-started": {"yellow": True}}.get(
+                task["status"], {"red": True} if STATUSES.get(task["status"], STATUSES["fail"]).counted else {})
             terminalreporter.write(f"  {task['task']:<5} {task['title'][:52]:<52} ")
-            terminalreporter.write(f"{word:<13}", **colour)
-            write(f"{_num(task['points']):>5} / {_num(task['max_points'])}")
-        write(f"  {'':<5} {'lab total':<52} {'':<13}{_num(lab['points']):>5} / {_num(lab['max_points'])}")
+            terminalreporter.write(f"{_word(task['status']):<{width}}", **colour)
+            if task["max_points"] or not task["not_counted"]:
+                points = f"{_num(task['points']):>5} / {_num(task['max_points'])}"
+            else:
+                points = f"{'-':>5} / {_num(sum(task['not_counted'].values()))}"
+            write(points + _not_counted_note(task["not_counted"], task["max_points"] == 0))
+        write(f"  {'':<5} {'lab total':<52} {'':<{width}}{_num(lab['points']):>5} / {_num(lab['max_points'])}"
+              + _not_counted_note(lab["not_counted"]))
     write(f"TOTAL {_num(summary['points'])} / {_num(summary['max_points'])}", bold=True)
+    for status, points in summary["not_counted"].items():
+        write(f"  not counted: {_num(points)} points {STATUSES[status].why}")
     out = config.getoption("grade_json")
     if out:
         Path(out).write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -342,6 +418,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 def _num(value: float) -> str:
     return f"{value:g}"
+
+
+def _word(status: str) -> str:
+    return STATUSES[status].word if status in STATUSES else status.replace("-", " ")
+
+
+def _not_counted(checks) -> dict[str, float]:
+    """Points of checks not graded here, by status (not-run, graded-by-instructor); empty when all were."""
+    left_out: dict[str, float] = {}
+    for check in checks:
+        if not counted(check):
+            left_out[check.status] = left_out.get(check.status, 0.0) + check.max_points
+    return left_out
+
+
+def _not_counted_note(left_out: dict[str, float], whole: bool = False) -> str:
+    if not left_out:
+        return ""
+    if whole:
+        return "  (not counted)"
+    label = _word(next(iter(left_out))) if len(left_out) == 1 else "not counted"
+    return f"  (+{_num(sum(left_out.values()))} {label})"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

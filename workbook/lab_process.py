@@ -40,7 +40,10 @@ CHANNEL_LIMIT = 16 * 1024 * 1024  # bytes of the channel file read back; the plu
 ENV_DROPPED = ("WORKBOOK_TARGET", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP",
                "PYTHONHOME", "PYTHONINSPECT", result_channel.ENV_VAR)
 
-# Statuses beyond the grader's five (pass, fail, not-started, timeout, import-error).
+# Statuses beyond the grader's (workbook.grader.STATUSES). Its graded-by-instructor (a check that cannot grade
+# here, e.g. Task 10.6 from a kit without solutions/lab10) is taken as it comes and, like any status but pass,
+# earns nothing while its points stay in the max; `status` (a student's view) leaves it out of the max.
+BY_INSTRUCTOR = "graded-by-instructor"
 NO_RESULT = "no-result"  # the process ended before the check reported; counts as failed
 MISSING = "missing"  # the submission has no folder for this lab
 TAMPERED = "tampered"  # the grading machinery was changed during the run, or records were forged

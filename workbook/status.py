@@ -34,10 +34,10 @@ CELL = 9
 LABELS = {  # status -> (cell text, colour)
     "pass": ("pass", "32"), "fail": ("fail", "31"), "not-started": ("·", "33"), "timeout": ("timeout", "31"),
     "import-error": ("import!", "31"), lab_process.NO_RESULT: ("no result", "31"),
-    lab_process.TAMPERED: ("tampered", "31"), "not-run": ("-", "2"),
+    lab_process.TAMPERED: ("tampered", "31"), "not-run": ("-", "2"), lab_process.BY_INSTRUCTOR: ("teacher", "2"),
 }
 LEGEND = ("#K is task N.K of lab N.   · not started   import! a file does not import   "
-          "no result: the run stopped first   - not run yet")
+          "no result: the run stopped first   - not run yet   teacher: graded by your instructor")
 NEXT_WORDS = {"fail": "failing", "not-started": "not started", "timeout": "times out",
               "import-error": "does not import", lab_process.NO_RESULT: "no result", "not-run": "not checked yet",
               lab_process.TAMPERED: "tampered"}
@@ -79,12 +79,19 @@ def summarise(record: dict, labs: dict[str, catalog.Lab]) -> dict:
         checks = entry["checks"] if entry else []
         tasks = []
         for task_id, task in lab.tasks.items():
-            mine = [c for c in checks if c["task"] == task_id]
-            status = lab_process.task_status([c["status"] for c in mine]) if mine else "not-run"
+            everything = [c for c in checks if c["task"] == task_id]
+            # A check graded by the instructor (Task 10.6 in a student's copy) is not counted here.
+            mine = [c for c in everything if c["status"] != lab_process.BY_INSTRUCTOR]
+            if everything and not mine:
+                status = lab_process.BY_INSTRUCTOR
+            else:
+                status = lab_process.task_status([c["status"] for c in mine]) if mine else "not-run"
             points, max_points = sum(c["points"] for c in mine), sum(c["max_points"] for c in mine)
             first_failure = next((c["message"] for c in mine if c["status"] != "pass"), "")
             tasks.append({"task": task_id, "title": task.title, "status": status, "points": points,
                           "max_points": max_points, "message": first_failure})
+            if status == lab_process.BY_INSTRUCTOR:
+                continue
             tasks_total += 1
             tasks_done += status == "pass"
             if status != "pass" and next_task is None:

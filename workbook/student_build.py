@@ -1,14 +1,18 @@
 """``build --student OUT``: the copy of the workbook that students get — without ``solutions/``.
 
-What goes in: everything in the workbook's folder but what is listed below — the README, Makefile, pyproject.toml,
-requirements.txt, ``workbook/``, ``checks/``, ``notebooks/``, ``data/``, ``deploy/`` …; ``labs/`` freshly
-generated from the solutions; and ``starters/``, the same starters once more, untouched, for
-``python -m workbook reset`` (which generates them from ``solutions/`` in the instructor's copy).
+What goes in: everything in the workbook's folder but what is listed below — pyproject.toml, requirements.txt,
+``workbook/``, ``checks/``, ``notebooks/``, ``data/``, ``deploy/``, ``.jupyter/`` …; ``labs/`` freshly
+generated from the solutions; ``starters/``, the same starters once more, untouched, for
+``python -m workbook reset`` (which generates them from ``solutions/`` in the instructor's copy); and a student's
+README and Makefile from ``workbook/handout/`` instead of the instructor's: set-up, the labs (the table is the
+instructor README's ``## Labs``), self-grading with ``make grade`` and getting unstuck; ``make lab``, ``make grade``
+and ``make test`` as another name for ``make grade``.
 
 What stays out, and why: ``solutions/``; ``tests/`` and ``.ci/`` (the project's own suite grades the solutions,
 so it cannot run without them); ``CONTRIBUTING.md`` (for authors); ``models/`` (trained by the notebooks),
-``.workbook/``, ``.git``, ``.venv``, build output and caches.
-In the copy, ``pytest`` with no arguments (``make test``) grades every lab, since there is no ``tests/``.
+``.workbook/``, ``.git``, ``.venv``, build output and caches; ``workbook/handout/`` (already used).
+In the copy, ``pytest`` with no arguments grades every lab, since there is no ``tests/``; Task 10.6, whose checks
+need the reference service, shows "graded by your instructor" and is left out of the student's max.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ IGNORED = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ipynb_checkpo
                                  ".DS_Store")
 TESTPATHS = 'testpaths = ["tests"]'
 STUDENT_TESTPATHS = 'testpaths = ["checks"]  # a student copy has no tests/: `pytest` grades every lab'
+HANDOUT = Path("workbook", "handout")  # the student's README.md and Makefile, in the workbook's folder
+LABS_TABLE = "<!-- labs table -->"
 STARTERS_README = """\
 # Untouched starters
 
@@ -66,6 +72,7 @@ def build_student(out: Path, root: Path = ROOT, force: bool = False) -> list[str
             shutil.copytree(path, out / path.name, ignore=IGNORED)
         else:
             shutil.copy2(path, out / path.name)
+    write_handout(out, root)
     labs = starters.build(solutions=solutions, labs=out / "labs")
     starters.build(solutions=solutions, labs=out / "starters")
     (out / "starters" / "README.md").write_text(STARTERS_README, encoding="utf-8")
@@ -80,6 +87,23 @@ def build_student(out: Path, root: Path = ROOT, force: bool = False) -> list[str
     notes.insert(0, f"{len(labs)} starter files in labs/ and starters/; no solutions/, tests/ or .ci/")
     notes += [f"WARNING: {leak}" for leak in solution_copies(out, solutions)]
     return notes
+
+
+def labs_table(readme: Path) -> str:
+    """The instructor README's ``## Labs`` table (one source for both READMEs)."""
+    text = readme.read_text(encoding="utf-8")
+    if "\n## Labs\n" not in text:
+        raise BuildError(f"{readme} has no '## Labs' section: the student README takes its table from there")
+    section = text.split("\n## Labs\n", 1)[1].split("\n## ", 1)[0]
+    return section.strip()
+
+
+def write_handout(out: Path, root: Path) -> None:
+    """The student's README (with the labs table) and Makefile, over the instructor's."""
+    readme = (root / HANDOUT / "README.md").read_text(encoding="utf-8")
+    (out / "README.md").write_text(readme.replace(LABS_TABLE, labs_table(root / "README.md")), encoding="utf-8")
+    shutil.copy2(root / HANDOUT / "Makefile", out / "Makefile")
+    shutil.rmtree(out / HANDOUT, ignore_errors=True)
 
 
 def solution_copies(out: Path, solutions: Path) -> list[str]:
