@@ -12,7 +12,8 @@ schemas.py and every prediction carries class probabilities, a confidence and a 
 * Task 5.4 ``predict_batch``: ``POST /predictions/batch`` with ``{"items": [<flower>, ...]}`` (1 to
   ``MAX_BATCH`` flowers) -> one ``BatchPrediction``; more than ``MAX_BATCH`` is a 422.
 
-Routes stay thin: find the entry (``registry.get``) and call the functions of scoring.py.
+Routes stay thin: find the entry (``registry.get``) and call the functions of scoring.py. Prediction
+routes stay plain ``def``: the model must never run on the event loop (Lab 2).
 Run it: ``uvicorn lab5.app:app --app-dir labs`` from the repository root, then open
 http://127.0.0.1:8000/docs. Check it: ``pytest checks/lab5``.
 """
