@@ -29,7 +29,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler
+from workbook.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .predictor import WrongInputError, newsgroups_model, predict_one
 from .registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.post("/predict/{model_name}")(predict)
     app.post("/newsgroups/predict")(predict_newsgroup)
     install_safe_validation_handler(app)
+    limit_request_body(app)  # a body over 1 MiB is a 413, before it is parsed
     return serve_docs_offline(app)
 
 
