@@ -153,3 +153,25 @@ def test_solutions_bound_bodies_and_keep_422s_short(solution_client):
     assert bad.status_code == 422 and len(bad.content) < 10_000, (bad.status_code, len(bad.content))
     fine = solution_client.post("/predict/random_forest", json=FLOWER)
     assert fine.status_code == 200, fine.text
+
+
+NASTY = [
+    ("/predict/random_forest", b"not json", "application/json"),
+    ("/predict/random_forest", b"[1, 2, 3, 4]", "application/json"),
+    ("/predict/random_forest", b'{"sepal_length": 1' + b"0" * 400 + b', "sepal_width": 3, "petal_length": 1, "petal_width": 1}',
+     "application/json"),
+    ("/predict/random_forest", b'{"sepal_length": "5", "sepal_width": [3], "petal_length": {}, "petal_width": null}',
+     "application/json"),
+    ("/predict/newsgroups", b'{"text": 42}', "application/json"),
+    ("/predict/newsgroups", b'{"text": "\\ud800"}', "application/json"),
+    ("/predict/newsgroups", b"\x89PNG\r\n\x1a\n\x00", "image/png"),
+    ("/predict/newsgroups", b'{"text": "' + b"[" * 5000 + b'"}', "application/json"),
+    ("/predict/newsgroups", b"[" * 5000 + b"]" * 5000, "application/json"),
+]
+
+
+@pytest.mark.parametrize("path, body, content_type", NASTY, ids=[f"nasty{i}" for i in range(len(NASTY))])
+def test_solutions_answer_nasty_bodies_without_a_500(solution_client, path, body, content_type):
+    response = solution_client.post(path, content=body, headers={"content-type": content_type})
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    assert len(response.content) < 10_000, len(response.content)

@@ -6,6 +6,7 @@ only the validation of ``delay`` and the answer's shape are graded here.
 """
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -16,15 +17,28 @@ from workbook.student import import_lab_module
 REAL_TIME_SLEEP, REAL_ASYNC_SLEEP = time.sleep, asyncio.sleep
 
 
+def on_an_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 @pytest.fixture
 def instant_sleeps(monkeypatch):
-    """time.sleep and asyncio.sleep return at once (also where the app imported them by name)."""
+    """time.sleep and asyncio.sleep return at once (also where the app imported them by name).
+
+    Returns the list of time.sleep calls: (delay, whether it ran on the event loop's thread).
+    """
+    blocking_calls: list[tuple[float, bool]] = []
     async def no_wait(delay, result=None):
         if delay < 0:
             delay = 0  # asyncio.sleep accepts a negative delay
         return await REAL_ASYNC_SLEEP(0, result)
 
     def no_block(delay):
+        blocking_calls.append((delay, on_an_event_loop() or threading.current_thread() is threading.main_thread()))
         if delay < 0:
             raise ValueError("sleep length must be non-negative")
         return None
@@ -37,6 +51,7 @@ def instant_sleeps(monkeypatch):
             monkeypatch.setattr(module, name, no_block)
         elif value is REAL_ASYNC_SLEEP:
             monkeypatch.setattr(module, name, no_wait)
+    return blocking_calls
 
 
 def assert_bounds(app, path: str) -> None:
@@ -75,3 +90,16 @@ def test_slow_sync_keeps_the_delay_bounds(app, instant_sleeps):
 @pytest.mark.task("2.4", points=1)
 def test_slow_fixed_keeps_the_delay_bounds(app, instant_sleeps):
     assert_bounds(app, "/slow-fixed")
+
+
+@pytest.mark.task("2.3", points=1)
+def test_slow_sync_sleeps_in_a_worker_thread(app, instant_sleeps):
+    with sync_client(app) as client:
+        response = client.get("/slow-sync", params={"delay": 0.25})
+    assert response.status_code == 200, f"GET /slow-sync?delay=0.25 answered {response.status_code}: {response.text[:200]}"
+    calls = [(delay, on_loop) for delay, on_loop in instant_sleeps if delay == 0.25]
+    assert calls and not any(on_loop for _, on_loop in calls), (
+        f"GET /slow-sync?delay=0.25 should call time.sleep(0.25) in a plain `def` route, which FastAPI runs in a "
+        f"worker thread; time.sleep calls seen: {instant_sleeps or 'none'} (True = on the event loop's thread). "
+        "The route must show the blocking call moved off the loop, not replace it by asyncio.sleep."
+    )

@@ -107,3 +107,27 @@ def test_other_wrong_shapes_are_refused(persistence, text_model, tmp_path, shape
         return
     pytest.fail(f"load_model accepted a file holding {shape} (returned {loaded!r}); it must be a 2-tuple of a "
                 "pipeline and a non-empty list of strings: raise ModelFormatError.")
+
+
+@pytest.mark.task("3.3", points=1)
+def test_file_sha256_reads_in_chunks(persistence, tmp_path):
+    import tracemalloc
+
+    size = 16 * 1024 * 1024
+    path = tmp_path / "large.joblib"
+    with open(path, "wb") as handle:
+        block = bytes(range(256)) * 4096  # 1 MiB
+        for _ in range(size // len(block)):
+            handle.write(block)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    tracemalloc.start()
+    try:
+        got = persistence.file_sha256(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got == expected, f"file_sha256 of a 16 MiB file gave {got!r}, expected {expected!r}."
+    assert peak < size / 4, (
+        f"file_sha256 of a 16 MiB file held {peak / 2**20:.1f} MiB at once: it read the whole file into memory. "
+        "Model files can be large: read and hash them in chunks (handle.read(1 << 20) in a loop)."
+    )
