@@ -18,7 +18,7 @@ do Task 5.1 first. Check it: ``pytest checks/lab5 -k schema``.
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from workbook.datasets import IRIS_FEATURES
 
@@ -47,15 +47,25 @@ def measurement(description: str, example: float) -> Any:  # Task 5.1
     raise NotImplementedError("Task 5.1: Request schemas that refuse bad input")
 
 
+def not_a_boolean(value: Any) -> Any:
+    """Given: JSON ``true``/``false`` is not a measurement (lax Pydantic would read it as 1.0 and 0.0)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a number, not a boolean")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(not_a_boolean)]  # a float, but never a boolean
+
+
 class IrisFeatures(BaseModel):
     """The input of an iris model: four measurements of one flower, in centimetres."""
 
     model_config = request_config()
 
-    sepal_length: float = measurement("Length of the sepal, in cm.", 5.1)
-    sepal_width: float = measurement("Width of the sepal, in cm.", 3.5)
-    petal_length: float = measurement("Length of the petal, in cm.", 1.4)
-    petal_width: float = measurement("Width of the petal, in cm.", 0.2)
+    sepal_length: Number = measurement("Length of the sepal, in cm.", 5.1)
+    sepal_width: Number = measurement("Width of the sepal, in cm.", 3.5)
+    petal_length: Number = measurement("Length of the petal, in cm.", 1.4)
+    petal_width: Number = measurement("Width of the petal, in cm.", 0.2)
 
     def as_row(self) -> list[float]:
         """The measurements in the order the iris models were trained on."""

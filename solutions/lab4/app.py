@@ -7,7 +7,8 @@ this module loads no model and reads no file.
 * Task 4.4 ``lifespan``: load the models into ``app.state.registry`` once, before the first request;
   a failure makes the models *unavailable* instead of stopping the app; release them at shutdown.
 * Task 4.5 ``get_registry``, ``list_models`` and ``predict``: the routes reach the registry through a
-  dependency. ``GET /models`` lists the models, ``POST /predict/{model_name}`` predicts with one.
+  dependency. ``GET /models`` lists the models, ``POST /predict/{model_name}`` predicts with one. Prediction
+  routes stay plain ``def``: the model must never run on the event loop (Lab 2).
 * Task 4.6 ``unknown_model_handler`` and ``registry_unavailable_handler``: errors that say what to do —
   404 with the known model names, 503 with the reason the models are unavailable.
 
@@ -28,7 +29,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler
+from workbook.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .predictor import WrongInputError, newsgroups_model, predict_one
 from .registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.post("/predict/{model_name}")(predict)
     app.post("/newsgroups/predict")(predict_newsgroup)
     install_safe_validation_handler(app)
+    limit_request_body(app)  # a body over 1 MiB is a 413, before it is parsed
     return serve_docs_offline(app)
 
 

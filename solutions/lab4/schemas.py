@@ -3,18 +3,28 @@
 A text model takes ``{"text": "..."}``; an iris model takes the four measurements in centimetres.
 Unknown fields are refused, and each measurement must be a finite number of modest size: ``NaN``, or
 ``1e308`` (which overflows the 32-bit floats a random forest computes with), would otherwise reach
-scikit-learn and fail there, as a 500 instead of a 422.
+scikit-learn and fail there, as a 500 instead of a 422. JSON ``true`` is not a number either: Pydantic
+would read it as 1.0, so it is refused before the float is validated.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from workbook.datasets import IRIS_FEATURES
 
-Measurement = Annotated[float, Field(allow_inf_nan=False, ge=-1e6, le=1e6)]
+
+
+def not_a_boolean(value):
+    """``true``/``false`` are not measurements (lax Pydantic would read them as 1.0 and 0.0)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a number, not a boolean")
+    return value
+
+
+Measurement = Annotated[float, BeforeValidator(not_a_boolean), Field(allow_inf_nan=False, ge=-1e6, le=1e6)]
 
 
 class TextInput(BaseModel):

@@ -12,7 +12,8 @@ schemas.py and every prediction carries class probabilities, a confidence and a 
 * Task 5.4 ``predict_batch``: ``POST /predictions/batch`` with ``{"items": [<flower>, ...]}`` (1 to
   ``MAX_BATCH`` flowers) -> one ``BatchPrediction``; more than ``MAX_BATCH`` is a 422.
 
-Routes stay thin: find the entry (``registry.get``) and call the functions of scoring.py.
+Routes stay thin: find the entry (``registry.get``) and call the functions of scoring.py. Prediction
+routes stay plain ``def``: the model must never run on the event loop (Lab 2).
 Run it: ``uvicorn lab5.app:app --app-dir labs`` from the repository root, then open
 http://127.0.0.1:8000/docs. Check it: ``pytest checks/lab5``.
 """
@@ -27,7 +28,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler
+from workbook.validation_errors import install_safe_validation_handler, limit_request_body
 
 from workbook.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .schemas import BatchPrediction, BatchRequest, IrisFeatures, ModelInfo, Prediction, PredictionInput
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RegistryUnavailableError, registry_unavailable_handler)
     # NaN in a JSON body must stay a 422: see notebooks/05_validation.ipynb, "A 422 that became a 500".
     install_safe_validation_handler(app)
+    limit_request_body(app)  # a body over 1 MiB is a 413, before it is parsed
     app.get("/health")(health)
     app.get("/models")(list_models)
     app.post("/predict/{model_name}")(predict)
