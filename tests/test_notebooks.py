@@ -35,12 +35,12 @@ CLAIMS_MARK = "__workbook_claims__"
 NOT_DONE_ON_THE_STARTERS = {
     "01_asyncio.ipynb": ["1.1", "1.2", "1.3"],
     "02_event_loop.ipynb": ["2.1", "2.2", "2.3", "2.4"],
-    "03_persistence.ipynb": ["3.1", "3.2", "3.3", "3.4", "3.5", "3.2"],
+    "03_persistence.ipynb": ["3.1", "3.2", "3.1"],
     "04_lifespan_registry.ipynb": ["4.1"],
     "05_validation.ipynb": ["5.1"],
-    "06_background_tasks.ipynb": ["6.2", "6.1", "6.4", "6.3"],
-    "07_middleware_auth.ipynb": ["7.4", "7.1", "7.2", "7.3"],
-    "08_caching.ipynb": ["8.1", "8.2", "8.3", "8.4"],
+    "06_background_tasks.ipynb": ["6.1", "6.2", "6.4"],
+    "07_middleware_auth.ipynb": ["7.1", "7.2", "7.3", "7.4"],
+    "08_caching.ipynb": ["8.2"],
     "09_serving_at_scale.ipynb": ["9.7", "9.1", "9.2", "9.6", "9.8"],
     "10_production.ipynb": ["10.1", "10.5"],
 }

@@ -118,6 +118,27 @@ def trimmed_traceback(exc: BaseException) -> list[str]:
     return lines
 
 
+LOGGED_STARTER = re.compile(r"^NotImplementedError: (Task (\d+\.\d+)\b.*)$", re.M)
+LOGGED_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+', re.M)
+
+
+def report_server_log(log: str) -> bool:
+    """A server in another process cannot raise into the cell: if its log shows a starter's
+    ``NotImplementedError``, print the "not done yet" line of the first one and return True."""
+    match = LOGGED_STARTER.search(log)
+    if match is None:
+        return False
+    error = NotImplementedError(match.group(1))
+    target = _target()
+    frames = [m.group(1) for m in LOGGED_FRAME.finditer(log, 0, match.start())
+              if _is_student_frame(m.group(1), target) and Path(m.group(1)).is_file()]
+    message = not_done_message(error)
+    if frames:
+        message = re.sub(r"open \S+, then", f"open {_show(Path(frames[-1]))}, then", message)
+    print(message, flush=True)
+    return True
+
+
 _reported: set[tuple[object, str]] = set()
 
 
