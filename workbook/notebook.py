@@ -96,6 +96,15 @@ def not_done_message(error: NotImplementedError) -> str:
     return f"Task {task_id} — {title} is not done yet: open {where}, then re-run this cell."
 
 
+def _renamed(frame: traceback.FrameSummary) -> traceback.FrameSummary:
+    """The same frame, named for a student: ``this cell`` or a path from the repository root."""
+    cell = frame.filename.startswith("<ipython-input") or "ipykernel_" in frame.filename
+    return traceback.FrameSummary(
+        "this cell" if cell else _show(Path(frame.filename)), frame.lineno, frame.name, lookup_line=False,
+        line=frame.line, end_lineno=getattr(frame, "end_lineno", None), colno=getattr(frame, "colno", None),
+        end_colno=getattr(frame, "end_colno", None))
+
+
 def trimmed_traceback(exc: BaseException) -> list[str]:
     """The traceback of ``exc`` (and its chain) with only the student's frames; library frames are counted."""
     target = _target()
@@ -108,7 +117,7 @@ def trimmed_traceback(exc: BaseException) -> list[str]:
         if link is None or id(link) in seen:
             continue
         seen.add(id(link))
-        kept = [frame for frame in link.stack if _is_student_frame(frame.filename, target)]
+        kept = [_renamed(frame) for frame in link.stack if _is_student_frame(frame.filename, target)]
         hidden += len(link.stack) - len(kept)
         link.stack = traceback.StackSummary.from_list(kept)
         todo += [link.__cause__, link.__context__, *(getattr(link, "exceptions", None) or [])]
