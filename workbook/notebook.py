@@ -101,7 +101,8 @@ def _renamed(frame: traceback.FrameSummary) -> traceback.FrameSummary:
     cell = frame.filename.startswith("<ipython-input") or "ipykernel_" in frame.filename
     return traceback.FrameSummary(
         "this cell" if cell else _show(Path(frame.filename)), frame.lineno, frame.name, lookup_line=False,
-        line=frame.line, end_lineno=getattr(frame, "end_lineno", None), colno=getattr(frame, "colno", None),
+        line=getattr(frame, "_line", None) or frame.line,  # unstripped, so that the carets line up
+        end_lineno=getattr(frame, "end_lineno", None), colno=getattr(frame, "colno", None),
         end_colno=getattr(frame, "end_colno", None))
 
 
