@@ -94,11 +94,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from workbook import catalog, lab_process
+from workbook import catalog, lab_process, sandbox
 from workbook.digests import tree_digest
 from workbook.fork_server import ForkServer, ForkServerError
 from workbook.lab_process import MISSING, NO_RESULT, TAMPERED, CheckOutcome, LabRun, PlannedCheck
 from workbook.paths import ROOT
+from workbook.sandbox import Limits
 
 LAB_DIR = re.compile(r"^lab\d+$")
 KIT_NEEDS = ("conftest.py", "pyproject.toml", "workbook", "checks")
@@ -113,6 +114,10 @@ DEFAULT_SUBMISSION_TIMEOUT = 1800.0
 # Worst first: a submission's status is the worst of what happened to its labs.
 SUBMISSION_STATUSES = ("tampered", "timeout", "crashed", "incomplete", "empty", "ok")
 EXIT_INSTRUCTOR_FILES_CHANGED = 3
+NO_SANDBOX_WARNING = (
+    "WARNING: grading WITHOUT a sandbox (--no-sandbox). Each submission's code runs as you, with your files, "
+    "environment and network: it can read solutions/ and any file you can, write into your checks and other "
+    "submissions' runs, leave processes behind and change grades.csv. Grade only submissions you trust this way.")
 
 
 class GradingError(Exception):
@@ -159,6 +164,16 @@ class Kit:
     @property
     def digest(self) -> str:
         return tree_digest({**self.files, **{k: v for ref in self.references.values() for k, v in ref.items()}})
+
+    def all_files(self) -> dict[str, bytes]:
+        """The kit with every graded lab's reference: what a submission's sandbox mounts read-only."""
+        return {**self.files, **{k: v for ref in self.references.values() for k, v in ref.items()}}
+
+    def write_all(self, dest: Path) -> None:
+        for relative, content in self.all_files().items():
+            out = dest / relative
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(content)
 
     def for_lab(self, lab: str | None) -> dict[str, bytes]:
         return {**self.files, **self.references.get(lab, {})} if lab else self.files
@@ -335,6 +350,8 @@ class Settings:
     submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT
     check_timeout: float | None = None  # None: the grader's default, as when students check themselves
     fork_server: bool = True  # fork each run from a process with pytest and the libraries already imported
+    sandbox: bool = True  # every submission in its own bubblewrap sandbox (workbook.sandbox); False: --no-sandbox
+    limits: Limits = field(default_factory=Limits)
 
     def lab_limit(self, plan: list[PlannedCheck]) -> float:
         """The wall-clock limit of one lab's run: what its checks may take by their own timeouts, plus slack.
@@ -377,6 +394,53 @@ def _placeholder_run(lab: str, plan: list[PlannedCheck], status: str, message: s
 def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCheck]], settings: Settings,
                      work_root: Path, keeper: lab_process.ProcessKeeper, log_dir: Path | None,
                      fork_server: ForkServer | None = None) -> SubmissionGrade:
+    if settings.sandbox:
+        box = _SubmissionSandbox(submission, kit, settings, work_root, keeper)
+        try:
+            return _grade_labs(submission, kit, plan, settings, box.work, keeper, log_dir, box)
+        finally:
+            box.close()
+    return _grade_labs(submission, kit, plan, settings, work_root, keeper, log_dir, fork_server)
+
+
+class _SubmissionSandbox:
+    """One submission's sandbox: its writable folder, its read-only kit, and the fork server running inside.
+
+    Quacks like the fork server it wraps for :func:`_run_one_lab`; when the server is gone (a run killed it, and
+    with it the sandbox), :meth:`server` starts a fresh sandbox for the next lab.
+    """
+
+    def __init__(self, submission: Submission, kit: Kit, settings: Settings, work_root: Path,
+                 keeper: lab_process.ProcessKeeper) -> None:
+        self.settings, self.keeper = settings, keeper
+        self.work = Path(tempfile.mkdtemp(prefix=f"{submission.slug}-", dir=work_root))
+        self.kit_dir = self.work / "kit"
+        kit.write_all(self.kit_dir)
+        self.current: ForkServer | None = None
+        self.restarts = 0
+
+    def server(self) -> ForkServer:
+        if self.current is not None and self.current.alive:
+            return self.current
+        if self.current is not None:
+            self._stop()
+            self.restarts += 1
+        self.current = ForkServer(sandbox=(self.work, self.kit_dir, self.settings.limits))
+        return self.current
+
+    def _stop(self) -> None:
+        if self.current is not None:
+            self.current.destroy()
+            self.current = None
+
+    def close(self) -> None:
+        self._stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _grade_labs(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCheck]], settings: Settings,
+                work_root: Path, keeper: lab_process.ProcessKeeper, log_dir: Path | None,
+                fork_server: ForkServer | _SubmissionSandbox | None) -> SubmissionGrade:
     start = time.perf_counter()
     runs: list[LabRun] = []
     notes = list(submission.notes) + submission.suspicious()
@@ -415,18 +479,37 @@ def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[Plan
 
 def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedCheck], settings: Settings,
                  wall_limit: float, work_root: Path, keeper: lab_process.ProcessKeeper,
-                 fork_server: ForkServer | None) -> LabRun:
+                 fork_server: ForkServer | _SubmissionSandbox | None) -> LabRun:
     run_dir = Path(tempfile.mkdtemp(prefix=f"{submission.slug}-{lab}-", dir=work_root))
     try:
-        kit_dir, target = run_dir / "kit", run_dir / "target"
-        kit.write(kit_dir, lab)
+        target = run_dir / "target"
+        if isinstance(fork_server, _SubmissionSandbox):
+            kit_dir = fork_server.kit_dir  # read-only inside the sandbox
+        else:
+            kit_dir = run_dir / "kit"
+            kit.write(kit_dir, lab)
         for relative, content in submission.labs[lab].items():
             out = target / lab / relative
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(content)
-        run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
-                                  check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
-                                  scratch_root=run_dir, fork_server=fork_server)
+        run = None
+        if isinstance(fork_server, _SubmissionSandbox):
+            for attempt in range(2):  # a run that killed the sandbox's server cost only that run: start anew
+                try:
+                    run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
+                                              check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
+                                              scratch_root=run_dir, fork_server=fork_server.server(),
+                                              sandboxed=True)
+                    break
+                except ForkServerError as exc:
+                    error = exc
+            if run is None:
+                run = _placeholder_run(lab, plan, NO_RESULT, f"not run: the sandbox could not start ({error})")
+                run.notes.append(f"{lab}: the sandbox could not start: {error}")
+        else:
+            run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
+                                      check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
+                                      scratch_root=run_dir, fork_server=fork_server)
         # Paths in messages as the student knows them: lab2/app.py, checks/lab2/…, not this run's folders.
         for prefix in (f"{target}{os.sep}", f"{kit_dir}{os.sep}", str(run_dir)):
             for check in run.checks:
@@ -468,11 +551,18 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
     submissions = find_submissions(submissions_dir, leave_out=out)
     if not submissions:
         raise GradingError(f"no submissions in {submissions_dir}: expected one folder (or .zip) per student")
+    if settings.sandbox and (why := sandbox.probe()) is not None:
+        raise GradingError(f"no sandbox: {why}.\nSubmissions run code; without a sandbox it can read and write "
+                           "anything you can. Install bubblewrap, or grade anyway with --no-sandbox (trusted "
+                           "submissions only).")
+    if not settings.sandbox:
+        progress(NO_SANDBOX_WARNING)
     keeper = lab_process.ProcessKeeper()
-    keeper.become_subreaper()
+    if not settings.sandbox:
+        keeper.become_subreaper()  # in a sandbox, nothing leaves it: its PID namespace ends with it
     work_root = Path(tempfile.mkdtemp(prefix="workbook-grading-"))
     os.chmod(work_root, 0o700)
-    fork_server = _start_fork_server(settings, keeper, progress)
+    fork_server = None if settings.sandbox else _start_fork_server(settings, keeper, progress)
     try:
         plan_kit = work_root / "plan-kit"
         kit.write(plan_kit)
@@ -716,6 +806,9 @@ def add_command(commands) -> None:
     parser.add_argument("--no-fork-server", dest="fork_server", action="store_false",
                         help="start a new Python for every lab run instead of forking one that has pytest and the "
                              "libraries imported (slower; the results are the same)")
+    parser.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                        help="grade without the bubblewrap sandbox, as the grading user (only for submissions you "
+                             "trust: see the threat model below)")
     parser.add_argument("--force", action="store_true",
                         help="replace the results already in --out (otherwise --out must be empty or new)")
     parser.set_defaults(run=run_command)
@@ -742,7 +835,7 @@ def run_command(args: argparse.Namespace) -> int:
             shutil.rmtree(out / name, ignore_errors=True)
     settings = Settings(labs=sorted(labs, key=lambda lab: int(lab[3:])), jobs=args.jobs,
                         lab_timeout=args.lab_timeout, submission_timeout=args.timeout,
-                        check_timeout=args.check_timeout, fork_server=args.fork_server)
+                        check_timeout=args.check_timeout, fork_server=args.fork_server, sandbox=args.sandbox)
     try:
         result = grade_class(args.submissions, out, settings, progress=lambda line: print(line, flush=True))
     except GradingError as exc:
