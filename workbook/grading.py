@@ -80,6 +80,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import hashlib
 import json
 import os
 import re
@@ -112,8 +113,9 @@ MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 LAB_SLACK = 60.0  # seconds a lab's run may take beyond the sum of its checks' timeouts (start-up, teardown)
 DEFAULT_SUBMISSION_TIMEOUT = 1800.0
 # Worst first: a submission's status is the worst of what happened to its labs.
-SUBMISSION_STATUSES = ("tampered", "timeout", "crashed", "incomplete", "empty", "ok")
+SUBMISSION_STATUSES = ("not-graded", "unreadable", "tampered", "review", "timeout", "crashed", "incomplete", "empty", "ok")
 EXIT_INSTRUCTOR_FILES_CHANGED = 3
+UNREADABLE = "unreadable"  # a check's status when its submission could not be read
 NO_SANDBOX_WARNING = (
     "WARNING: grading WITHOUT a sandbox (--no-sandbox). Each submission's code runs as you, with your files, "
     "environment and network: it can read solutions/ and any file you can, write into your checks and other "
@@ -230,6 +232,8 @@ class Submission:
     slug: str  # a safe file name for the outputs
     labs: dict[str, dict[str, bytes]] = field(default_factory=dict)  # lab -> relative path -> content
     notes: list[str] = field(default_factory=list)
+    unreadable: str | None = None  # why the submission could not be read (then it has no labs)
+    size: int = 0  # bytes read so far
 
     def suspicious(self) -> list[str]:
         """Notes on files that mention the reference solutions: worth a look by the instructor."""
@@ -252,24 +256,65 @@ def _safe_slug(name: str, taken: set[str]) -> str:
     return candidate
 
 
+MAX_FILES = 2000  # files in one submission (all of it, not only lab folders): more and it is unreadable
+MAX_NAME_BYTES = 255  # one path component, as most file systems allow
+
+
+class Unreadable(Exception):
+    """This submission cannot be read as files: it is graded ``unreadable`` with the reason."""
+
+
 def find_submissions(folder: Path, leave_out: Path | None = None) -> list[Submission]:
-    """One submission per folder or ``.zip`` in ``folder`` (hidden entries are ignored), read into memory."""
+    """One submission per folder or ``.zip`` in ``folder`` (hidden entries are ignored), read into memory.
+
+    A submission that cannot be read (a broken zip, names too long, a file and a folder with one name, too many
+    files or bytes) is kept, marked ``unreadable`` with the reason: it never stops the others. Every submission
+    gets a unique name: a second ``alice`` (``alice/`` beside ``alice.zip``) becomes ``alice-2``, and its notes
+    say so.
+    """
     if not folder.is_dir():
         raise GradingError(f"{folder} is not a folder of submissions")
-    submissions, taken = [], set()
+    submissions, taken, names = [], set(), set()
     for entry in sorted(folder.iterdir(), key=lambda p: p.name.lower()):
         if entry.name.startswith(".") or leave_out is not None and entry.resolve() == leave_out.resolve():
             continue
-        if entry.is_dir():
-            submission = Submission(entry.name, _safe_slug(entry.name, taken))
-            _read_folder(entry, submission)
-        elif entry.suffix.lower() == ".zip" and entry.is_file():
-            submission = Submission(entry.stem, _safe_slug(entry.stem, taken))
-            _read_zip(entry, submission)
+        if entry.is_dir() and not entry.is_symlink():
+            name, reader = entry.name, _read_folder
+        elif entry.suffix.lower() == ".zip" and entry.is_file() and not entry.is_symlink():
+            name, reader = entry.stem, _read_zip
         else:
             continue
+        unique, n = name, 2
+        while unique.lower() in names:
+            unique, n = f"{name}-{n}", n + 1
+        names.add(unique.lower())
+        submission = Submission(unique, _safe_slug(unique, taken))
+        if unique != name:
+            submission.notes.append(f"{entry.name}: another submission is also named {name!r}; this one is graded "
+                                    f"as {unique!r}")
+        try:
+            reader(entry, submission)
+            _check_layout(submission)
+        except Unreadable as exc:
+            submission.unreadable, submission.labs = str(exc), {}
+        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, RuntimeError, NotImplementedError,
+                EOFError, UnicodeError) as exc:  # whatever a hostile archive or folder raises
+            submission.unreadable, submission.labs = f"{entry.name} cannot be read: {exc}", {}
         submissions.append(submission)
     return submissions
+
+
+def _check_layout(submission: Submission) -> None:
+    """Refuse what cannot be written as files: names over 255 bytes, a file that is also a folder."""
+    for lab, files in submission.labs.items():
+        folders = set()
+        for relative in files:
+            parts = PurePosixPath(relative).parts
+            if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts):
+                raise Unreadable(f"{lab}/{relative[:80]}…: a name longer than {MAX_NAME_BYTES} bytes")
+            folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if clash := sorted(folders & set(files)):
+            raise Unreadable(f"{lab}/{clash[0]} is both a file and a folder")
 
 
 def _lab_root(paths: list[PurePosixPath]) -> PurePosixPath | None:
@@ -290,39 +335,59 @@ def _add_file(submission: Submission, root: PurePosixPath, relative: PurePosixPa
     if len(data) > MAX_FILE_BYTES:
         submission.notes.append(f"{inside}: larger than {MAX_FILE_BYTES // 2**20} MB, not graded")
         return
-    total = sum(len(d) for files in submission.labs.values() for d in files.values())
-    if total + len(data) > MAX_SUBMISSION_BYTES:
-        submission.notes.append(f"{inside}: the submission is over {MAX_SUBMISSION_BYTES // 2**20} MB, not graded")
-        return
+    submission.size += len(data)  # a running total: intake stays linear in the number of files
+    if submission.size > MAX_SUBMISSION_BYTES:
+        raise Unreadable(f"the submission is over {MAX_SUBMISSION_BYTES // 2**20} MB")
     submission.labs.setdefault(lab, {})[str(rest)] = data
 
 
 def _read_folder(folder: Path, submission: Submission) -> None:
     files, links = [], []
-    for path in folder.rglob("*"):
-        relative = PurePosixPath(path.relative_to(folder).as_posix())
-        if path.is_symlink():
-            links.append(relative)
-        elif path.is_file() and not any(p.is_symlink() for p in path.parents if folder in p.parents):
-            files.append(relative)
+    count = 0
+    for top, dirs, names in os.walk(folder):  # never follows symbolic links to folders
+        here = Path(top)
+        for name in dirs + names:
+            count += 1
+            if count > MAX_FILES:
+                raise Unreadable(f"more than {MAX_FILES} files and folders")
+            path = here / name
+            relative = PurePosixPath(path.relative_to(folder).as_posix())
+            if path.is_symlink():
+                links.append(relative)
+            elif name in names and path.is_file():
+                files.append(relative)
     root = _lab_root(files + links)
     for relative in links:
         submission.notes.append(f"{relative}: a symbolic link, not graded (submit the file itself)")
     if root is None:
         return
     for relative in sorted(files):
-        _add_file(submission, root, relative, lambda r=relative: (folder / r).read_bytes())
+        _add_file(submission, root, relative, lambda r=relative: _read_no_follow(folder / r))
+
+
+def _read_no_follow(path: Path) -> bytes | None:
+    """The file's bytes, or None if it is (now) a symbolic link: copies never follow links."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_FILE_BYTES + 1)
 
 
 def _read_zip(path: Path, submission: Submission) -> None:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        submission.notes.append(f"{path.name}: not a readable zip file")
-        return
+        raise Unreadable(f"{path.name}: not a readable zip file") from None
     with archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_FILES:
+            raise Unreadable(f"{path.name}: more than {MAX_FILES} files and folders")
+        if sum(info.file_size for info in infos) > MAX_SUBMISSION_BYTES * 4:
+            raise Unreadable(f"{path.name}: over {MAX_SUBMISSION_BYTES * 4 // 2**20} MB unpacked")
         members = []
-        for info in archive.infolist():
+        for info in infos:
             relative = PurePosixPath(info.filename)
             if info.is_dir() or relative.is_absolute() or ".." in relative.parts:
                 continue
@@ -371,6 +436,7 @@ class SubmissionGrade:
     duration: float
     status: str = "ok"
     notes: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)  # why the instructor should look at it (status "review")
 
     @property
     def checks(self) -> list[CheckOutcome]:
@@ -394,6 +460,11 @@ def _placeholder_run(lab: str, plan: list[PlannedCheck], status: str, message: s
 def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCheck]], settings: Settings,
                      work_root: Path, keeper: lab_process.ProcessKeeper, log_dir: Path | None,
                      fork_server: ForkServer | None = None) -> SubmissionGrade:
+    if submission.unreadable:
+        message = f"not graded: the submission cannot be read ({submission.unreadable})"
+        runs = [_placeholder_run(lab, plan[lab], UNREADABLE, message) for lab in settings.labs]
+        return SubmissionGrade(submission, runs, 0.0, "unreadable",
+                               [*submission.notes, f"unreadable: {submission.unreadable}"])
     if settings.sandbox:
         box = _SubmissionSandbox(submission, kit, settings, work_root, keeper)
         try:
@@ -528,6 +599,71 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+# --- the instructor's side, checked whole ---------------------------------------------------------
+
+LISTING_LEAVES_OUT = {".git", ".pytest_cache", ".workbook", ".ipynb_checkpoints"}
+
+
+def instructor_listing(root: Path = ROOT, leave_out: tuple[Path, ...] = (), *, site_packages: bool = True,
+                       ) -> dict[str, str]:
+    """What is on disk on the instructor's side: path -> what it is (a file's SHA-256, a link's target, a folder).
+
+    The kit's folders (``checks/``, ``workbook/``, ``data/`` …) and root files (``conftest.py``, ``pyproject.toml`` …)
+    in full; every other top-level entry by name and kind (so a new ``sitecustomize.py`` or ``conftest.py`` at the
+    top shows); with ``site_packages``, the virtual environment's ``site-packages`` by path, size and time. A
+    listing, not only contents: a new file is a change.
+    """
+    skip = {p.resolve() for p in leave_out}
+    listing: dict[str, str] = {}
+
+    def describe(path: Path, full: bool) -> str:
+        if path.is_symlink():
+            return "link -> " + os.readlink(path)
+        if path.is_dir():
+            return "folder"
+        if not full:
+            stat = path.stat()
+            return f"file {stat.st_size} {stat.st_mtime_ns} {stat.st_mode:o}"
+        return "file " + hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def walk(top: Path, prefix: str, full: bool) -> None:
+        for folder, dirs, names in os.walk(top):
+            here = Path(folder)
+            dirs[:] = [d for d in dirs if (here / d).resolve() not in skip]
+            for name in dirs + names:
+                path = here / name
+                relative = prefix + path.relative_to(top).as_posix()
+                try:
+                    listing[relative] = describe(path, full)
+                except OSError as exc:
+                    listing[relative] = f"unreadable {exc.errno}"
+
+    for entry in sorted(root.iterdir()):
+        if entry.name in LISTING_LEAVES_OUT or entry.resolve() in skip:
+            continue
+        in_kit = entry.name not in KIT_LEAVES_OUT
+        listing[entry.name] = describe(entry, in_kit)
+        if in_kit and entry.is_dir() and not entry.is_symlink():
+            walk(entry, entry.name + "/", True)
+    if site_packages:
+        import sysconfig
+
+        for key in ("purelib", "platlib"):
+            folder = Path(sysconfig.get_paths()[key]).resolve()
+            if f"site-packages:{folder}" not in listing and folder.is_dir():
+                listing[f"site-packages:{folder}"] = "folder"
+                walk(folder, f"{folder}/", False)
+    return listing
+
+
+def listing_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """What is new, changed or gone between two listings, each with its path."""
+    changes = [f"new: {path}" for path in sorted(after.keys() - before.keys())]
+    changes += [f"changed: {path}" for path in sorted(before.keys() & after.keys()) if before[path] != after[path]]
+    changes += [f"gone: {path}" for path in sorted(before.keys() - after.keys())]
+    return changes
+
+
 # --- the whole class ------------------------------------------------------------------------------
 
 @dataclass
@@ -541,12 +677,16 @@ class ClassGrades:
     instructor_files_changed: list[str] = field(default_factory=list)
     changed_while_grading: list[str] = field(default_factory=list)  # submissions graded when they changed
     server_died_while_grading: list[str] = field(default_factory=list)  # the fork server was killed meanwhile
+    grades_sha256: str = ""  # of grades.csv, written last
 
 
 def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: Path = ROOT,
                 progress=lambda line: None) -> ClassGrades:
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
+    sys.dont_write_bytecode = True  # the grader itself adds no file to the instructor's side
+    outside = (out, submissions_dir)
+    listing_before = instructor_listing(root, outside)
     kit = Kit.read(root, settings.labs)
     submissions = find_submissions(submissions_dir, leave_out=out)
     if not submissions:
@@ -582,14 +722,30 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
         instructor_changed: list[str] = []
         server_died_while: list[str] = []
         lock = threading.Lock()
+        kit_listing = {k: v for k, v in listing_before.items() if not k.startswith("site-packages:")
+                       and not k.startswith("/")}
 
         def one(submission: Submission) -> None:
             with lock:
+                if instructor_changed:  # the instructor's side changed: the run stops here
+                    grades[submission.name] = SubmissionGrade(
+                        submission, [_placeholder_run(lab, plan[lab], NO_RESULT, "not graded: the run stopped")
+                                     for lab in settings.labs], 0.0, "not-graded",
+                        ["not graded: the run stopped when files of the instructor's side changed"])
+                    return
                 running.add(submission.name)
-            grade = grade_submission(submission, kit, plan, settings, work_root, keeper,
-                                     out / "logs" / submission.slug, fork_server)
+            try:
+                grade = grade_submission(submission, kit, plan, settings, work_root, keeper,
+                                         out / "logs" / submission.slug, fork_server)
+            except Exception as exc:  # noqa: BLE001 - one submission never stops the class
+                message = f"not graded: the grader failed on this submission ({type(exc).__name__}: {exc})"
+                grade = SubmissionGrade(submission, [_placeholder_run(lab, plan[lab], NO_RESULT, message)
+                                                     for lab in settings.labs], 0.0, "crashed",
+                                        [*submission.notes, message])
             with lock:
-                if not instructor_changed and (changed := kit.changes_at_home(root, settings.labs)):
+                if not instructor_changed and (changed := [
+                        *listing_changes(kit_listing, instructor_listing(root, outside, site_packages=False)),
+                        *kit.changes_at_home(root, settings.labs)]):
                     instructor_changed.extend(changed)
                     changed_while.extend(sorted(running))
                 if fork_server is not None and not fork_server.alive and not server_died_while:
@@ -609,13 +765,16 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
             keeper.active.discard(fork_server.process.pid)
         shutil.rmtree(work_root, ignore_errors=True)
         keeper.reap_orphans()
+    if not instructor_changed and (changed := listing_changes(listing_before, instructor_listing(root, outside))):
+        instructor_changed.extend(changed)
+        changed_while.extend(["(noticed at the end of the run)"])
     result = ClassGrades(
         grades=[grades[s.name] for s in submissions], plan=plan, kit_digest=kit.digest, settings=settings,
         started=started, duration=round(time.perf_counter() - start, 1),
         instructor_files_changed=instructor_changed, changed_while_grading=changed_while,
         server_died_while_grading=server_died_while,
     )
-    write_outputs(result, out)
+    result.grades_sha256 = write_outputs(result, out)
     return result
 
 
@@ -639,9 +798,9 @@ def task_ids(plan: dict[str, list[PlannedCheck]]) -> list[str]:
     return sorted({c.task for checks in plan.values() for c in checks}, key=catalog.task_sort_key)
 
 
-def write_outputs(result: ClassGrades, out: Path) -> None:
+def write_outputs(result: ClassGrades, out: Path) -> str:
+    """Write every output, ``grades.csv`` last; return its SHA-256."""
     out.mkdir(parents=True, exist_ok=True)
-    _write_grades_csv(result, out / "grades.csv")
     feedback = out / "feedback"
     feedback.mkdir(exist_ok=True)
     for grade in result.grades:
@@ -651,6 +810,17 @@ def write_outputs(result: ClassGrades, out: Path) -> None:
     (out / "item_analysis.json").write_text(json.dumps(items, indent=2, ensure_ascii=False), encoding="utf-8")
     _write_items_csv(items, out / "item_analysis.csv")
     (out / "grading.json").write_text(json.dumps(_run_record(result), indent=2), encoding="utf-8")
+    _write_grades_csv(result, out / "grades.csv")
+    return hashlib.sha256((out / "grades.csv").read_bytes()).hexdigest()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value) -> str:
+    """A CSV cell no spreadsheet runs as a formula: text that starts like one gets a leading apostrophe."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _num(value: float) -> str:
@@ -661,13 +831,14 @@ def _write_grades_csv(result: ClassGrades, path: Path) -> None:
     tasks = task_ids(result.plan)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *tasks, "total", "max", "status", "duration_s", "checks_sha256"])
+        writer.writerow(["student", *tasks, "total", "max", "status", "duration_s", "checks_sha256", "review"])
         for grade in result.grades:
             per_task = collections.Counter()
             for check in grade.checks:
                 per_task[check.task] += check.points
-            writer.writerow([grade.submission.name, *(_num(per_task[t]) for t in tasks), _num(grade.points),
-                             _num(grade.max_points), grade.status, f"{grade.duration:.1f}", result.kit_digest])
+            writer.writerow([cell(grade.submission.name), *(_num(per_task[t]) for t in tasks), _num(grade.points),
+                             _num(grade.max_points), grade.status, f"{grade.duration:.1f}", result.kit_digest,
+                             cell("; ".join(grade.review)[:2000])])
 
 
 def feedback_for(grade: SubmissionGrade, result: ClassGrades) -> dict:
@@ -691,6 +862,7 @@ def feedback_for(grade: SubmissionGrade, result: ClassGrades) -> dict:
         "student": grade.submission.name, "status": grade.status, "points": grade.points,
         "max_points": grade.max_points, "duration": grade.duration, "checks_sha256": result.kit_digest,
         "submission_sha256": grade.submission.digest, "graded_at": result.started, "notes": grade.notes,
+        "review": grade.review, "unreadable": grade.submission.unreadable,
         "labs": labs,
     }
 
@@ -743,8 +915,8 @@ def _write_items_csv(items: list[dict], path: Path) -> None:
         for item in items:
             rate = "" if item["pass_rate"] is None else f"{item['pass_rate']:.3f}"
             statuses = " ".join(f"{k}={v}" for k, v in item["statuses"].items())
-            writer.writerow([item["lab"], item["task"], item["check"], _num(item["points"]), item["submitted"],
-                             item["missing"], item["passed"], rate, statuses, item["most_common_failure"],
+            writer.writerow([item["lab"], item["task"], cell(item["check"]), _num(item["points"]), item["submitted"],
+                             item["missing"], item["passed"], rate, statuses, cell(item["most_common_failure"]),
                              item["most_common_failure_count"]])
 
 
@@ -845,12 +1017,13 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"graded {len(result.grades)} submissions in {result.duration:g} s: "
           + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     print(f"results in {out}: grades.csv, feedback/, item_analysis.csv, logs/, grading.json")
+    print(f"grades.csv SHA-256 {result.grades_sha256} (written last; keep it to show the file is unchanged)")
     if result.server_died_while_grading:
         print("note: the fork server (the checks' parent process) was killed while grading "
               f"{', '.join(result.server_died_while_grading)}; the rest was graded without it. Look at their code.")
     if result.instructor_files_changed:
-        print("\nWARNING: files of YOUR workbook changed on disk while grading: "
-              + ", ".join(result.instructor_files_changed[:10])
+        print("\nWARNING: files of YOUR workbook or virtual environment changed on disk while grading (the run "
+              "stopped there): " + ", ".join(result.instructor_files_changed[:10])
               + f"\nSubmissions being graded when it was noticed: {', '.join(result.changed_while_grading)}."
               "\nThe grades used the snapshot taken at the start. Restore your files (git checkout -- checks "
               "workbook) and re-grade those submissions with --jobs 1 to find the one responsible.",
