@@ -12,67 +12,11 @@ SUBMISSIONS_DIR holds one entry per student, named after the student: a folder l
 * ``logs/NAME/labN.log`` — the checks' output for each lab (its head and tail);
 * ``grading.json`` — the settings, the checks' hash and the plan (every check and its points).
 
-How a grade is made
--------------------
-The checks, the grader, the data and the rest the checks may read (``checks/``, ``workbook/``, ``data/``,
-``deploy/``, the pytest configuration — everything but ``solutions/``, ``labs/``, ``tests/``, ``notebooks/`` and
-local state) are read into memory once, when grading starts: that snapshot is the *kit*, and its SHA-256 is the
-hash in grades.csv.
-A lab whose checks use the reference solution (lab 10's Task 10.6 runs the student's own tests against it) also
-gets its ``solutions/labN`` in its own runs' copy of the kit, and only there. A collection-only run of the kit,
-with no student code, makes the *plan*: every check and its points. Each submission's lab folders are read into
-memory too, before any student code runs. Then every lab of every submission runs in a pytest process of its own
-(:mod:`workbook.lab_process`) — on Linux forked from a server that has pytest and the libraries already imported
-(:mod:`workbook.fork_server`) — in a fresh folder holding a copy of the kit and a copy of that one lab, with a
-wall-clock limit per lab and per submission. Results come back through a signed channel
-(:mod:`workbook.result_channel`), not the process's output; a planned check with no result counts as failed.
-
-Threat model
-------------
-Prevented — a submission gets no point it did not earn when it:
-
-* adds ``conftest.py``, ``pytest.ini``, ``setup.cfg``, a ``checks/`` folder or a package that shadows a library
-  (``numpy/``, ``workbook/``): only ``labN/`` folders are copied, and pytest runs with the kit's own config file,
-  rootdir and ``--confcutdir``, so it reads no configuration outside the kit;
-* links to other files (say, the reference solutions): symbolic links in a submission are not followed;
-* edits or deletes the checks while they run: they were collected before any student code ran, the files
-  changed are this run's copy, and the copy is verified afterwards (a change marks the submission tampered);
-* prints a fake score table or JSON, or exits with any code: the output and the exit code are never read;
-* calls ``sys.exit`` at import (an import error) or ``os._exit`` / crashes Python: checks that reported before
-  keep their result, the others count as failed; other labs run in other processes and are untouched;
-* never returns: per-check timeouts; a check still running far past its own timeout (the code blocks or ignores
-  the signal) stops the run, and so do two checks in a row whose import of the code timed out; the wall-clock
-  limits come last. The process group is killed and, on Linux, any process that detached from it (the grader is
-  a child subreaper);
-* kills its parent (the fork server): the runs in flight go on, later ones start without it, and the grading
-  output names the submissions that were running;
-* writes fake results where they might be read: the channel is an unnamed file inherited by the process, every
-  line is signed with a key for that run only, handed over through a pipe that the plugin reads and closes
-  before student code runs; unsigned, copied or duplicate lines are ignored and mark the submission tampered;
-* monkeypatches pytest, pluggy, pytest-asyncio, pytest-timeout, asyncio, the grader or the channel, or registers
-  its own hooks: the verdict comes from each phase's exception, not from pytest's reports, and that machinery is
-  fingerprinted after collection and verified before and after every check; a change fails that check and every
-  later one as ``tampered``.
-
-Not prevented without an operating-system sandbox (another user, a container, a VM):
-
-* code written against this grader: the signing key lives in the checks' process, so code that studies
-  ``result_channel.py`` can find it and sign fake results, or undo its patches before each verification;
-* patching what checks rely on outside the watched modules (numpy, hashlib, a web framework);
-* reading any file the instructor can read — e.g. ``solutions/`` (and lab 10's runs hold ``solutions/lab10`` in
-  their kit, for Task 10.6). The checks' process has no import path to the instructor's workbook (``import
-  solutions…`` fails) and feedback notes point out lab code that mentions the solutions, but only a sandbox, or
-  grading from a copy without ``solutions/`` (then Task 10.6 cannot be graded), really prevents it;
-* writing any file the instructor can write: the instructor's ``checks/`` and ``workbook/`` are verified after
-  every submission (exit code 3 names the submissions that ran when they changed; the grades themselves used
-  the in-memory snapshot), and a run whose own copy changed is flagged — with ``--jobs`` above 1 the culprit may
-  be another submission graded at the same time, so re-grade the flagged ones with ``--jobs 1``;
-* killing the instructor's processes (the grading itself included), using the network, exhausting memory or
-  processes: only time is limited;
-* timing: checks that measure time run with other submissions' checks beside them (``--jobs``); 20 submissions
-  at twice the cores graded exactly in the project's tests, but on a slow or busy machine use fewer jobs.
-
-For a class you do not trust, run ``grade`` as a user that can read nothing else, or in a container.
+Every submission runs in its own bubblewrap sandbox (:mod:`workbook.sandbox`), each lab in a pytest process
+forked inside it (:mod:`workbook.fork_server`, :mod:`workbook.lab_process`); results come back through a signed
+channel (:mod:`workbook.result_channel`). Without a sandbox, ``grade`` refuses untrusted submissions unless told
+``--no-sandbox``. How a grade is made, what the sandbox prevents, what is only made visible (status ``review``)
+and what is not covered: ``docs/grading-threat-model.md``.
 """
 
 from __future__ import annotations
@@ -224,6 +168,42 @@ def _tree_files(root: Path, path: Path) -> dict[str, bytes]:
 
 # Code under test has no business with the reference solutions.
 REFERS_TO_SOLUTIONS = re.compile(rb"\bSOLUTIONS\b|solutions[/\\]lab")
+
+
+# Code under test reaching into the grader, pytest or the interpreter's machinery: no lab needs any of it.
+AUDIT_PATTERNS = [
+    (re.compile(rb"\bgc\s*\.\s*(get_objects|get_referrers|get_referents)\b|from\s+gc\s+import"),
+     "walks the garbage collector's objects (gc)"),
+    (re.compile(rb"\b_pytest\b|\bpluggy\b|\bpytest\s*\.\s*(Item|Function|Session|CallInfo|TestReport)|"
+                rb"\bimport\s+pytest\b|\bfrom\s+pytest\b"), "uses pytest or its internals"),
+    (re.compile(rb"\bsys\s*\.\s*modules\s*(\[[^\]]*\]\s*=|\.(pop|update|setdefault|clear)\b)|"
+                rb"del\s+sys\s*\.\s*modules"), "changes sys.modules"),
+    (re.compile(rb"\b(time|asyncio|loop|_time)\s*\.\s*[A-Za-z_]+\s*=[^=]|setattr\s*\(\s*(time|asyncio)\b"),
+     "assigns to a time or asyncio function"),
+    (re.compile(rb"__path__|sys\s*\.\s*(meta_path|path_hooks|settrace|setprofile|_getframe)|\bf_back\b|"
+                rb"\bf_globals\b|\bf_locals\b"), "plays with the import system or the interpreter's frames"),
+    (re.compile(rb"\bworkbook\s*\.\s*(grader|result_channel|lab_process|grading)\b|WORKBOOK_RESULT_CHANNEL|"
+                rb"/proc/|os\s*\.\s*environ\b(?!\s*\.\s*get\s*\(\s*[\"'](HOME|PATH|TMPDIR))"),
+     "reaches into the grader, /proc or the environment"),
+    (re.compile(rb"os\s*\.\s*(getppid|kill|killpg)\b|"
+                rb"\bsignal\s*\.\s*(signal|pthread_sigmask)\b"),
+     "reads other folders, or signals other processes"),
+]
+
+
+def audit(submission: Submission) -> list[str]:
+    """Where a submission's source reaches into the grader: reasons for an instructor to look (status review)."""
+    found = []
+    for lab, files in submission.labs.items():
+        for relative, data in files.items():
+            if not relative.endswith(".py") or relative.startswith("tests/"):
+                continue
+            for pattern, what in AUDIT_PATTERNS:
+                if match := pattern.search(data):
+                    line = data.count(b"\n", 0, match.start()) + 1
+                    found.append(f"{lab}/{relative}, line {line}: {what} "
+                                 f"({match.group().decode(errors='replace').strip()[:40]!r})")
+    return found
 
 
 @dataclass
@@ -515,7 +495,8 @@ def _grade_labs(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCh
     start = time.perf_counter()
     runs: list[LabRun] = []
     notes = list(submission.notes) + submission.suspicious()
-    flags: set[str] = set()
+    review = audit(submission)
+    flags: set[str] = {"review"} if review else set()
     for lab in settings.labs:
         elapsed = time.perf_counter() - start
         remaining = settings.submission_timeout - elapsed
@@ -533,6 +514,9 @@ def _grade_labs(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCh
                            work_root, keeper, fork_server)
         runs.append(run)
         notes.extend(run.notes)
+        review.extend(run.review)
+        if run.review:
+            flags.add("review")
         if run.tampered:
             flags.add("tampered")
         if run.killed or any(c.status == "timeout" for c in run.checks):
@@ -545,7 +529,8 @@ def _grade_labs(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCh
     if not submission.labs:
         flags.add("empty")
     status = next((s for s in SUBMISSION_STATUSES if s in flags), "ok")
-    return SubmissionGrade(submission, runs, round(time.perf_counter() - start, 2), status, notes)
+    notes += [f"review: {reason}" for reason in review]
+    return SubmissionGrade(submission, runs, round(time.perf_counter() - start, 2), status, notes, review)
 
 
 def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedCheck], settings: Settings,
@@ -942,16 +927,24 @@ def _run_record(result: ClassGrades) -> dict:
 
 EPILOG = """\
 Each submission is a folder (or .zip) named after the student, laid out like labs/: alice/lab1/runners.py.
-Every lab of every submission runs in its own pytest process against a fresh copy of YOUR checks, with a
-wall-clock limit; only lab folders are copied (a submission's conftest.py, pytest.ini or symlinks are ignored);
-results come back through a signed channel, never from the output; a check without a result counts as failed.
-Status per student: ok, incomplete (a lab folder is missing), crashed, timeout, tampered (forged results or
-changed grading machinery: look at feedback/NAME.json), empty. A determined student who reads the grader's
-source can still forge results from inside the process: for a class you do not trust, grade in a container or
-as a user that cannot read solutions/. The full threat model: workbook/grading.py.
 
-Exit codes: 0 graded (whatever the scores), 2 bad arguments, 3 your checks/ or workbook/ changed on disk
-while grading (the grades used a snapshot taken at the start, but restore your files)."""
+Threat model (in full: docs/grading-threat-model.md). Every submission runs in its own bubblewrap sandbox: a
+read-only system, virtual environment and copy of YOUR checks; one writable folder of its own; no view of your
+files, the class folder, solutions/ or other submissions; no network; none of your environment variables; its
+own PID namespace (every process it starts dies with it); limits on memory, processes, files and time. So a
+submission cannot change another's grade, your checks or grades.csv, read your tokens or leave processes
+behind. Only lab folders are copied (no conftest.py, pytest.ini or symbolic links); only labN packages are
+importable from it; results come from a signed channel, never from the output. Tampering with its OWN run
+(patching the checks' objects or clocks from inside the process) is made visible: status review, reasons in
+feedback/NAME.json and grades.csv; you decide. Without bubblewrap (apt-get install bubblewrap) grade refuses to
+run; --no-sandbox grades as your user with your files and network: trusted submissions only.
+
+Statuses: ok, incomplete (a lab folder is missing), crashed, timeout, tampered (forged results or changed
+grading machinery), review (see above), unreadable (bad zip, too many files or bytes, names too long: the
+reason is in the notes), empty, not-graded (the run stopped).
+
+Exit codes: 0 graded (whatever the scores), 2 bad arguments or no sandbox, 3 files on YOUR side (checks/,
+workbook/, root config, site-packages) changed while grading: the run stopped and names the paths."""
 
 
 def add_command(commands) -> None:

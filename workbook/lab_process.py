@@ -44,6 +44,7 @@ ENV_DROPPED = ("WORKBOOK_TARGET", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPAT
 NO_RESULT = "no-result"  # the process ended before the check reported; counts as failed
 MISSING = "missing"  # the submission has no folder for this lab
 TAMPERED = "tampered"  # the grading machinery was changed during the run, or records were forged
+REVIEW = "review"  # what decides this check's verdict changed while it ran: no points, the instructor decides
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class LabRun:
     tampered: bool = False
     notes: list[str] = field(default_factory=list)
     output: str = ""
+    review: list[str] = field(default_factory=list)  # reasons for the instructor to look (status "review")
 
     @property
     def points(self) -> float:
@@ -365,7 +367,7 @@ def task_status(statuses: list[str]) -> str:
     """One status for a task from its checks' statuses (the grader's rule, with the statuses added here)."""
     if statuses and all(s == "pass" for s in statuses):
         return "pass"
-    for status in (TAMPERED, MISSING, "import-error", "timeout", NO_RESULT):
+    for status in (TAMPERED, REVIEW, MISSING, "import-error", "timeout", NO_RESULT):
         if status in statuses:
             return status
     if statuses and all(s == "not-started" for s in statuses):
@@ -396,6 +398,9 @@ def outcomes(lab: str, plan: list[PlannedCheck], raw: RawRun, wall_limit: float)
                                              "message": "two results were reported for this check"}
             else:
                 results[record["nodeid"]] = record
+        elif record.get("kind") == "review":
+            run.review.append(f"{lab}: while {record['nodeid'].split('::')[-1]} ran, the code under test changed "
+                              + ", ".join(record.get("changed", [])[:6]))
         elif record.get("kind") == "tamper":
             run.tampered = True
             run.notes.append(f"{lab}: the grading machinery was changed during the run: "
