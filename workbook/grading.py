@@ -172,7 +172,8 @@ REFERS_TO_SOLUTIONS = re.compile(rb"\bSOLUTIONS\b|solutions[/\\]lab")
 
 # Code under test reaching into the grader, pytest or the interpreter's machinery: no lab needs any of it.
 AUDIT_PATTERNS = [
-    (re.compile(rb"\bgc\s*\.\s*(get_objects|get_referrers|get_referents)\b|from\s+gc\s+import"),
+    (re.compile(rb"(?<![A-Za-z0-9])_*gc\s*\.\s*(get_objects|get_referrers|get_referents)\b|\bimport\s+gc\b|"
+                rb"from\s+gc\s+import|__import__\s*\(\s*[\"']gc[\"']"),
      "walks the garbage collector's objects (gc)"),
     (re.compile(rb"\b_pytest\b|\bpluggy\b|\bpytest\s*\.\s*(Item|Function|Session|CallInfo|TestReport)|"
                 rb"\bimport\s+pytest\b|\bfrom\s+pytest\b"), "uses pytest or its internals"),

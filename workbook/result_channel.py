@@ -219,13 +219,45 @@ class _ClockWatcher:
 
     def begin(self) -> None:
         self.seen = set()
+        _WRITES.clear()
         self.running.set()
 
     def end(self) -> set[str]:
         self.running.clear()
         final = _clock_identities()  # and one last look
         self.seen.update(name for name, value in self.baseline.items() if final.get(name) != value)
+        self.seen.update(f"{name} (assigned)" for name in _WRITES)
         return set(self.seen)
+
+
+_WRITES: list[str] = []  # assignments to watched clock/asyncio names, recorded as they happen
+
+
+def _record_writes() -> None:
+    """Make the clock and asyncio modules report every assignment to a watched name, however brief.
+
+    A patch installed and undone within microseconds (a fake ``time.perf_counter`` that restores itself on its
+    first call) escapes any sampling; an assignment to the module goes through its class's ``__setattr__``.
+    """
+    import types
+
+    watched = {module: set(names) for module, names in CLOCKS}
+
+    class _RecordingModule(types.ModuleType):
+        def __setattr__(self, name, value):
+            if name in watched.get(self.__name__, ()) or name == "__class__":
+                _WRITES.append(f"{self.__name__}.{name}")
+            super().__setattr__(name, value)
+
+        def __delattr__(self, name):
+            if name in watched.get(self.__name__, ()):
+                _WRITES.append(f"{self.__name__}.{name}")
+            super().__delattr__(name)
+
+    for module_name in watched:
+        module = sys.modules.get(module_name)
+        if module is not None and type(module) is types.ModuleType:
+            module.__class__ = _RecordingModule
 
 
 def _item_identities(item) -> dict[str, object]:
@@ -298,6 +330,7 @@ class ResultChannelPlugin:
                 self.item_objects[item.nodeid] = item
                 self.items[item.nodeid] = _item_identities(item)
         self.watcher = _ClockWatcher()
+        _record_writes()
 
     def _verify(self) -> None:
         if self.baseline is None or self.tampered:
