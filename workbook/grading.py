@@ -418,6 +418,7 @@ class SubmissionGrade:
     status: str = "ok"
     notes: list[str] = field(default_factory=list)
     review: list[str] = field(default_factory=list)  # why the instructor should look at it (status "review")
+    server_killed: bool = False  # a run killed its sandbox's fork server
 
     @property
     def checks(self) -> list[CheckOutcome]:
@@ -449,7 +450,12 @@ def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[Plan
     if settings.sandbox:
         box = _SubmissionSandbox(submission, kit, settings, work_root, keeper)
         try:
-            return _grade_labs(submission, kit, plan, settings, box.work, keeper, log_dir, box)
+            grade = _grade_labs(submission, kit, plan, settings, box.work, keeper, log_dir, box)
+            if box.restarts or (box.current is not None and not box.current.alive):
+                grade.server_killed = True
+                grade.notes.append("a lab run killed its sandbox's fork server (the checks' parent process): that "
+                                   "run ended there, and the next lab ran in a new sandbox")
+            return grade
         finally:
             box.close()
     return _grade_labs(submission, kit, plan, settings, work_root, keeper, log_dir, fork_server)
@@ -737,6 +743,8 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
                 if fork_server is not None and not fork_server.alive and not server_died_while:
                     # Something killed it — the checks' parent process. Grading went on without it.
                     server_died_while.extend(sorted(running))
+                if grade.server_killed:  # in its own sandbox: only this submission could have done it
+                    server_died_while.append(submission.name)
                 running.discard(submission.name)
                 grades[submission.name] = grade
                 progress(f"[{len(grades):>3}/{len(submissions)}] {submission.name:<24} {_num(grade.points):>5} / "
