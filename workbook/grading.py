@@ -979,7 +979,8 @@ def add_command(commands) -> None:
                         help="timeout of a check that sets none itself (default: the grader's, as students see it)")
     parser.add_argument("--no-fork-server", dest="fork_server", action="store_false",
                         help="start a new Python for every lab run instead of forking one that has pytest and the "
-                             "libraries imported (slower; the results are the same)")
+                             "libraries imported (slower; the results are the same; only with --no-sandbox: in the "
+                             "sandbox the runs are always forked from a server inside it)")
     parser.add_argument("--no-sandbox", dest="sandbox", action="store_false",
                         help="grade without the bubblewrap sandbox, as the grading user (only for submissions you "
                              "trust: see the threat model below)")
