@@ -738,7 +738,7 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
                 if not instructor_changed and (changed := [
                         *listing_changes(kit_listing, instructor_listing(root, outside, site_packages=False)),
                         *kit.changes_at_home(root, settings.labs)]):
-                    instructor_changed.extend(changed)
+                    instructor_changed.extend(dict.fromkeys(changed))
                     changed_while.extend(sorted(running))
                 if fork_server is not None and not fork_server.alive and not server_died_while:
                     # Something killed it — the checks' parent process. Grading went on without it.

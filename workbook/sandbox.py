@@ -3,7 +3,8 @@
 One sandbox per submission (:class:`Sandbox`): a fork server (:mod:`workbook.fork_server`) started inside it, and
 each of the submission's lab runs forked from that server, one after the other. Inside, the sandbox sees:
 
-* the system (``/usr``, ``/etc`` and the usual links), the Python installation and the virtual environment,
+* the system (``/usr``, what programs read in ``/etc`` — not ``shadow`` or keys — and the usual links), the Python
+  installation and the virtual environment,
   read-only — nothing else of the machine: no home folders, no class folder, no ``solutions/`` beyond what the kit
   holds, no instructor's repository, no other submission;
 * the submission's own folder (``WORK``), writable, holding a fresh copy of the kit mounted **read-only** on top
@@ -32,7 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INSTALL_HINT = "apt-get install bubblewrap   (Debian/Ubuntu; Fedora: dnf install bubblewrap)"
-SYSTEM_DIRS = ("/usr", "/etc")
+SYSTEM_DIRS = ("/usr",)
+# Of /etc, only what programs and libraries read to run: not shadow, ssh keys or other secrets the grading
+# user (root, maybe) can read.
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group", "nsswitch.conf",
+       "hosts", "host.conf", "protocols", "services", "ssl", "ca-certificates", "ca-certificates.conf",
+       "alternatives", "mime.types", "os-release", "debian_version", "fonts", "gai.conf", "xdg")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -85,6 +91,12 @@ def command(work: Path, kit: Path, inner: list[str], *, python_folders: list[str
     for folder in SYSTEM_DIRS:
         if os.path.isdir(folder):
             args += ["--ro-bind", folder, folder]
+    for name in ETC:
+        path = os.path.join("/etc", name)
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", path, path]
     for link in SYSTEM_LINKS:
         if os.path.islink(link):
             args += ["--symlink", os.readlink(link), link]
