@@ -878,7 +878,7 @@ def item_analysis(result: ClassGrades) -> list[dict]:
     items = []
     for lab in result.settings.labs:
         for planned in result.plan[lab]:
-            outcomes = [c for c in by_check[planned.nodeid] if c.status != MISSING]
+            outcomes = [c for c in by_check[planned.nodeid] if c.status not in (MISSING, UNREADABLE)]
             statuses = collections.Counter(c.status for c in outcomes)
             # What went wrong for those who tried: "not started" says nothing about the check.
             tried = [c for c in outcomes if c.status not in ("pass", "not-started")]
@@ -892,7 +892,7 @@ def item_analysis(result: ClassGrades) -> list[dict]:
             items.append({
                 "lab": lab, "task": planned.task, "check": planned.name, "nodeid": planned.nodeid,
                 "points": planned.points, "submitted": len(outcomes),
-                "missing": sum(c.status == MISSING for c in by_check[planned.nodeid]),
+                "missing": sum(c.status in (MISSING, UNREADABLE) for c in by_check[planned.nodeid]),
                 "passed": statuses.get("pass", 0),
                 "pass_rate": round(statuses.get("pass", 0) / len(outcomes), 3) if outcomes else None,
                 "statuses": dict(sorted(statuses.items())),
