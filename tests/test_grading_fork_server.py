@@ -54,10 +54,14 @@ def small_class(tmp_path_factory):
     return folder
 
 
-def test_with_and_without_the_fork_server_the_grades_are_the_same(small_class, tmp_path):
+def test_in_the_sandbox_and_outside_the_grades_are_the_same(small_class, tmp_path):
+    """The sandbox (a fork server in each submission's bubblewrap sandbox) against the old way, a fresh Python
+    for every lab run without a sandbox: honest submissions get exactly the same grades."""
     forked, fresh = tmp_path / "forked", tmp_path / "fresh"
     assert grade(small_class, forked).returncode == 0
-    assert grade(small_class, fresh, "--no-fork-server").returncode == 0
+    done = grade(small_class, fresh, "--no-fork-server", "--no-sandbox")
+    assert done.returncode == 0
+    assert done.stdout.count("WARNING: grading WITHOUT a sandbox") == 1
     assert totals(forked) == totals(fresh) == {"ann": ("18", "ok"), "bob": ("17", "ok"), "cat": ("0", "ok")}
     for student in ("ann", "bob", "cat"):
         assert statuses(forked, student) == statuses(fresh, student)
@@ -78,6 +82,7 @@ def test_a_submission_that_kills_the_fork_server_hurts_nobody(tmp_path):
                     "ok"), folder)
     done = grade(folder, tmp_path / "out", "--jobs", "2")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert totals(tmp_path / "out") == {"ann": ("18", "ok"), "mallory": ("8", "ok"), "zoe": ("18", "ok")}
+    # mallory's source signals its parent: flagged for review; its lab1 run ended with its sandbox.
+    assert totals(tmp_path / "out") == {"ann": ("18", "ok"), "mallory": ("8", "review"), "zoe": ("18", "ok")}
     assert "the fork server (the checks' parent process) was killed while grading" in done.stdout
     assert "mallory" in json.loads((tmp_path / "out" / "grading.json").read_text())["fork_server_killed_while_grading"]

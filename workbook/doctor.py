@@ -237,9 +237,20 @@ def check_layout() -> list[Finding]:
     return findings
 
 
+def check_sandbox() -> Finding:
+    """Instructors: can ``grade`` run submissions in its bubblewrap sandbox here? (Students never need it.)"""
+    from workbook import sandbox
+
+    why = sandbox.probe()
+    if why is None:
+        return Finding(OK, "grading sandbox (bubblewrap) works")
+    return Finding(WARN, "grading sandbox unusable", f"{why}; `grade` refuses class submissions without it "
+                   "(instructors only; students can ignore this)", sandbox.INSTALL_HINT)
+
+
 def diagnose(ports: list[int] | None = None, requirements: Path = REQUIREMENTS) -> list[Finding]:
     return [check_python(), check_environment(), *check_versions(requirements), *check_imports(requirements),
-            *check_kernels(), *check_ports(ports), *check_layout()]
+            *check_kernels(), *check_ports(ports), *check_layout(), check_sandbox()]
 
 
 def render(findings: list[Finding], verbose: bool) -> str:

@@ -115,7 +115,55 @@ def _become_pytest(request: dict, fds: list[int], server: socket.socket) -> None
         os._exit(code)
 
 
-def serve(sock: socket.socket) -> None:
+def _sweep(deadline: float = 5.0) -> list[tuple[int, int]]:
+    """In a sandbox (its own PID namespace): kill every process but this server and the namespace's init.
+
+    ``kill(-1)`` reaches every process this one may signal, itself and PID 1 excepted: inside the sandbox that is
+    whatever a lab run started, detached or not, re-forking or not (a killed process forks no more).
+    """
+    me = os.getpid()
+    end = time.monotonic() + deadline
+    reaped = []
+    while time.monotonic() < end:
+        try:
+            os.kill(-1, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        while True:  # reap our own children (the lab run); the rest go to PID 1, which reaps them
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            reaped.append((pid, _))
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+        if not others or all(_zombie(pid) for pid in others):
+            break
+        time.sleep(0.01)
+    return reaped
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def _set_limits(spec: str) -> None:
+    import resource
+
+    for item in filter(None, spec.split(",")):
+        name, value = item.split("=")
+        what = getattr(resource, name)
+        _, hard = resource.getrlimit(what)
+        value = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
+        resource.setrlimit(what, (value, value))
+
+
+def serve(sock: socket.socket, sandboxed: bool = False) -> None:
     for name in PRELOAD:
         try:
             __import__(name)
@@ -123,22 +171,38 @@ def serve(sock: socket.socket) -> None:
             pass
     _send(sock, {"ready": True, "pid": os.getpid()})
     children: dict[int, int] = {}  # pid -> request id
+    swept: list[tuple[int, int]] = []  # children reaped by a sweep, to report
     while True:
         readable, _, _ = select.select([sock], [], [], 0.05)
         while children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+            if swept:
+                pid, status = swept.pop()
+            else:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
             if pid in children:
+                if sandboxed:
+                    swept += _sweep()  # nothing the run left behind sees the next one
                 _send(sock, {"id": children.pop(pid), "exit": os.waitstatus_to_exitcode(status)})
         if not readable:
             continue
         request, fds = _receive(sock)
         if request is None:  # the client is gone: so are we
             return
+        if "kill" in request:  # the grader is done with this run: end it, and all it started
+            pid = next((p for p, i in children.items() if i == request["kill"]), None)
+            if pid is not None:
+                try:
+                    os.killpg(pid, 9)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                if sandboxed:
+                    swept += _sweep()
+            continue
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -166,9 +230,29 @@ class ForkedProcess:
         self.started = threading.Event()
         self.exited = threading.Event()
 
+    def kill_all(self) -> None:
+        """End this run and everything it started (in a sandbox: every process but the server)."""
+        if self.exited.is_set():
+            return
+        if self.server.sandboxed:
+            if not self.server.request_kill(self.id):
+                self.server.destroy()  # the server is gone: the sandbox goes, with all in it
+                self.exited.set()
+            return
+        try:
+            os.killpg(self.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def wait(self, timeout: float | None = None) -> int | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.exited.wait(0.05):
+            if not self.server.alive and self.server.sandboxed:
+                # The server ended (killed by the run?): its sandbox's PID 1 exits with it, and the kernel ends
+                # every process in the namespace. Make sure, and call the run over.
+                self.server.destroy()
+                self.exited.set()
+                break
             if not self.server.alive and self._ended_without_the_server():
                 self.exited.set()
                 break
@@ -189,22 +273,49 @@ class ForkedProcess:
 
 
 class ForkServer:
-    def __init__(self) -> None:
+    """The client side. With ``sandbox=(work, kit, limits)`` the server runs inside a bubblewrap sandbox
+    (:mod:`workbook.sandbox`) whose writable folder is ``work``, started from the kit's own copy of this script."""
+
+    def __init__(self, sandbox: tuple[Path, Path, object] | None = None) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        script = Path(__file__).resolve()
-        env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONSTARTUP"}}
-        self.process = subprocess.Popen([sys.executable, str(script), str(child.fileno())], pass_fds=[child.fileno()],
-                                        stdin=subprocess.DEVNULL, env=env, cwd="/")
-        child.close()
+        self.sandboxed = sandbox is not None
+        self.cgroup = None
+        try:
+            if sandbox is None:
+                script = Path(__file__).resolve()
+                env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONSTARTUP"}}
+                self.process = subprocess.Popen([sys.executable, str(script), str(child.fileno())],
+                                                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=env, cwd="/")
+            else:
+                from workbook import sandbox as os_sandbox
+
+                work, kit, limits = sandbox
+                python, _ = os_sandbox.python_paths()
+                limit_spec = ",".join(f"{name}={value}" for name, value in os_sandbox.rlimits(limits))
+                inner = [python, str(kit / "workbook" / "fork_server.py"), str(child.fileno()), "--sandboxed",
+                         f"--limits:{limit_spec}"]
+                self.process, self.cgroup = os_sandbox.start(work, kit, inner, pass_fds=(child.fileno(),),
+                                                             limits=limits)
+        except OSError as exc:
+            parent.close()
+            raise ForkServerError(f"could not start: {exc}") from exc
+        finally:
+            child.close()
         self.sock = parent
         self.lock = threading.Lock()
         self.waiting: dict[int, ForkedProcess] = {}
         self.next_id = 0
         self.alive = True
-        hello, _ = _receive(self.sock)
+        try:
+            hello, _ = _receive(self.sock)
+        except (OSError, ValueError):
+            hello = None
         if not hello or not hello.get("ready"):
+            self.destroy()
             raise ForkServerError("the fork server did not start")
         self.pid = hello["pid"]
+        if self.cgroup is not None:
+            self.cgroup.add_tree(self.process.pid)  # before any lab run: every run and its processes inherit it
         threading.Thread(target=self._listen, daemon=True).start()
 
     def _listen(self) -> None:
@@ -246,18 +357,43 @@ class ForkServer:
             raise ForkServerError("the fork server did not start the run")
         return process
 
+    def request_kill(self, request_id: int) -> bool:
+        if not self.alive:
+            return False
+        try:
+            with self.lock:
+                _send(self.sock, {"kill": request_id})
+            return True
+        except OSError:
+            return False
+
+    def destroy(self) -> None:
+        """Kill the server at once (in a sandbox: the sandbox, and with it every process inside)."""
+        self.alive = False
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+        self.close()
+
     def close(self) -> None:
         self.alive = False
         try:
             self.sock.close()
-        finally:
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.cgroup is not None:
+            self.cgroup.close()
 
 
 if __name__ == "__main__":
     del sys.path[0]  # this script's folder, workbook/: its modules must not shadow anything a library imports
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    options = dict(arg.split(":", 1) for arg in sys.argv[2:] if ":" in arg)
+    if "--limits" in options:
+        _set_limits(options["--limits"])  # before anything is imported: the lab runs inherit them
+    serve(socket.socket(fileno=int(sys.argv[1])), sandboxed="--sandboxed" in sys.argv[2:])

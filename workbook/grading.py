@@ -12,67 +12,11 @@ SUBMISSIONS_DIR holds one entry per student, named after the student: a folder l
 * ``logs/NAME/labN.log`` — the checks' output for each lab (its head and tail);
 * ``grading.json`` — the settings, the checks' hash and the plan (every check and its points).
 
-How a grade is made
--------------------
-The checks, the grader, the data and the rest the checks may read (``checks/``, ``workbook/``, ``data/``,
-``deploy/``, the pytest configuration — everything but ``solutions/``, ``labs/``, ``tests/``, ``notebooks/`` and
-local state) are read into memory once, when grading starts: that snapshot is the *kit*, and its SHA-256 is the
-hash in grades.csv.
-A lab whose checks use the reference solution (lab 10's Task 10.6 runs the student's own tests against it) also
-gets its ``solutions/labN`` in its own runs' copy of the kit, and only there. A collection-only run of the kit,
-with no student code, makes the *plan*: every check and its points. Each submission's lab folders are read into
-memory too, before any student code runs. Then every lab of every submission runs in a pytest process of its own
-(:mod:`workbook.lab_process`) — on Linux forked from a server that has pytest and the libraries already imported
-(:mod:`workbook.fork_server`) — in a fresh folder holding a copy of the kit and a copy of that one lab, with a
-wall-clock limit per lab and per submission. Results come back through a signed channel
-(:mod:`workbook.result_channel`), not the process's output; a planned check with no result counts as failed.
-
-Threat model
-------------
-Prevented — a submission gets no point it did not earn when it:
-
-* adds ``conftest.py``, ``pytest.ini``, ``setup.cfg``, a ``checks/`` folder or a package that shadows a library
-  (``numpy/``, ``workbook/``): only ``labN/`` folders are copied, and pytest runs with the kit's own config file,
-  rootdir and ``--confcutdir``, so it reads no configuration outside the kit;
-* links to other files (say, the reference solutions): symbolic links in a submission are not followed;
-* edits or deletes the checks while they run: they were collected before any student code ran, the files
-  changed are this run's copy, and the copy is verified afterwards (a change marks the submission tampered);
-* prints a fake score table or JSON, or exits with any code: the output and the exit code are never read;
-* calls ``sys.exit`` at import (an import error) or ``os._exit`` / crashes Python: checks that reported before
-  keep their result, the others count as failed; other labs run in other processes and are untouched;
-* never returns: per-check timeouts; a check still running far past its own timeout (the code blocks or ignores
-  the signal) stops the run, and so do two checks in a row whose import of the code timed out; the wall-clock
-  limits come last. The process group is killed and, on Linux, any process that detached from it (the grader is
-  a child subreaper);
-* kills its parent (the fork server): the runs in flight go on, later ones start without it, and the grading
-  output names the submissions that were running;
-* writes fake results where they might be read: the channel is an unnamed file inherited by the process, every
-  line is signed with a key for that run only, handed over through a pipe that the plugin reads and closes
-  before student code runs; unsigned, copied or duplicate lines are ignored and mark the submission tampered;
-* monkeypatches pytest, pluggy, pytest-asyncio, pytest-timeout, asyncio, the grader or the channel, or registers
-  its own hooks: the verdict comes from each phase's exception, not from pytest's reports, and that machinery is
-  fingerprinted after collection and verified before and after every check; a change fails that check and every
-  later one as ``tampered``.
-
-Not prevented without an operating-system sandbox (another user, a container, a VM):
-
-* code written against this grader: the signing key lives in the checks' process, so code that studies
-  ``result_channel.py`` can find it and sign fake results, or undo its patches before each verification;
-* patching what checks rely on outside the watched modules (numpy, hashlib, a web framework);
-* reading any file the instructor can read — e.g. ``solutions/`` (and lab 10's runs hold ``solutions/lab10`` in
-  their kit, for Task 10.6). The checks' process has no import path to the instructor's workbook (``import
-  solutions…`` fails) and feedback notes point out lab code that mentions the solutions, but only a sandbox, or
-  grading from a copy without ``solutions/`` (then Task 10.6 cannot be graded), really prevents it;
-* writing any file the instructor can write: the instructor's ``checks/`` and ``workbook/`` are verified after
-  every submission (exit code 3 names the submissions that ran when they changed; the grades themselves used
-  the in-memory snapshot), and a run whose own copy changed is flagged — with ``--jobs`` above 1 the culprit may
-  be another submission graded at the same time, so re-grade the flagged ones with ``--jobs 1``;
-* killing the instructor's processes (the grading itself included), using the network, exhausting memory or
-  processes: only time is limited;
-* timing: checks that measure time run with other submissions' checks beside them (``--jobs``); 20 submissions
-  at twice the cores graded exactly in the project's tests, but on a slow or busy machine use fewer jobs.
-
-For a class you do not trust, run ``grade`` as a user that can read nothing else, or in a container.
+Every submission runs in its own bubblewrap sandbox (:mod:`workbook.sandbox`), each lab in a pytest process
+forked inside it (:mod:`workbook.fork_server`, :mod:`workbook.lab_process`); results come back through a signed
+channel (:mod:`workbook.result_channel`). Without a sandbox, ``grade`` refuses untrusted submissions unless told
+``--no-sandbox``. How a grade is made, what the sandbox prevents, what is only made visible (status ``review``)
+and what is not covered: ``docs/grading-threat-model.md``.
 """
 
 from __future__ import annotations
@@ -80,6 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import hashlib
 import json
 import os
 import re
@@ -94,11 +39,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from workbook import catalog, lab_process
+from workbook import catalog, lab_process, sandbox
 from workbook.digests import tree_digest
 from workbook.fork_server import ForkServer, ForkServerError
 from workbook.lab_process import MISSING, NO_RESULT, TAMPERED, CheckOutcome, LabRun, PlannedCheck
 from workbook.paths import ROOT
+from workbook.sandbox import Limits
 
 LAB_DIR = re.compile(r"^lab\d+$")
 KIT_NEEDS = ("conftest.py", "pyproject.toml", "workbook", "checks")
@@ -111,8 +57,13 @@ MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 LAB_SLACK = 60.0  # seconds a lab's run may take beyond the sum of its checks' timeouts (start-up, teardown)
 DEFAULT_SUBMISSION_TIMEOUT = 1800.0
 # Worst first: a submission's status is the worst of what happened to its labs.
-SUBMISSION_STATUSES = ("tampered", "timeout", "crashed", "incomplete", "empty", "ok")
+SUBMISSION_STATUSES = ("not-graded", "unreadable", "tampered", "review", "timeout", "crashed", "incomplete", "empty", "ok")
 EXIT_INSTRUCTOR_FILES_CHANGED = 3
+UNREADABLE = "unreadable"  # a check's status when its submission could not be read
+NO_SANDBOX_WARNING = (
+    "WARNING: grading WITHOUT a sandbox (--no-sandbox). Each submission's code runs as you, with your files, "
+    "environment and network: it can read solutions/ and any file you can, write into your checks and other "
+    "submissions' runs, leave processes behind and change grades.csv. Grade only submissions you trust this way.")
 
 
 class GradingError(Exception):
@@ -159,6 +110,16 @@ class Kit:
     @property
     def digest(self) -> str:
         return tree_digest({**self.files, **{k: v for ref in self.references.values() for k, v in ref.items()}})
+
+    def all_files(self) -> dict[str, bytes]:
+        """The kit with every graded lab's reference: what a submission's sandbox mounts read-only."""
+        return {**self.files, **{k: v for ref in self.references.values() for k, v in ref.items()}}
+
+    def write_all(self, dest: Path) -> None:
+        for relative, content in self.all_files().items():
+            out = dest / relative
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(content)
 
     def for_lab(self, lab: str | None) -> dict[str, bytes]:
         return {**self.files, **self.references.get(lab, {})} if lab else self.files
@@ -209,12 +170,51 @@ def _tree_files(root: Path, path: Path) -> dict[str, bytes]:
 REFERS_TO_SOLUTIONS = re.compile(rb"\bSOLUTIONS\b|solutions[/\\]lab")
 
 
+# Code under test reaching into the grader, pytest or the interpreter's machinery: no lab needs any of it.
+AUDIT_PATTERNS = [
+    (re.compile(rb"(?<![A-Za-z0-9])_*gc\s*\.\s*(get_objects|get_referrers|get_referents)\b|\bimport\s+gc\b|"
+                rb"from\s+gc\s+import|__import__\s*\(\s*[\"']gc[\"']"),
+     "walks the garbage collector's objects (gc)"),
+    (re.compile(rb"\b_pytest\b|\bpluggy\b|\bpytest\s*\.\s*(Item|Function|Session|CallInfo|TestReport)|"
+                rb"\bimport\s+pytest\b|\bfrom\s+pytest\b"), "uses pytest or its internals"),
+    (re.compile(rb"\bsys\s*\.\s*modules\s*(\[[^\]]*\]\s*=|\.(pop|update|setdefault|clear)\b)|"
+                rb"del\s+sys\s*\.\s*modules"), "changes sys.modules"),
+    (re.compile(rb"\b(time|asyncio|loop|_time)\s*\.\s*[A-Za-z_]+\s*=[^=]|setattr\s*\(\s*(time|asyncio)\b"),
+     "assigns to a time or asyncio function"),
+    (re.compile(rb"__path__|sys\s*\.\s*(meta_path|path_hooks|settrace|setprofile|_getframe)|\bf_back\b|"
+                rb"\bf_globals\b|\bf_locals\b"), "plays with the import system or the interpreter's frames"),
+    (re.compile(rb"\bworkbook\s*\.\s*(grader|result_channel|lab_process|grading)\b|WORKBOOK_RESULT_CHANNEL|"
+                rb"/proc/|os\s*\.\s*environ\b(?!\s*\.\s*get\s*\(\s*[\"'](HOME|PATH|TMPDIR))"),
+     "reaches into the grader, /proc or the environment"),
+    (re.compile(rb"os\s*\.\s*(getppid|kill|killpg)\b|"
+                rb"\bsignal\s*\.\s*(signal|pthread_sigmask)\b"),
+     "reads other folders, or signals other processes"),
+]
+
+
+def audit(submission: Submission) -> list[str]:
+    """Where a submission's source reaches into the grader: reasons for an instructor to look (status review)."""
+    found = []
+    for lab, files in submission.labs.items():
+        for relative, data in files.items():
+            if not relative.endswith(".py") or relative.startswith("tests/"):
+                continue
+            for pattern, what in AUDIT_PATTERNS:
+                if match := pattern.search(data):
+                    line = data.count(b"\n", 0, match.start()) + 1
+                    found.append(f"{lab}/{relative}, line {line}: {what} "
+                                 f"({match.group().decode(errors='replace').strip()[:40]!r})")
+    return found
+
+
 @dataclass
 class Submission:
     name: str  # the student, as named by the folder or zip
     slug: str  # a safe file name for the outputs
     labs: dict[str, dict[str, bytes]] = field(default_factory=dict)  # lab -> relative path -> content
     notes: list[str] = field(default_factory=list)
+    unreadable: str | None = None  # why the submission could not be read (then it has no labs)
+    size: int = 0  # bytes read so far
 
     def suspicious(self) -> list[str]:
         """Notes on files that mention the reference solutions: worth a look by the instructor."""
@@ -237,24 +237,65 @@ def _safe_slug(name: str, taken: set[str]) -> str:
     return candidate
 
 
+MAX_FILES = 2000  # files in one submission (all of it, not only lab folders): more and it is unreadable
+MAX_NAME_BYTES = 255  # one path component, as most file systems allow
+
+
+class Unreadable(Exception):
+    """This submission cannot be read as files: it is graded ``unreadable`` with the reason."""
+
+
 def find_submissions(folder: Path, leave_out: Path | None = None) -> list[Submission]:
-    """One submission per folder or ``.zip`` in ``folder`` (hidden entries are ignored), read into memory."""
+    """One submission per folder or ``.zip`` in ``folder`` (hidden entries are ignored), read into memory.
+
+    A submission that cannot be read (a broken zip, names too long, a file and a folder with one name, too many
+    files or bytes) is kept, marked ``unreadable`` with the reason: it never stops the others. Every submission
+    gets a unique name: a second ``alice`` (``alice/`` beside ``alice.zip``) becomes ``alice-2``, and its notes
+    say so.
+    """
     if not folder.is_dir():
         raise GradingError(f"{folder} is not a folder of submissions")
-    submissions, taken = [], set()
+    submissions, taken, names = [], set(), set()
     for entry in sorted(folder.iterdir(), key=lambda p: p.name.lower()):
         if entry.name.startswith(".") or leave_out is not None and entry.resolve() == leave_out.resolve():
             continue
-        if entry.is_dir():
-            submission = Submission(entry.name, _safe_slug(entry.name, taken))
-            _read_folder(entry, submission)
-        elif entry.suffix.lower() == ".zip" and entry.is_file():
-            submission = Submission(entry.stem, _safe_slug(entry.stem, taken))
-            _read_zip(entry, submission)
+        if entry.is_dir() and not entry.is_symlink():
+            name, reader = entry.name, _read_folder
+        elif entry.suffix.lower() == ".zip" and entry.is_file() and not entry.is_symlink():
+            name, reader = entry.stem, _read_zip
         else:
             continue
+        unique, n = name, 2
+        while unique.lower() in names:
+            unique, n = f"{name}-{n}", n + 1
+        names.add(unique.lower())
+        submission = Submission(unique, _safe_slug(unique, taken))
+        if unique != name:
+            submission.notes.append(f"{entry.name}: another submission is also named {name!r}; this one is graded "
+                                    f"as {unique!r}")
+        try:
+            reader(entry, submission)
+            _check_layout(submission)
+        except Unreadable as exc:
+            submission.unreadable, submission.labs = str(exc), {}
+        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, RuntimeError, NotImplementedError,
+                EOFError, UnicodeError) as exc:  # whatever a hostile archive or folder raises
+            submission.unreadable, submission.labs = f"{entry.name} cannot be read: {exc}", {}
         submissions.append(submission)
     return submissions
+
+
+def _check_layout(submission: Submission) -> None:
+    """Refuse what cannot be written as files: names over 255 bytes, a file that is also a folder."""
+    for lab, files in submission.labs.items():
+        folders = set()
+        for relative in files:
+            parts = PurePosixPath(relative).parts
+            if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts):
+                raise Unreadable(f"{lab}/{relative[:80]}…: a name longer than {MAX_NAME_BYTES} bytes")
+            folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if clash := sorted(folders & set(files)):
+            raise Unreadable(f"{lab}/{clash[0]} is both a file and a folder")
 
 
 def _lab_root(paths: list[PurePosixPath]) -> PurePosixPath | None:
@@ -275,39 +316,59 @@ def _add_file(submission: Submission, root: PurePosixPath, relative: PurePosixPa
     if len(data) > MAX_FILE_BYTES:
         submission.notes.append(f"{inside}: larger than {MAX_FILE_BYTES // 2**20} MB, not graded")
         return
-    total = sum(len(d) for files in submission.labs.values() for d in files.values())
-    if total + len(data) > MAX_SUBMISSION_BYTES:
-        submission.notes.append(f"{inside}: the submission is over {MAX_SUBMISSION_BYTES // 2**20} MB, not graded")
-        return
+    submission.size += len(data)  # a running total: intake stays linear in the number of files
+    if submission.size > MAX_SUBMISSION_BYTES:
+        raise Unreadable(f"the submission is over {MAX_SUBMISSION_BYTES // 2**20} MB")
     submission.labs.setdefault(lab, {})[str(rest)] = data
 
 
 def _read_folder(folder: Path, submission: Submission) -> None:
     files, links = [], []
-    for path in folder.rglob("*"):
-        relative = PurePosixPath(path.relative_to(folder).as_posix())
-        if path.is_symlink():
-            links.append(relative)
-        elif path.is_file() and not any(p.is_symlink() for p in path.parents if folder in p.parents):
-            files.append(relative)
+    count = 0
+    for top, dirs, names in os.walk(folder):  # never follows symbolic links to folders
+        here = Path(top)
+        for name in dirs + names:
+            count += 1
+            if count > MAX_FILES:
+                raise Unreadable(f"more than {MAX_FILES} files and folders")
+            path = here / name
+            relative = PurePosixPath(path.relative_to(folder).as_posix())
+            if path.is_symlink():
+                links.append(relative)
+            elif name in names and path.is_file():
+                files.append(relative)
     root = _lab_root(files + links)
     for relative in links:
         submission.notes.append(f"{relative}: a symbolic link, not graded (submit the file itself)")
     if root is None:
         return
     for relative in sorted(files):
-        _add_file(submission, root, relative, lambda r=relative: (folder / r).read_bytes())
+        _add_file(submission, root, relative, lambda r=relative: _read_no_follow(folder / r))
+
+
+def _read_no_follow(path: Path) -> bytes | None:
+    """The file's bytes, or None if it is (now) a symbolic link: copies never follow links."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_FILE_BYTES + 1)
 
 
 def _read_zip(path: Path, submission: Submission) -> None:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        submission.notes.append(f"{path.name}: not a readable zip file")
-        return
+        raise Unreadable(f"{path.name}: not a readable zip file") from None
     with archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_FILES:
+            raise Unreadable(f"{path.name}: more than {MAX_FILES} files and folders")
+        if sum(info.file_size for info in infos) > MAX_SUBMISSION_BYTES * 4:
+            raise Unreadable(f"{path.name}: over {MAX_SUBMISSION_BYTES * 4 // 2**20} MB unpacked")
         members = []
-        for info in archive.infolist():
+        for info in infos:
             relative = PurePosixPath(info.filename)
             if info.is_dir() or relative.is_absolute() or ".." in relative.parts:
                 continue
@@ -335,6 +396,8 @@ class Settings:
     submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT
     check_timeout: float | None = None  # None: the grader's default, as when students check themselves
     fork_server: bool = True  # fork each run from a process with pytest and the libraries already imported
+    sandbox: bool = True  # every submission in its own bubblewrap sandbox (workbook.sandbox); False: --no-sandbox
+    limits: Limits = field(default_factory=Limits)
 
     def lab_limit(self, plan: list[PlannedCheck]) -> float:
         """The wall-clock limit of one lab's run: what its checks may take by their own timeouts, plus slack.
@@ -354,6 +417,8 @@ class SubmissionGrade:
     duration: float
     status: str = "ok"
     notes: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)  # why the instructor should look at it (status "review")
+    server_killed: bool = False  # a run killed its sandbox's fork server
 
     @property
     def checks(self) -> list[CheckOutcome]:
@@ -377,10 +442,68 @@ def _placeholder_run(lab: str, plan: list[PlannedCheck], status: str, message: s
 def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCheck]], settings: Settings,
                      work_root: Path, keeper: lab_process.ProcessKeeper, log_dir: Path | None,
                      fork_server: ForkServer | None = None) -> SubmissionGrade:
+    if submission.unreadable:
+        message = f"not graded: the submission cannot be read ({submission.unreadable})"
+        runs = [_placeholder_run(lab, plan[lab], UNREADABLE, message) for lab in settings.labs]
+        return SubmissionGrade(submission, runs, 0.0, "unreadable",
+                               [*submission.notes, f"unreadable: {submission.unreadable}"])
+    if settings.sandbox:
+        box = _SubmissionSandbox(submission, kit, settings, work_root, keeper)
+        try:
+            grade = _grade_labs(submission, kit, plan, settings, box.work, keeper, log_dir, box)
+            if box.restarts or (box.current is not None and not box.current.alive):
+                grade.server_killed = True
+                grade.notes.append("a lab run killed its sandbox's fork server (the checks' parent process): that "
+                                   "run ended there, and the next lab ran in a new sandbox")
+            return grade
+        finally:
+            box.close()
+    return _grade_labs(submission, kit, plan, settings, work_root, keeper, log_dir, fork_server)
+
+
+class _SubmissionSandbox:
+    """One submission's sandbox: its writable folder, its read-only kit, and the fork server running inside.
+
+    Quacks like the fork server it wraps for :func:`_run_one_lab`; when the server is gone (a run killed it, and
+    with it the sandbox), :meth:`server` starts a fresh sandbox for the next lab.
+    """
+
+    def __init__(self, submission: Submission, kit: Kit, settings: Settings, work_root: Path,
+                 keeper: lab_process.ProcessKeeper) -> None:
+        self.settings, self.keeper = settings, keeper
+        self.work = Path(tempfile.mkdtemp(prefix=f"{submission.slug}-", dir=work_root))
+        self.kit_dir = self.work / "kit"
+        kit.write_all(self.kit_dir)
+        self.current: ForkServer | None = None
+        self.restarts = 0
+
+    def server(self) -> ForkServer:
+        if self.current is not None and self.current.alive:
+            return self.current
+        if self.current is not None:
+            self._stop()
+            self.restarts += 1
+        self.current = ForkServer(sandbox=(self.work, self.kit_dir, self.settings.limits))
+        return self.current
+
+    def _stop(self) -> None:
+        if self.current is not None:
+            self.current.destroy()
+            self.current = None
+
+    def close(self) -> None:
+        self._stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _grade_labs(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCheck]], settings: Settings,
+                work_root: Path, keeper: lab_process.ProcessKeeper, log_dir: Path | None,
+                fork_server: ForkServer | _SubmissionSandbox | None) -> SubmissionGrade:
     start = time.perf_counter()
     runs: list[LabRun] = []
     notes = list(submission.notes) + submission.suspicious()
-    flags: set[str] = set()
+    review = audit(submission)
+    flags: set[str] = {"review"} if review else set()
     for lab in settings.labs:
         elapsed = time.perf_counter() - start
         remaining = settings.submission_timeout - elapsed
@@ -398,6 +521,9 @@ def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[Plan
                            work_root, keeper, fork_server)
         runs.append(run)
         notes.extend(run.notes)
+        review.extend(run.review)
+        if run.review:
+            flags.add("review")
         if run.tampered:
             flags.add("tampered")
         if run.killed or any(c.status == "timeout" for c in run.checks):
@@ -410,23 +536,43 @@ def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[Plan
     if not submission.labs:
         flags.add("empty")
     status = next((s for s in SUBMISSION_STATUSES if s in flags), "ok")
-    return SubmissionGrade(submission, runs, round(time.perf_counter() - start, 2), status, notes)
+    notes += [f"review: {reason}" for reason in review]
+    return SubmissionGrade(submission, runs, round(time.perf_counter() - start, 2), status, notes, review)
 
 
 def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedCheck], settings: Settings,
                  wall_limit: float, work_root: Path, keeper: lab_process.ProcessKeeper,
-                 fork_server: ForkServer | None) -> LabRun:
+                 fork_server: ForkServer | _SubmissionSandbox | None) -> LabRun:
     run_dir = Path(tempfile.mkdtemp(prefix=f"{submission.slug}-{lab}-", dir=work_root))
     try:
-        kit_dir, target = run_dir / "kit", run_dir / "target"
-        kit.write(kit_dir, lab)
+        target = run_dir / "target"
+        if isinstance(fork_server, _SubmissionSandbox):
+            kit_dir = fork_server.kit_dir  # read-only inside the sandbox
+        else:
+            kit_dir = run_dir / "kit"
+            kit.write(kit_dir, lab)
         for relative, content in submission.labs[lab].items():
             out = target / lab / relative
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(content)
-        run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
-                                  check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
-                                  scratch_root=run_dir, fork_server=fork_server)
+        run = None
+        if isinstance(fork_server, _SubmissionSandbox):
+            for attempt in range(2):  # a run that killed the sandbox's server cost only that run: start anew
+                try:
+                    run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
+                                              check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
+                                              scratch_root=run_dir, fork_server=fork_server.server(),
+                                              sandboxed=True)
+                    break
+                except ForkServerError as exc:
+                    error = exc
+            if run is None:
+                run = _placeholder_run(lab, plan, NO_RESULT, f"not run: the sandbox could not start ({error})")
+                run.notes.append(f"{lab}: the sandbox could not start: {error}")
+        else:
+            run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
+                                      check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
+                                      scratch_root=run_dir, fork_server=fork_server)
         # Paths in messages as the student knows them: lab2/app.py, checks/lab2/…, not this run's folders.
         for prefix in (f"{target}{os.sep}", f"{kit_dir}{os.sep}", str(run_dir)):
             for check in run.checks:
@@ -445,6 +591,71 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+# --- the instructor's side, checked whole ---------------------------------------------------------
+
+LISTING_LEAVES_OUT = {".git", ".pytest_cache", ".workbook", ".ipynb_checkpoints"}
+
+
+def instructor_listing(root: Path = ROOT, leave_out: tuple[Path, ...] = (), *, site_packages: bool = True,
+                       ) -> dict[str, str]:
+    """What is on disk on the instructor's side: path -> what it is (a file's SHA-256, a link's target, a folder).
+
+    The kit's folders (``checks/``, ``workbook/``, ``data/`` …) and root files (``conftest.py``, ``pyproject.toml`` …)
+    in full; every other top-level entry by name and kind (so a new ``sitecustomize.py`` or ``conftest.py`` at the
+    top shows); with ``site_packages``, the virtual environment's ``site-packages`` by path, size and time. A
+    listing, not only contents: a new file is a change.
+    """
+    skip = {p.resolve() for p in leave_out}
+    listing: dict[str, str] = {}
+
+    def describe(path: Path, full: bool) -> str:
+        if path.is_symlink():
+            return "link -> " + os.readlink(path)
+        if path.is_dir():
+            return "folder"
+        if not full:
+            stat = path.stat()
+            return f"file {stat.st_size} {stat.st_mtime_ns} {stat.st_mode:o}"
+        return "file " + hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def walk(top: Path, prefix: str, full: bool) -> None:
+        for folder, dirs, names in os.walk(top):
+            here = Path(folder)
+            dirs[:] = [d for d in dirs if (here / d).resolve() not in skip]
+            for name in dirs + names:
+                path = here / name
+                relative = prefix + path.relative_to(top).as_posix()
+                try:
+                    listing[relative] = describe(path, full)
+                except OSError as exc:
+                    listing[relative] = f"unreadable {exc.errno}"
+
+    for entry in sorted(root.iterdir()):
+        if entry.name in LISTING_LEAVES_OUT or entry.resolve() in skip:
+            continue
+        in_kit = entry.name not in KIT_LEAVES_OUT
+        listing[entry.name] = describe(entry, in_kit)
+        if in_kit and entry.is_dir() and not entry.is_symlink():
+            walk(entry, entry.name + "/", True)
+    if site_packages:
+        import sysconfig
+
+        for key in ("purelib", "platlib"):
+            folder = Path(sysconfig.get_paths()[key]).resolve()
+            if f"site-packages:{folder}" not in listing and folder.is_dir():
+                listing[f"site-packages:{folder}"] = "folder"
+                walk(folder, f"{folder}/", False)
+    return listing
+
+
+def listing_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """What is new, changed or gone between two listings, each with its path."""
+    changes = [f"new: {path}" for path in sorted(after.keys() - before.keys())]
+    changes += [f"changed: {path}" for path in sorted(before.keys() & after.keys()) if before[path] != after[path]]
+    changes += [f"gone: {path}" for path in sorted(before.keys() - after.keys())]
+    return changes
+
+
 # --- the whole class ------------------------------------------------------------------------------
 
 @dataclass
@@ -458,21 +669,32 @@ class ClassGrades:
     instructor_files_changed: list[str] = field(default_factory=list)
     changed_while_grading: list[str] = field(default_factory=list)  # submissions graded when they changed
     server_died_while_grading: list[str] = field(default_factory=list)  # the fork server was killed meanwhile
+    grades_sha256: str = ""  # of grades.csv, written last
 
 
 def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: Path = ROOT,
                 progress=lambda line: None) -> ClassGrades:
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
+    sys.dont_write_bytecode = True  # the grader itself adds no file to the instructor's side
+    outside = (out, submissions_dir)
+    listing_before = instructor_listing(root, outside)
     kit = Kit.read(root, settings.labs)
     submissions = find_submissions(submissions_dir, leave_out=out)
     if not submissions:
         raise GradingError(f"no submissions in {submissions_dir}: expected one folder (or .zip) per student")
+    if settings.sandbox and (why := sandbox.probe()) is not None:
+        raise GradingError(f"no sandbox: {why}.\nSubmissions run code; without a sandbox it can read and write "
+                           "anything you can. Install bubblewrap, or grade anyway with --no-sandbox (trusted "
+                           "submissions only).")
+    if not settings.sandbox:
+        progress(NO_SANDBOX_WARNING)
     keeper = lab_process.ProcessKeeper()
-    keeper.become_subreaper()
+    if not settings.sandbox:
+        keeper.become_subreaper()  # in a sandbox, nothing leaves it: its PID namespace ends with it
     work_root = Path(tempfile.mkdtemp(prefix="workbook-grading-"))
     os.chmod(work_root, 0o700)
-    fork_server = _start_fork_server(settings, keeper, progress)
+    fork_server = None if settings.sandbox else _start_fork_server(settings, keeper, progress)
     try:
         plan_kit = work_root / "plan-kit"
         kit.write(plan_kit)
@@ -492,19 +714,37 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
         instructor_changed: list[str] = []
         server_died_while: list[str] = []
         lock = threading.Lock()
+        kit_listing = {k: v for k, v in listing_before.items() if not k.startswith("site-packages:")
+                       and not k.startswith("/")}
 
         def one(submission: Submission) -> None:
             with lock:
+                if instructor_changed:  # the instructor's side changed: the run stops here
+                    grades[submission.name] = SubmissionGrade(
+                        submission, [_placeholder_run(lab, plan[lab], NO_RESULT, "not graded: the run stopped")
+                                     for lab in settings.labs], 0.0, "not-graded",
+                        ["not graded: the run stopped when files of the instructor's side changed"])
+                    return
                 running.add(submission.name)
-            grade = grade_submission(submission, kit, plan, settings, work_root, keeper,
-                                     out / "logs" / submission.slug, fork_server)
+            try:
+                grade = grade_submission(submission, kit, plan, settings, work_root, keeper,
+                                         out / "logs" / submission.slug, fork_server)
+            except Exception as exc:  # noqa: BLE001 - one submission never stops the class
+                message = f"not graded: the grader failed on this submission ({type(exc).__name__}: {exc})"
+                grade = SubmissionGrade(submission, [_placeholder_run(lab, plan[lab], NO_RESULT, message)
+                                                     for lab in settings.labs], 0.0, "crashed",
+                                        [*submission.notes, message])
             with lock:
-                if not instructor_changed and (changed := kit.changes_at_home(root, settings.labs)):
-                    instructor_changed.extend(changed)
+                if not instructor_changed and (changed := [
+                        *listing_changes(kit_listing, instructor_listing(root, outside, site_packages=False)),
+                        *kit.changes_at_home(root, settings.labs)]):
+                    instructor_changed.extend(dict.fromkeys(changed))
                     changed_while.extend(sorted(running))
                 if fork_server is not None and not fork_server.alive and not server_died_while:
                     # Something killed it — the checks' parent process. Grading went on without it.
                     server_died_while.extend(sorted(running))
+                if grade.server_killed:  # in its own sandbox: only this submission could have done it
+                    server_died_while.append(submission.name)
                 running.discard(submission.name)
                 grades[submission.name] = grade
                 progress(f"[{len(grades):>3}/{len(submissions)}] {submission.name:<24} {_num(grade.points):>5} / "
@@ -519,13 +759,16 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
             keeper.active.discard(fork_server.process.pid)
         shutil.rmtree(work_root, ignore_errors=True)
         keeper.reap_orphans()
+    if not instructor_changed and (changed := listing_changes(listing_before, instructor_listing(root, outside))):
+        instructor_changed.extend(changed)
+        changed_while.extend(["(noticed at the end of the run)"])
     result = ClassGrades(
         grades=[grades[s.name] for s in submissions], plan=plan, kit_digest=kit.digest, settings=settings,
         started=started, duration=round(time.perf_counter() - start, 1),
         instructor_files_changed=instructor_changed, changed_while_grading=changed_while,
         server_died_while_grading=server_died_while,
     )
-    write_outputs(result, out)
+    result.grades_sha256 = write_outputs(result, out)
     return result
 
 
@@ -549,9 +792,9 @@ def task_ids(plan: dict[str, list[PlannedCheck]]) -> list[str]:
     return sorted({c.task for checks in plan.values() for c in checks}, key=catalog.task_sort_key)
 
 
-def write_outputs(result: ClassGrades, out: Path) -> None:
+def write_outputs(result: ClassGrades, out: Path) -> str:
+    """Write every output, ``grades.csv`` last; return its SHA-256."""
     out.mkdir(parents=True, exist_ok=True)
-    _write_grades_csv(result, out / "grades.csv")
     feedback = out / "feedback"
     feedback.mkdir(exist_ok=True)
     for grade in result.grades:
@@ -561,6 +804,17 @@ def write_outputs(result: ClassGrades, out: Path) -> None:
     (out / "item_analysis.json").write_text(json.dumps(items, indent=2, ensure_ascii=False), encoding="utf-8")
     _write_items_csv(items, out / "item_analysis.csv")
     (out / "grading.json").write_text(json.dumps(_run_record(result), indent=2), encoding="utf-8")
+    _write_grades_csv(result, out / "grades.csv")
+    return hashlib.sha256((out / "grades.csv").read_bytes()).hexdigest()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value) -> str:
+    """A CSV cell no spreadsheet runs as a formula: text that starts like one gets a leading apostrophe."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _num(value: float) -> str:
@@ -571,13 +825,14 @@ def _write_grades_csv(result: ClassGrades, path: Path) -> None:
     tasks = task_ids(result.plan)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *tasks, "total", "max", "status", "duration_s", "checks_sha256"])
+        writer.writerow(["student", *tasks, "total", "max", "status", "duration_s", "checks_sha256", "review"])
         for grade in result.grades:
             per_task = collections.Counter()
             for check in grade.checks:
                 per_task[check.task] += check.points
-            writer.writerow([grade.submission.name, *(_num(per_task[t]) for t in tasks), _num(grade.points),
-                             _num(grade.max_points), grade.status, f"{grade.duration:.1f}", result.kit_digest])
+            writer.writerow([cell(grade.submission.name), *(_num(per_task[t]) for t in tasks), _num(grade.points),
+                             _num(grade.max_points), grade.status, f"{grade.duration:.1f}", result.kit_digest,
+                             cell("; ".join(grade.review)[:2000])])
 
 
 def feedback_for(grade: SubmissionGrade, result: ClassGrades) -> dict:
@@ -601,6 +856,7 @@ def feedback_for(grade: SubmissionGrade, result: ClassGrades) -> dict:
         "student": grade.submission.name, "status": grade.status, "points": grade.points,
         "max_points": grade.max_points, "duration": grade.duration, "checks_sha256": result.kit_digest,
         "submission_sha256": grade.submission.digest, "graded_at": result.started, "notes": grade.notes,
+        "review": grade.review, "unreadable": grade.submission.unreadable,
         "labs": labs,
     }
 
@@ -622,7 +878,7 @@ def item_analysis(result: ClassGrades) -> list[dict]:
     items = []
     for lab in result.settings.labs:
         for planned in result.plan[lab]:
-            outcomes = [c for c in by_check[planned.nodeid] if c.status != MISSING]
+            outcomes = [c for c in by_check[planned.nodeid] if c.status not in (MISSING, UNREADABLE)]
             statuses = collections.Counter(c.status for c in outcomes)
             # What went wrong for those who tried: "not started" says nothing about the check.
             tried = [c for c in outcomes if c.status not in ("pass", "not-started")]
@@ -636,7 +892,7 @@ def item_analysis(result: ClassGrades) -> list[dict]:
             items.append({
                 "lab": lab, "task": planned.task, "check": planned.name, "nodeid": planned.nodeid,
                 "points": planned.points, "submitted": len(outcomes),
-                "missing": sum(c.status == MISSING for c in by_check[planned.nodeid]),
+                "missing": sum(c.status in (MISSING, UNREADABLE) for c in by_check[planned.nodeid]),
                 "passed": statuses.get("pass", 0),
                 "pass_rate": round(statuses.get("pass", 0) / len(outcomes), 3) if outcomes else None,
                 "statuses": dict(sorted(statuses.items())),
@@ -653,8 +909,8 @@ def _write_items_csv(items: list[dict], path: Path) -> None:
         for item in items:
             rate = "" if item["pass_rate"] is None else f"{item['pass_rate']:.3f}"
             statuses = " ".join(f"{k}={v}" for k, v in item["statuses"].items())
-            writer.writerow([item["lab"], item["task"], item["check"], _num(item["points"]), item["submitted"],
-                             item["missing"], item["passed"], rate, statuses, item["most_common_failure"],
+            writer.writerow([item["lab"], item["task"], cell(item["check"]), _num(item["points"]), item["submitted"],
+                             item["missing"], item["passed"], rate, statuses, cell(item["most_common_failure"]),
                              item["most_common_failure_count"]])
 
 
@@ -680,16 +936,24 @@ def _run_record(result: ClassGrades) -> dict:
 
 EPILOG = """\
 Each submission is a folder (or .zip) named after the student, laid out like labs/: alice/lab1/runners.py.
-Every lab of every submission runs in its own pytest process against a fresh copy of YOUR checks, with a
-wall-clock limit; only lab folders are copied (a submission's conftest.py, pytest.ini or symlinks are ignored);
-results come back through a signed channel, never from the output; a check without a result counts as failed.
-Status per student: ok, incomplete (a lab folder is missing), crashed, timeout, tampered (forged results or
-changed grading machinery: look at feedback/NAME.json), empty. A determined student who reads the grader's
-source can still forge results from inside the process: for a class you do not trust, grade in a container or
-as a user that cannot read solutions/. The full threat model: workbook/grading.py.
 
-Exit codes: 0 graded (whatever the scores), 2 bad arguments, 3 your checks/ or workbook/ changed on disk
-while grading (the grades used a snapshot taken at the start, but restore your files)."""
+Threat model (in full: docs/grading-threat-model.md). Every submission runs in its own bubblewrap sandbox: a
+read-only system, virtual environment and copy of YOUR checks; one writable folder of its own; no view of your
+files, the class folder, solutions/ or other submissions; no network; none of your environment variables; its
+own PID namespace (every process it starts dies with it); limits on memory, processes, files and time. So a
+submission cannot change another's grade, your checks or grades.csv, read your tokens or leave processes
+behind. Only lab folders are copied (no conftest.py, pytest.ini or symbolic links); only labN packages are
+importable from it; results come from a signed channel, never from the output. Tampering with its OWN run
+(patching the checks' objects or clocks from inside the process) is made visible: status review, reasons in
+feedback/NAME.json and grades.csv; you decide. Without bubblewrap (apt-get install bubblewrap) grade refuses to
+run; --no-sandbox grades as your user with your files and network: trusted submissions only.
+
+Statuses: ok, incomplete (a lab folder is missing), crashed, timeout, tampered (forged results or changed
+grading machinery), review (see above), unreadable (bad zip, too many files or bytes, names too long: the
+reason is in the notes), empty, not-graded (the run stopped).
+
+Exit codes: 0 graded (whatever the scores), 2 bad arguments or no sandbox, 3 files on YOUR side (checks/,
+workbook/, root config, site-packages) changed while grading: the run stopped and names the paths."""
 
 
 def add_command(commands) -> None:
@@ -715,7 +979,11 @@ def add_command(commands) -> None:
                         help="timeout of a check that sets none itself (default: the grader's, as students see it)")
     parser.add_argument("--no-fork-server", dest="fork_server", action="store_false",
                         help="start a new Python for every lab run instead of forking one that has pytest and the "
-                             "libraries imported (slower; the results are the same)")
+                             "libraries imported (slower; the results are the same; only with --no-sandbox: in the "
+                             "sandbox the runs are always forked from a server inside it)")
+    parser.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                        help="grade without the bubblewrap sandbox, as the grading user (only for submissions you "
+                             "trust: see the threat model below)")
     parser.add_argument("--force", action="store_true",
                         help="replace the results already in --out (otherwise --out must be empty or new)")
     parser.set_defaults(run=run_command)
@@ -742,7 +1010,7 @@ def run_command(args: argparse.Namespace) -> int:
             shutil.rmtree(out / name, ignore_errors=True)
     settings = Settings(labs=sorted(labs, key=lambda lab: int(lab[3:])), jobs=args.jobs,
                         lab_timeout=args.lab_timeout, submission_timeout=args.timeout,
-                        check_timeout=args.check_timeout, fork_server=args.fork_server)
+                        check_timeout=args.check_timeout, fork_server=args.fork_server, sandbox=args.sandbox)
     try:
         result = grade_class(args.submissions, out, settings, progress=lambda line: print(line, flush=True))
     except GradingError as exc:
@@ -752,12 +1020,13 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"graded {len(result.grades)} submissions in {result.duration:g} s: "
           + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     print(f"results in {out}: grades.csv, feedback/, item_analysis.csv, logs/, grading.json")
+    print(f"grades.csv SHA-256 {result.grades_sha256} (written last; keep it to show the file is unchanged)")
     if result.server_died_while_grading:
         print("note: the fork server (the checks' parent process) was killed while grading "
               f"{', '.join(result.server_died_while_grading)}; the rest was graded without it. Look at their code.")
     if result.instructor_files_changed:
-        print("\nWARNING: files of YOUR workbook changed on disk while grading: "
-              + ", ".join(result.instructor_files_changed[:10])
+        print("\nWARNING: files of YOUR workbook or virtual environment changed on disk while grading (the run "
+              "stopped there): " + ", ".join(result.instructor_files_changed[:10])
               + f"\nSubmissions being graded when it was noticed: {', '.join(result.changed_while_grading)}."
               "\nThe grades used the snapshot taken at the start. Restore your files (git checkout -- checks "
               "workbook) and re-grade those submissions with --jobs 1 to find the one responsible.",

@@ -47,6 +47,7 @@ BY_INSTRUCTOR = "graded-by-instructor"
 NO_RESULT = "no-result"  # the process ended before the check reported; counts as failed
 MISSING = "missing"  # the submission has no folder for this lab
 TAMPERED = "tampered"  # the grading machinery was changed during the run, or records were forged
+REVIEW = "review"  # what decides this check's verdict changed while it ran: no points, the instructor decides
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class LabRun:
     tampered: bool = False
     notes: list[str] = field(default_factory=list)
     output: str = ""
+    review: list[str] = field(default_factory=list)  # reasons for the instructor to look (status "review")
 
     @property
     def points(self) -> float:
@@ -248,10 +250,13 @@ def _start(command: list[str], cwd: Path, env: dict[str, str], channel_fd: int, 
             with keeper.lock:
                 process = fork_server.spawn(command[3:], cwd=cwd, env=env, output_fd=output_write,
                                             fds=[channel_fd, key_read], fd_env={result_channel.ENV_VAR: [0, 1]})
-                keeper.active.add(process.pid)  # if the server dies, the run becomes our child: not an orphan
+                if not fork_server.sandboxed:  # a sandbox's PIDs are its own, not this machine's
+                    keeper.active.add(process.pid)  # if the server dies, the run becomes our child: not an orphan
             return process, os.fdopen(output_read, "rb")
         except ForkServerError:
             os.close(output_read)  # the server is gone: start this run the ordinary way
+            if fork_server.sandboxed:
+                raise  # never outside the sandbox: the caller starts a new one
         finally:
             os.close(output_write)
     env = {**env, result_channel.ENV_VAR: f"{channel_fd}:{key_read}"}
@@ -301,10 +306,11 @@ def run_pytest(command: list[str], *, cwd: Path, env: dict[str, str], wall_limit
             _kill_group(process)
             raise
         finally:
-            _kill_group(process)  # whatever the run started and left behind in its group
+            _kill_group(process)  # whatever the run started and left behind in its group (or sandbox)
             process.wait()
-            with keeper.lock:
-                keeper.active.discard(process.pid)
+            if not getattr(getattr(process, "server", None), "sandboxed", False):
+                with keeper.lock:
+                    keeper.active.discard(process.pid)
         duration = time.perf_counter() - start
         size = min(os.fstat(channel.fileno()).st_size, CHANNEL_LIMIT)
         data = os.pread(channel.fileno(), size, 0)
@@ -350,7 +356,10 @@ class _StallWatch:
         self.running, self.since = nodeid, time.perf_counter()
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process) -> None:
+    if hasattr(process, "kill_all"):  # forked by the fork server (in a sandbox: through it)
+        process.kill_all()
+        return
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -361,7 +370,7 @@ def task_status(statuses: list[str]) -> str:
     """One status for a task from its checks' statuses (the grader's rule, with the statuses added here)."""
     if statuses and all(s == "pass" for s in statuses):
         return "pass"
-    for status in (TAMPERED, MISSING, "import-error", "timeout", NO_RESULT):
+    for status in (TAMPERED, REVIEW, MISSING, "import-error", "timeout", NO_RESULT):
         if status in statuses:
             return status
     if statuses and all(s == "not-started" for s in statuses):
@@ -392,6 +401,9 @@ def outcomes(lab: str, plan: list[PlannedCheck], raw: RawRun, wall_limit: float)
                                              "message": "two results were reported for this check"}
             else:
                 results[record["nodeid"]] = record
+        elif record.get("kind") == "review":
+            run.review.append(f"{lab}: while {record['nodeid'].split('::')[-1]} ran, the code under test changed "
+                              + ", ".join(record.get("changed", [])[:6]))
         elif record.get("kind") == "tamper":
             run.tampered = True
             run.notes.append(f"{lab}: the grading machinery was changed during the run: "
@@ -459,18 +471,27 @@ def _no_result_message(started: bool, raw: RawRun, wall_limit: float) -> str:
 def run_lab(lab: str, target: Path, *, kit: Path = ROOT, plan: list[PlannedCheck] | None = None,
             wall_limit: float = 120.0, check_timeout: float | None = None, capture: bool = True,
             isolated: bool = False, keeper: ProcessKeeper | None = None,
-            scratch_root: Path | None = None, fork_server: ForkServer | None = None) -> LabRun:
+            scratch_root: Path | None = None, fork_server: ForkServer | None = None,
+            sandboxed: bool = False) -> LabRun:
     """Run ``checks/<lab>`` of ``kit`` against ``target`` in a new process; one outcome per planned check.
 
     ``plan`` is the list of checks to expect, known from a trusted collection; without it the run's own
     plan is used (fine for a student's own code, not for grading). ``isolated`` gives the process a
-    throwaway home and temporary folder (inside ``scratch_root`` when given).
+    throwaway home and temporary folder (inside ``scratch_root`` when given). ``sandboxed``: ``fork_server`` runs
+    in a sandbox (:mod:`workbook.sandbox`) that can see ``kit``, ``target`` and ``scratch_root``; the run gets a
+    scrubbed environment, nothing of the caller's.
     """
     scratch = Path(tempfile.mkdtemp(prefix=f"workbook-{lab}-", dir=scratch_root))
+    if sandboxed:
+        from workbook.sandbox import scrubbed_environment
+
+        env = scrubbed_environment(kit, scratch)
+    else:
+        env = child_environment(kit, scratch if isolated else None)
     try:
         command = pytest_command(kit, [f"checks/{lab}"], target, scratch / "basetemp",
                                  check_timeout=check_timeout, quiet=capture)
-        raw = run_pytest(command, cwd=kit, env=child_environment(kit, scratch if isolated else None),
+        raw = run_pytest(command, cwd=kit, env=env,
                          wall_limit=wall_limit, capture=capture, keeper=keeper, fork_server=fork_server)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -166,6 +166,128 @@ def _fingerprint(config: pytest.Config) -> dict[str, int]:
     return seen
 
 
+# Functions a timing check relies on: watched all through every check by a thread, so a patch that undoes itself
+# before the check ends is seen too.
+CLOCKS = (("time", ("perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "time", "time_ns", "sleep",
+                    "process_time")),
+          ("asyncio", ("sleep", "gather", "wait_for", "wait", "create_task", "get_running_loop", "get_event_loop",
+                       "run", "timeout")),
+          ("asyncio.base_events", ("BaseEventLoop",)))
+CLOCK_METHODS = (("asyncio.base_events", "BaseEventLoop", ("time", "call_at", "call_later", "run_until_complete",
+                                                          "run_forever", "_run_once")),)
+WATCH_EVERY = 0.002  # seconds between two looks of the watcher thread
+
+
+def _clock_identities() -> dict[str, int]:
+    seen = {}
+    for module_name, names in CLOCKS:
+        module = sys.modules.get(module_name)
+        if module is not None:
+            for name in names:
+                seen[f"{module_name}.{name}"] = id(getattr(module, name, None))
+    for module_name, class_name, names in CLOCK_METHODS:
+        cls = getattr(sys.modules.get(module_name), class_name, None)
+        for name in names:
+            seen[f"{module_name}.{class_name}.{name}"] = id(vars(cls).get(name)) if cls else 0
+    return seen
+
+
+class _ClockWatcher:
+    """A thread that looks at the clock and asyncio functions every few milliseconds while a check runs."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.baseline = _clock_identities()
+        self.seen: set[str] = set()
+        self.running = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="workbook-clock-watch", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        import time as _time
+
+        sleep = _time.sleep  # our own reference: a patched time.sleep does not stop the watch
+        while not self.stop.is_set():
+            if self.running.is_set():
+                now = _clock_identities()
+                for name, value in self.baseline.items():
+                    if now.get(name) != value:
+                        self.seen.add(name)
+            sleep(WATCH_EVERY)
+
+    def begin(self) -> None:
+        self.seen = set()
+        _WRITES.clear()
+        self.running.set()
+
+    def end(self) -> set[str]:
+        self.running.clear()
+        final = _clock_identities()  # and one last look
+        self.seen.update(name for name, value in self.baseline.items() if final.get(name) != value)
+        self.seen.update(f"{name} (assigned)" for name in _WRITES)
+        return set(self.seen)
+
+
+_WRITES: list[str] = []  # assignments to watched clock/asyncio names, recorded as they happen
+
+
+def _record_writes() -> None:
+    """Make the clock and asyncio modules report every assignment to a watched name, however brief.
+
+    A patch installed and undone within microseconds (a fake ``time.perf_counter`` that restores itself on its
+    first call) escapes any sampling; an assignment to the module goes through its class's ``__setattr__``.
+    """
+    import types
+
+    watched = {module: set(names) for module, names in CLOCKS}
+
+    class _RecordingModule(types.ModuleType):
+        def __setattr__(self, name, value):
+            if name in watched.get(self.__name__, ()) or name == "__class__":
+                _WRITES.append(f"{self.__name__}.{name}")
+            super().__setattr__(name, value)
+
+        def __delattr__(self, name):
+            if name in watched.get(self.__name__, ()):
+                _WRITES.append(f"{self.__name__}.{name}")
+            super().__delattr__(name)
+
+    for module_name in watched:
+        module = sys.modules.get(module_name)
+        if module is not None and type(module) is types.ModuleType:
+            module.__class__ = _RecordingModule
+
+
+def _item_identities(item) -> dict[str, object]:
+    """What decides a check's verdict besides the watched modules: its runtest, function, fixtures, module."""
+    seen: dict[str, object] = {"runtest": id(type(item).runtest), "runtest (on the item)": "runtest" in vars(item),
+                               "function": id(getattr(item, "obj", None))}
+    function = getattr(item, "obj", None)
+    seen["function.__code__"] = id(getattr(function, "__code__", None))
+    info = getattr(item, "_fixtureinfo", None)
+    for name, defs in (getattr(info, "name2fixturedefs", {}) or {}).items():
+        for n, fixturedef in enumerate(defs):
+            func = getattr(fixturedef, "func", None)
+            seen[f"fixture {name}[{n}]"] = id(func)
+            seen[f"fixture {name}[{n}].__code__"] = id(getattr(func, "__code__", None))
+    module = getattr(item, "module", None)
+    for holder in [module, *(sys.modules.get(m) for m in list(sys.modules) if m.startswith("checks.")
+                             or m.endswith("conftest"))]:
+        if holder is None or not getattr(holder, "__file__", None):
+            continue
+        if "checks" not in str(holder.__file__).replace("\\", "/").split("/") and holder is not module:
+            continue
+        for name, value in list(vars(holder).items()):
+            if callable(value) or isinstance(value, (int, float, str, bytes, bool, tuple, frozenset, type(None))):
+                seen[f"{holder.__name__}.{name}"] = id(value)
+                code = getattr(value, "__code__", None)
+                if code is not None:
+                    seen[f"{holder.__name__}.{name}.__code__"] = id(code)
+    return seen
+
+
 class ResultChannelPlugin:
     def __init__(self, channel: _Channel) -> None:
         self.channel = channel
@@ -176,6 +298,9 @@ class ResultChannelPlugin:
         self.tampered: list[str] = []
         self.setup_timeouts = 0  # checks in a row whose set-up (the import of the code under test) timed out
         self.session: pytest.Session | None = None
+        self.items: dict[str, dict[str, object]] = {}  # nodeid -> identities at collection
+        self.item_objects: dict[str, pytest.Item] = {}
+        self.watcher: _ClockWatcher | None = None
 
     # The plan: which checks exist, what each is worth.
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -200,6 +325,12 @@ class ResultChannelPlugin:
                           workbook=os.path.dirname(os.path.abspath(workbook.__file__)))
         # Nothing of the student's has been imported yet: this is what the machinery looks like untouched.
         self.baseline = _fingerprint(session.config)
+        for item in session.items:
+            if item.nodeid in self.planned:
+                self.item_objects[item.nodeid] = item
+                self.items[item.nodeid] = _item_identities(item)
+        self.watcher = _ClockWatcher()
+        _record_writes()
 
     def _verify(self) -> None:
         if self.baseline is None or self.tampered:
@@ -215,6 +346,8 @@ class ResultChannelPlugin:
         if nodeid in self.planned:
             self._verify()
             self.channel.emit("start", nodeid=nodeid)
+            if self.watcher is not None:
+                self.watcher.begin()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -229,6 +362,7 @@ class ResultChannelPlugin:
         if nodeid not in self.planned:
             return
         self._verify()
+        review = self._review(nodeid)
         plan = self.planned[nodeid]
         phases = self.phases.pop(nodeid, {})
         clean = phases.get("call") is True and all(phases.values())
@@ -243,6 +377,9 @@ class ResultChannelPlugin:
         elif status in (None, "pass"):
             failed = next((when for when, ok in phases.items() if not ok), "setup")
             status, message = "fail", f"the check raised during its {failed}"
+        if review and not self.tampered:
+            status, message = "review", ("changed while this check ran, by the code under test: "
+                                         + ", ".join(review[:6]) + " — the instructor decides")
         self.channel.emit("result", nodeid=nodeid, status=status, message=message or "",
                           points=plan["points"] if status == "pass" else 0.0, max_points=plan["points"],
                           duration=duration)
@@ -253,6 +390,19 @@ class ResultChannelPlugin:
                       "so the remaining checks were not run")
             self.channel.emit("stopping", reason=reason)
             self.session.shouldstop = reason
+
+    def _review(self, nodeid: str) -> list[str]:
+        """What changed, since collection, of what decides this check's verdict (taken when its result is)."""
+        changed = []
+        if self.watcher is not None:
+            changed += sorted(self.watcher.end())
+        item = self.item_objects.get(nodeid)
+        if item is not None:
+            now, before = _item_identities(item), self.items[nodeid]
+            changed += sorted(name for name in before if now.get(name) != before[name])
+        if changed:
+            self.channel.emit("review", nodeid=nodeid, changed=changed[:20])
+        return changed
 
     def _grader_says(self, nodeid: str) -> tuple[str | None, str, float]:
         """The grader's status word and message for a check (None when it recorded nothing)."""

@@ -1,12 +1,16 @@
 """One way to pick the code under test: ``labs`` (default), ``solutions``, or any folder laid out like ``labs/``.
 
-The pytest option ``--target`` wins over the environment variable ``WORKBOOK_TARGET``. The chosen folder is
-put first on ``sys.path``, so ``import lab3.persistence`` finds the student's (or the reference) package.
+The pytest option ``--target`` wins over the environment variable ``WORKBOOK_TARGET``. Only the ``labN``
+packages of the chosen folder become importable (an import hook answers for the names ``lab1``, ``lab2`` …): the
+folder itself is not put on ``sys.path``, so a ``joblib/`` or ``numpy/`` folder beside the labs cannot replace the
+real library.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -51,12 +55,32 @@ def describe(path: Path) -> str:
         return str(path)
 
 
+LAB_PACKAGE = re.compile(r"^lab\d+$")
+
+
+class LabFinder:
+    """Finds the top-level ``labN`` packages in one folder, and nothing else there."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        if path is not None or not LAB_PACKAGE.match(fullname):
+            return None
+        return importlib.machinery.PathFinder.find_spec(fullname, [self.folder])
+
+    def invalidate_caches(self) -> None:
+        importlib.machinery.PathFinder.invalidate_caches()
+
+
 def activate(path: Path) -> None:
-    """Make ``import labN`` resolve inside ``path``, and nowhere else."""
+    """Make ``import labN`` resolve inside ``path``, and nowhere else; nothing else of ``path`` is importable."""
     for other in [*NAMED_TARGETS.values(), path]:
         while str(other) in sys.path:
             sys.path.remove(str(other))
-    sys.path.insert(0, str(path))
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, LabFinder)]
+    sys.meta_path.insert(0, LabFinder(path))
+    importlib.machinery.PathFinder.invalidate_caches()
     # Forget lab packages imported from a previous target (a notebook can switch targets).
     for name in [name for name in sys.modules if is_lab_module(name)]:
         del sys.modules[name]
