@@ -172,7 +172,7 @@ def _body(func: ast.AST) -> list[ast.stmt]:
     return body
 
 
-def _candidates(node: ast.AST, indent_of) -> list[tuple[str, ast.AST, str]]:
+def _candidates(node: ast.AST, indent_of, quiet: set[int]) -> list[tuple[str, ast.AST, str]]:
     """(operator, node whose text is replaced, replacement text) for one node."""
     out: list[tuple[str, ast.AST, str]] = []
     if isinstance(node, ast.Compare):
@@ -199,6 +199,8 @@ def _candidates(node: ast.AST, indent_of) -> list[tuple[str, ast.AST, str]]:
         else:
             new = value + 1
         out.append(("const", node, repr(new)))
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in quiet:
+        out.append(("str", node, repr(f"XX{node.value}XX")))
     elif isinstance(node, ast.Return) and node.value is not None \
             and not (isinstance(node.value, ast.Constant) and node.value.value is None):
         out.append(("return", node, "return None"))
@@ -253,6 +255,41 @@ def _walk(nodes: list[ast.AST], marked: set[int]):
         stack.extend(reversed(children))
 
 
+LOGGING_CALLS = {"print", "debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
+
+
+def _message_strings(tree: ast.Module) -> set[int]:
+    """Strings that are messages, not behaviour: exception arguments and what is printed or logged."""
+    quiet: set[int] = set()
+    for node in ast.walk(tree):
+        is_log = isinstance(node, ast.Call) and (
+            (isinstance(node.func, ast.Name) and node.func.id in LOGGING_CALLS)
+            or (isinstance(node.func, ast.Attribute) and node.func.attr in LOGGING_CALLS))
+        if isinstance(node, ast.Raise) or is_log:
+            quiet.update(id(n) for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+    return quiet
+
+
+def _async_toggle(source: str, offsets: list[int], func: ast.AST) -> tuple[int, int, str, str] | None:
+    """``async def`` -> ``def`` when the body awaits nothing itself; ``def`` -> ``async def`` for a decorated
+    function (a route: FastAPI then runs it on the event loop instead of in a thread)."""
+    start = offsets[func.lineno - 1] + func.col_offset
+    if isinstance(func, ast.AsyncFunctionDef):
+        awaits = any(isinstance(n, (ast.Await, ast.AsyncFor, ast.AsyncWith)) for n in _walk(func.body, {id(func)})
+                     if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+        if awaits or _is_generator_like(func):
+            return None
+        text = source.encode("utf-8")[start:start + 9].decode("utf-8")
+        return (start, start + 9, text, "def") if text == "async def" else None
+    if func.decorator_list and not _is_generator_like(func):
+        return start, start + 3, "def", "async def"
+    return None
+
+
+def _is_generator_like(func: ast.AST) -> bool:
+    return any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in _walk(func.body, {id(func)}))
+
+
 def mutants_of_source(source: str, lab: str, file: str) -> list[Mutant]:
     tree = ast.parse(source)
     original = ast.dump(tree)
@@ -265,9 +302,15 @@ def mutants_of_source(source: str, lab: str, file: str) -> list[Mutant]:
     def indent_of(node: ast.AST) -> str:
         return " " * node.col_offset
 
+    quiet = _message_strings(tree)
     for task, func in functions:
+        header = _async_toggle(source, offsets, func)
+        if header is not None:
+            start, end, before, after = header
+            found_one = Mutant(lab, file, task, func.name, "async", func.lineno, 0, start, end, before, after)
+            found[found_one.id] = found_one
         for node in _walk(_body(func), marked - {id(func)}):
-            for operator, replaced, after in _candidates(node, indent_of):
+            for operator, replaced, after in _candidates(node, indent_of, quiet):
                 start, end = _span(offsets, replaced)
                 before = source.encode("utf-8")[start:end].decode("utf-8")
                 mutant = Mutant(lab, file, task, func.name, operator, replaced.lineno, replaced.lineno - func.lineno,
