@@ -498,7 +498,7 @@ class Runner:
             self.keeper.active.discard(self.server.process.pid)
         self.keeper.reap_orphans()
 
-    def grade(self, lab: str, files: dict[str, str], checks: list) -> list:
+    def grade(self, lab: str, files: dict[str, str], checks: list, stop_at_first: bool = False) -> list:
         """Grade ``solutions/lab`` with ``files`` (relative path -> text) replaced, on the planned ``checks``."""
         scratch = Path(tempfile.mkdtemp(prefix=f"workbook-mutant-{lab}-"))
         try:
@@ -509,6 +509,8 @@ class Runner:
             home = scratch / "home"
             home.mkdir()
             command = self.lp.pytest_command(ROOT, [c.nodeid for c in checks], target, scratch / "basetemp")
+            if stop_at_first:
+                command.append("-x")  # one failing check kills the mutant: the rest report "no result"
             wall = sum(c.timeout or 10.0 for c in checks) + 30.0
             raw = self.lp.run_pytest(command, cwd=ROOT, env=self.lp.child_environment(ROOT, home), wall_limit=wall,
                                      keeper=self.keeper, fork_server=self.server)
@@ -518,7 +520,10 @@ class Runner:
 
 
 def _noticed(results) -> list[str]:
-    return [f"{r.status}: {r.name}" for r in results if r.status != "pass"]
+    """The checks that noticed: anything but pass (after -x, the checks not run report "no-result" last)."""
+    failed = [r for r in results if r.status != "pass"]
+    failed.sort(key=lambda r: r.status == "no-result")
+    return [f"{r.status}: {r.name}" for r in failed]
 
 
 def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task: int | None = None,
@@ -567,11 +572,11 @@ def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task
                 t0 = time.perf_counter()
                 files = {mutant.file: mutant.apply(sources[mutant.file])}
                 own = by_task.get(mutant.task, [])
-                noticed = _noticed(runner.grade(lab, files, own)) if own else []
+                noticed = _noticed(runner.grade(lab, files, own, True)) if own else []
                 stage = "task"
                 if not noticed:
                     others = [c for c in plan if c.task != mutant.task]
-                    noticed = _noticed(runner.grade(lab, files, others)) if others else []
+                    noticed = _noticed(runner.grade(lab, files, others, True)) if others else []
                     stage = "lab" if noticed else ""
                 outcome = Outcome(mutant.id, mutant.task, bool(noticed), noticed[:5], stage,
                                   round(time.perf_counter() - t0, 2))
