@@ -43,8 +43,13 @@ def test_every_mutant_is_killed_or_recorded(lab, tmp_path):
     if PER_TASK:
         command += ["--max-per-task", PER_TASK]
     env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1750)
-    assert out.exists(), f"mutate wrote no report (exit {done.returncode}):\n{(done.stdout + done.stderr)[-4000:]}"
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=1750)
+    except subprocess.TimeoutExpired:
+        process.terminate()  # mutate stops the runs in flight on SIGTERM
+        output, _ = process.communicate(timeout=60)
+    assert out.exists(), f"mutate wrote no report (exit {process.returncode}):\n{output[-4000:]}"
     report = json.loads(out.read_text())
     print(f"{lab}: mutation score {report['killed']} / {report['non_equivalent']} = {100 * report['score']:.1f} % "
           f"({report['mutants']} mutants, {report['seconds']} s)")

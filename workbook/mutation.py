@@ -57,7 +57,9 @@ import copy
 import difflib
 import hashlib
 import json
+import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -492,6 +494,16 @@ class Runner:
             except (OSError, ForkServerError):
                 self.server = None
 
+    def kill_runs(self) -> None:
+        server = self.server.process.pid if self.server is not None else None
+        with self.keeper.lock:
+            running = [pid for pid in self.keeper.active if pid != server]
+        for pid in running:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
@@ -566,6 +578,7 @@ def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task
             progress(f"{lab}: baseline passes ({report.baseline_seconds:.1f} s); grading {len(todo)} mutants, "
                      f"{jobs} at a time ({len(mutants) - len(todo)} from the cache)")
             lock = threading.Lock()
+            stopping = threading.Event()
             done = [0]
 
             def one(mutant: Mutant) -> None:
@@ -578,6 +591,8 @@ def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task
                     others = [c for c in plan if c.task != mutant.task]
                     noticed = _noticed(runner.grade(lab, files, others, True)) if others else []
                     stage = "lab" if noticed else ""
+                if stopping.is_set():  # its run was killed by us, not by a check: no verdict, nothing cached
+                    return
                 outcome = Outcome(mutant.id, mutant.task, bool(noticed), noticed[:5], stage,
                                   round(time.perf_counter() - t0, 2))
                 (CACHE / f"{_key(key_base, mutant, sources)}.json").write_text(json.dumps(asdict(outcome)))
@@ -587,9 +602,17 @@ def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task
                     word = "killed" if outcome.killed else "SURVIVED"
                     progress(f"  [{done[0]}/{len(todo)}] {word:<8} {outcome.seconds:5.1f} s  {mutant.id}")
 
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+            try:
                 for future in [pool.submit(one, m) for m in todo]:
                     future.result()
+            except BaseException:
+                stopping.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                runner.kill_runs()  # the runs in flight end now; their threads then return
+                raise
+            finally:
+                pool.shutdown(wait=True)
         finally:
             runner.close()
     records = load_records(lab)
@@ -668,6 +691,10 @@ def run_command(args: argparse.Namespace) -> int:
             print(mutant.diff((SOLUTIONS / args.lab / mutant.file).read_text(encoding="utf-8")))
         print(f"{len(mutants)} mutants")
         return 0
+    def stop(signum, frame):  # a SIGTERM (a test's timeout, a CI cancel) ends the runs in flight too
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         report = run_lab(args.lab, tasks=args.tasks, jobs=args.jobs, per_task=args.max_per_task,
                          use_cache=args.cache, fork=args.fork, progress=lambda line: print(line, flush=True))
