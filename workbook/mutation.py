@@ -469,6 +469,7 @@ class LabReport:
                           for m in self.survivors()],
             "unrecorded": [m.id for m in self.unrecorded()],
             "stale_records": [r.id for r in self.stale_records],
+            "recorded_but_killed": [m.id for m in self.mutants if m.id in self.records and self.outcomes[m.id].killed],
             "outcomes": {k: asdict(v) for k, v in self.outcomes.items()},
         }
 
@@ -652,6 +653,8 @@ def print_report(report: LabReport, out=sys.stdout) -> None:
         write(mutant.diff(source_of[mutant.file]).rstrip())
     for record in report.stale_records:
         write(f"\nstale record (no such mutant any more): {record.id}")
+    for mutant_id in data["recorded_but_killed"]:
+        write(f"\nrecorded, but a check kills it now (remove the record): {mutant_id}")
     killed, counted = data["killed"], data["non_equivalent"]
     write()
     write(f"{report.lab}: {data['mutants']} mutants, {killed} killed, {len(report.survivors())} survived "
