@@ -96,3 +96,18 @@ def test_the_sample_is_stable_and_capped_per_task():
 def test_every_solution_lab_has_mutants_and_records_name_real_operators():
     for lab in ("lab1", "lab2", "lab3"):
         assert mutation.lab_mutants(lab), lab
+
+
+def test_the_command_has_help_and_lists_mutants_without_grading():
+    import subprocess
+    import sys
+
+    from workbook.paths import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "workbook", "mutate", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "usage: python -m workbook mutate" in done.stdout and "--max-per-task" in done.stdout
+    listed = subprocess.run([sys.executable, "-m", "workbook", "mutate", "lab1", "--list", "--task", "1.1"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "+++ mutant 1.1:slow_task:" in listed.stdout
+    assert "1.2:" not in listed.stdout
