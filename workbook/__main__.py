@@ -29,7 +29,7 @@ def cmd_build_starters(args: argparse.Namespace) -> int:
 
 def make_parser() -> argparse.ArgumentParser:
     # Each command lives in its own module, with an add_command(commands) that declares its options.
-    from workbook import doctor, grading, hints, reset, status, student_build, watch
+    from workbook import doctor, grading, hints, mutation, reset, status, student_build, watch
 
     parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,6 +42,7 @@ def make_parser() -> argparse.ArgumentParser:
     doctor.add_command(commands)
     grading.add_command(commands)
     student_build.add_command(commands)
+    mutation.add_command(commands)
 
     build = commands.add_parser("build-starters", help="generate labs/ from the marked solutions/",
                                 description="Generate the student starters in labs/ from solutions/.")
