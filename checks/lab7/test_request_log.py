@@ -121,7 +121,7 @@ async def test_a_crash_is_answered_timed_and_logged(logged_app, caplog):
 
 
 @pytest.mark.task("7.3", points=1)
-async def test_the_api_key_never_reaches_the_log(logged_app, caplog):
+async def test_the_api_key_never_reaches_the_log(no_secret_output, logged_app, caplog):
     caplog.set_level(logging.DEBUG)
     key = {"X-API-Key": API_KEY}
     async with recording(logged_app) as recorder:
