@@ -59,6 +59,37 @@ def test_models_do_not_share_cache_entries(client, model_calls):
     assert other.json()["model"] == "random_forest", f"the answer names the wrong model: {other.json()}"
 
 
+@pytest.mark.task("8.3", points=2)
+@pytest.mark.timeout(30)
+def test_a_second_instance_and_a_restart_answer_from_the_disk_cache(settings, model_calls):
+    from workbook.clients import sync_client
+    from workbook.student import import_lab_module, lab_attr
+
+    from checks.lab8.conftest import API_KEY
+
+    create_app = lab_attr(import_lab_module("lab8.app"), "create_app")
+    key = {"X-API-Key": API_KEY}
+    with sync_client(create_app(settings), headers=key) as first:
+        predict(first, "random_forest", VIRGINICA)
+        # A second worker on the same cache folder, while the first still runs: its memory is empty.
+        with sync_client(create_app(settings), headers=key) as second:
+            other_worker = predict(second, "random_forest", VIRGINICA)
+    with sync_client(create_app(settings), headers=key) as restarted:  # the service restarted
+        after_restart = predict(restarted, "random_forest", VIRGINICA)
+    labels = {other_worker.json()["label"], after_restart.json()["label"]}
+    assert labels == {"virginica"}, f"random_forest should answer 'virginica' for {VIRGINICA}; got {labels}."
+    assert model_calls.count == 1, (
+        f"one prediction, repeated by a second app instance and by an app restarted on the same cache folder "
+        f"({settings.cache_dir}), ran the model {model_calls.count} times; expected 1. The memory cache is per "
+        "process and forgotten on restart; the disk cache is what the other workers and the next start share: "
+        "on a memory miss, ask caches.disk (it runs the model only on its own miss), never the model directly."
+    )
+    assert (cache_header(other_worker), cache_header(after_restart)) == ("miss", "miss"), (
+        f"X-Cache says whether the *memory* cache answered; a new process's memory is empty, so both answers "
+        f"should say 'miss'; got {cache_header(other_worker)!r} and {cache_header(after_restart)!r}."
+    )
+
+
 @pytest.mark.task("8.3", points=1)
 def test_each_answer_gets_its_own_request_id(client):
     answers = [predict(client, "newsgroups", {"text": "the shuttle reached orbit"}).json() for _ in range(3)]
