@@ -59,9 +59,17 @@ def write(prediction_log, path, record: dict, delay: float) -> None:
                     "`def` — as a background task Starlette runs it in a worker thread, where time.sleep is fine.")
 
 
+LONGEST_TEXT = 10_000  # the longest text the service accepts (TextInput.text)
+ROUNDS, WRITES_PER_ROUND, WRITERS = 8, 200, 32
+
+
 def record(i: int) -> dict:
-    # Long, with a line break inside: a line written in pieces, or not escaped, shows up.
-    return {"request_id": f"check-{i:03d}", "input": {"text": f"post {i}\nsecond line " + "x" * 3000},
+    # As long as the service allows, with a line break inside: a line written in pieces, or not escaped,
+    # shows up. At 10,000 characters a line is longer than a file's 8 KiB buffer, so a writer that hands it
+    # over in more than one write (json.dump, print, a separate "\n") reaches the OS in several pieces, and
+    # without the lock another thread's line lands between them.
+    text = f"post {i}\nsecond line "
+    return {"request_id": f"check-{i:04d}", "input": {"text": text + "x" * (LONGEST_TEXT - len(text))},
             "label": "sci.space", "latency_ms": 1.5}
 
 
@@ -84,9 +92,41 @@ def test_concurrent_writes_leave_one_whole_line_each(prediction_log, tmp_path):
            if len(lines) < 101 else "Some records span several lines: write json.dumps(record) + '\\n'.")
     )
     ids = sorted(r.get("request_id") for r in parse_lines(lines))
-    assert ids == sorted(f"check-{i:03d}" for i in range(101)), (
+    assert ids == sorted(f"check-{i:04d}" for i in range(101)), (
         "the log's request ids are not exactly the 101 written: some lines were lost or written twice."
     )
+
+
+@pytest.mark.task("6.1", points=2)
+@pytest.mark.timeout(60)
+def test_long_lines_from_many_threads_never_tear(prediction_log, tmp_path):
+    """Lines longer than the file buffer, from many threads: without the lock some tear (not every time,
+    so several rounds); with the lock and one write per line, none ever does."""
+    path = tmp_path / "predictions.jsonl"
+    written = 0
+    for _ in range(ROUNDS):
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            list(pool.map(lambda i: write(prediction_log, path, record(i), 0.0),
+                          range(written, written + WRITES_PER_ROUND)))
+        written += WRITES_PER_ROUND
+        lines = read_log(path)
+        torn = []
+        for number, line in enumerate(lines, 1):
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                torn.append(number)
+        assert not torn, (
+            f"{written} records with {LONGEST_TEXT:,}-character texts (the longest the service accepts), written "
+            f"by {WRITERS} threads at once, left {len(torn)} torn lines (line {torn[0]} is not JSON: "
+            f"{lines[torn[0] - 1][:80]!r}…). A line this long is longer than the file's buffer, so it reaches "
+            "the disk in pieces unless it is one write, and another thread's line lands between the pieces. "
+            "Hold _WRITE_LOCK while you open, write and close, and write json.dumps(record) + '\\n' in one "
+            "write call."
+        )
+        assert len(lines) == written, (
+            f"{written} writes of long records left {len(lines)} lines; expected {written}."
+        )
 
 
 @pytest.mark.task("6.1", points=1)
