@@ -251,3 +251,36 @@ def test_log_line_describes_the_prediction(client, settings):
         assert isinstance(latency, (int, float)) and 0 <= latency < 60_000, (
             f"latency_ms is {latency!r}: the prediction's duration in milliseconds, a number."
         )
+
+
+SLOW_MODEL = 0.25  # seconds each prediction takes in the units check: a lower bound no machine can undercut
+
+
+def slow_models(monkeypatch) -> None:
+    """Every Pipeline.predict / predict_proba takes at least SLOW_MODEL seconds while the check runs."""
+    from sklearn.pipeline import Pipeline
+
+    for method in ("predict", "predict_proba"):
+        original = getattr(Pipeline, method)
+
+        def slow(self, *args, _original=original, **kwargs):
+            time.sleep(SLOW_MODEL)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Pipeline, method, slow)
+
+
+@pytest.mark.task("6.2", points=1)
+def test_latency_is_in_milliseconds(client, settings, monkeypatch):
+    slow_models(monkeypatch)
+    response = client.post("/predict/random_forest", json=IRIS)
+    assert response.status_code == 200, f"POST /predict/random_forest answered {response.status_code}: {response.text[:200]}"
+    records = {r.get("request_id"): r for r in parse_lines(read_log(settings.prediction_log))}
+    logged = records.get(response.json().get("request_id"))
+    assert logged is not None, f"no log line has the request_id of the answer {response.json()}."
+    latency = logged.get("latency_ms")
+    assert isinstance(latency, (int, float)) and latency >= SLOW_MODEL * 1000 * EARLY, (
+        f"the model took at least {SLOW_MODEL} s (made slow on purpose), but latency_ms is {latency!r}: "
+        f"expected milliseconds, at least {SLOW_MODEL * 1000:g}. Multiply the seconds of time.perf_counter() by 1000."
+    )
+    assert latency < 60_000, f"latency_ms is {latency!r} for a prediction of about {SLOW_MODEL} s: milliseconds, not microseconds."

@@ -1,3 +1,4 @@
+import asyncio
 import hmac
 import secrets
 
@@ -11,6 +12,7 @@ from workbook.student import import_lab_module, lab_attr
 API_KEY = "s3cret-Key_for-the-checks-0123456789"
 WRONG_KEY = "s3cret-Key_for-the-checks-0123456788"  # one character off: a typo of the real key
 ALLOWED_ORIGIN = "https://dashboard.example.com"
+SLOW_ROUTE = 0.25  # seconds GET /slow of the checks' logged app takes
 
 
 
@@ -101,6 +103,11 @@ def logged_app(request_log):
     @small.get("/boom")
     async def boom():
         raise RuntimeError("the model server fell over")
+
+    @small.get("/slow")
+    async def slow():
+        await asyncio.sleep(SLOW_ROUTE)  # a lower bound for X-Process-Time and duration_ms
+        return {"status": "ok"}
 
     small.add_middleware(lab_attr(request_log, "RequestLogMiddleware"))
     return small

@@ -213,3 +213,30 @@ def test_reload_refusals_are_clear(client, model_dir):
     )
     still = predict(client, "random_forest", SETOSA).json()
     assert still["version"] == before["version"], f"after a refused reload the old version should still serve: {still}"
+
+
+@pytest.mark.task("8.3", points=1)
+def test_logged_latency_is_in_milliseconds(client, settings, monkeypatch):
+    import json
+    import time
+
+    from sklearn.pipeline import Pipeline as SklearnPipeline
+
+    slow = 0.25  # seconds each prediction takes here: a lower bound no machine can undercut
+    original = SklearnPipeline.predict
+
+    def slow_predict(self, *args, **kwargs):
+        time.sleep(slow)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SklearnPipeline, "predict", slow_predict)
+    answer = predict(client, "random_forest", SETOSA).json()
+    path = settings.prediction_log
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    records = [json.loads(line) for line in lines if answer.get("request_id", "?") in line]
+    assert len(records) == 1, f"the prediction log holds {len(records)} lines for the answer {answer}; expected 1."
+    latency = records[0].get("latency_ms")
+    assert isinstance(latency, (int, float)) and slow * 1000 * 0.9 <= latency < 60_000, (
+        f"the model took at least {slow} s (made slow on purpose) and the log line says latency_ms {latency!r}: "
+        f"expected milliseconds, at least {slow * 1000:g}. Pass (time.perf_counter() - start) * 1000 to log.log."
+    )
