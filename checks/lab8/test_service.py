@@ -30,9 +30,10 @@ def cache_header(response) -> str | None:
 
 
 @pytest.mark.task("8.3", points=2)
-def test_repeated_prediction_is_a_memory_hit(client, model_calls):
+def test_repeated_prediction_is_a_memory_hit(no_secret_output, client, model_calls):
     first = predict(client, "random_forest", SETOSA)
     second = predict(client, "random_forest", SETOSA)
+    no_secret_output.client_saw(first, second)
     assert (first.json()["label"], second.json()["label"]) == ("setosa", "setosa"), (
         f"random_forest should answer 'setosa' for {SETOSA} both times; got {first.json()} then {second.json()}."
     )
@@ -135,7 +136,7 @@ async def test_concurrent_requests_get_the_uncached_answers(async_client):
 
 
 @pytest.mark.task("8.4", points=2)
-def test_delete_cache_empties_both_caches(client, model_calls):
+def test_delete_cache_empties_both_caches(no_secret_output, client, model_calls):
     predict(client, "random_forest", SETOSA)
     predict(client, "random_forest", SETOSA)
     deleted = client.delete("/cache")
