@@ -226,3 +226,35 @@ async def test_an_oversized_upload_is_refused_without_reading_it_all(monkeypatch
         "bytes: it read the whole file first and measured it after. Read in chunks (upload.read(64 * 1024)) and "
         "raise the 413 as soon as more than max_bytes have arrived: a client could send gigabytes."
     )
+
+
+@pytest.mark.task("10.2", points=1)
+def test_the_stream_predicts_off_the_event_loop(logged_in_client, monkeypatch):
+    import asyncio
+
+    from sklearn.pipeline import Pipeline
+
+    on_loop = []
+    original = Pipeline.predict
+
+    def watched(self, *args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "predict", watched)
+    features, _, _ = load_iris()
+    with upload(logged_in_client, iris_csv(features), stream=True) as response:
+        assert response.status_code == 200, f"the upload answered {response.status_code}: {response.read()[:300]!r}"
+        lines = list(response.iter_lines())
+    assert len([line for line in lines if line.strip()]) == len(features) + 1, (
+        f"150 rows should stream 151 lines; got {len(lines)}"
+    )
+    assert on_loop and not any(on_loop), (
+        f"{sum(on_loop)} of {len(on_loop)} model calls of the stream ran on the event loop's thread: while a "
+        "chunk is predicted, no other request moves. Keep stream_predictions a plain `def` generator — "
+        "StreamingResponse iterates it in the thread pool; an `async def` generator runs on the event loop."
+    )
