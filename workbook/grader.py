@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
+import threading
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,6 +58,8 @@ STATUSES = {
 NOT_RUN, BY_INSTRUCTOR = "not-run", "graded-by-instructor"
 DEFAULT_CHECK_TIMEOUT = 10.0
 TIMEOUT_PREFIX = "Timeout (>"
+TIMEOUT_REPEAT = 2.0  # after a check's timeout, interrupt again this often until it has ended
+TIMEOUT_LAST_RESORT = 30.0  # ... and if it still has not ended this long after its timeout, end the run
 NOT_STARTED = re.compile(r"Task (\d+\.\d+)")
 STATUS_WIDTH = 13  # the score table's status column, wider only when a longer word is shown
 
@@ -149,6 +154,140 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
         for name in MODEL_NAMES:
             reference_model(name)
+
+
+# --- timeouts that always end a check --------------------------------------------------------------
+#
+# pytest-timeout's "signal" method interrupts a check once. A hang in code that runs after that
+# interruption (a ``with ThreadPoolExecutor()`` joining threads stuck on a student's lock, a fixture's
+# teardown waiting for a server thread) then waits forever: pytest-timeout also cancels its timer as soon
+# as a check fails (its ``pytest_exception_interact``), so teardown has no timeout at all. For graded
+# checks the grader sets the timer itself, through pytest-timeout's own hooks:
+#
+# * at the check's timeout SIGALRM fails it with pytest-timeout's message (status "timeout");
+# * every TIMEOUT_REPEAT seconds after that, until the check's setup, call and teardown are over, it
+#   interrupts again (a lock wait, a join, a sleep in the main thread all give way to a signal), so a hang
+#   in clean-up ends too and the run goes on with the next check;
+# * a watchdog thread is the last resort for a main thread that no signal reaches (blocked in C code):
+#   TIMEOUT_LAST_RESORT seconds after the timeout it records the timeout, prints the score table (the
+#   checks not run yet count as not run) and ends the process.
+
+class _Deadline:
+    def __init__(self, item: pytest.Item, timeout: float) -> None:
+        self.item = item
+        self.timeout = timeout
+        self.fired = False
+        self.done = threading.Event()
+        self.previous = None
+        self.in_phase = False  # only setup, call and teardown are interrupted, never pytest's own reporting
+
+    def start(self) -> None:
+        self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.timeout, TIMEOUT_REPEAT)
+        threading.Thread(target=self._watch, name=f"workbook deadline {self.item.nodeid}", daemon=True).start()
+
+    def stop(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.previous if self.previous is not None else signal.SIG_DFL)
+        self.done.set()
+
+    def _on_alarm(self, signum, frame):
+        __tracebackhide__ = True
+        if not self.in_phase:
+            return
+        first, self.fired = not self.fired, True
+        message = f"Timeout (>{self.timeout:g}s) from pytest-timeout."
+        if not first:
+            message += " (interrupted again: the check's clean-up hung too)"
+        pytest.fail(message, pytrace=False)
+
+    def _watch(self) -> None:
+        if self.done.wait(self.timeout + TIMEOUT_LAST_RESORT):
+            return
+        config = self.item.config
+        state = config.stash.get(STATE, None)
+        if state is not None and self.item.nodeid in state.planned:
+            task_id, points = state.planned[self.item.nodeid]
+            previous = state.results.get(self.item.nodeid)
+            if previous is None or previous.status == "pass":
+                message = _explain("timeout", "", catalog.task(task_id), self.timeout)
+                state.results[self.item.nodeid] = _result(self.item, task_id, points, "timeout", message,
+                                                          self.timeout + TIMEOUT_LAST_RESORT)
+            state.exitstatus = int(pytest.ExitCode.TESTS_FAILED)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        try:
+            if reporter is not None:
+                reporter.write_line("")
+                reporter.write_line(
+                    f"{self.item.nodeid} hung and could not be interrupted: the checks after it were not run.",
+                    red=True, bold=True)
+                pytest_terminal_summary(reporter, int(pytest.ExitCode.TESTS_FAILED), config)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(pytest.ExitCode.TESTS_FAILED))
+
+
+_DEADLINE = pytest.StashKey[_Deadline]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings):
+    """A graded check's timer (see above); other tests keep pytest-timeout's own."""
+    state = item.config.stash.get(STATE, None)
+    if (state is None or item.nodeid not in state.planned or not settings.timeout or settings.timeout <= 0
+            or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM")):
+        return None
+    deadline = _Deadline(item, float(settings.timeout))
+    item.stash[_DEADLINE] = deadline
+    deadline.start()
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_cancel_timer(item: pytest.Item):
+    """pytest-timeout cancels when a check fails, before its teardown: a graded check's timer keeps
+    running until its whole protocol is over (the wrapper below stops it)."""
+    if _DEADLINE in item.stash:
+        return True
+    return None
+
+
+def _phase(item: pytest.Item):
+    deadline = item.stash.get(_DEADLINE, None)
+    if deadline is not None:
+        deadline.in_phase = True
+    try:
+        yield
+    finally:
+        if deadline is not None:
+            deadline.in_phase = False
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item):
+    yield from _phase(item)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item):
+    yield from _phase(item)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem):
+    yield from _phase(item)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    try:
+        yield
+    finally:
+        deadline = item.stash.get(_DEADLINE, None)
+        if deadline is not None:
+            deadline.stop()
+            del item.stash[_DEADLINE]
 
 
 # --- fixtures shared by every lab ------------------------------------------------------------------

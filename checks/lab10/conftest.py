@@ -110,3 +110,15 @@ def app(make_app, settings):
 def model_calls(monkeypatch):
     """Count every Pipeline.predict call while the check runs."""
     return count_pipeline_calls(monkeypatch, ("predict",))
+
+
+@pytest.fixture
+def no_secret_output(capfd):
+    """Watch every output stream for the whole check (stdout, stderr at the fd level too, every logging
+    record, responses the check adds with ``client_saw``): the password or the JWT secret found anywhere
+    fails the check. Under uvicorn or in a container stdout and stderr are the log."""
+    from checks.lab10.common import JWT_SECRET, PASSWORD
+    from workbook.output_watch import guard_check
+
+    yield from guard_check(capfd, {"the password": PASSWORD, "a wrong password (often a typo of the right one)":
+                                   PASSWORD + "!", "the JWT secret": JWT_SECRET})

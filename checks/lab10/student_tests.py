@@ -9,10 +9,19 @@ Students' copies of the workbook have no ``solutions/`` — shipping the referen
 hand out the answers to Tasks 10.1–10.5 — so there this task is graded by the instructor only.
 
 A test still raising the starter's ``NotImplementedError("Task 10.6: ...")`` counts as not written.
+
+Two things keep a suite honest. The services run *without their source*: each module is compiled to a
+``.pyc`` beside where its ``.py`` was, and the ``.py`` removed, so a "test" that reads the service's source
+text (``Path(lab10.auth.__file__).read_text()``, ``inspect.getsource``) fails on the reference service and
+earns nothing; only requests and their answers can tell a service from a broken one. And on the
+instructor's machine (which has ``tests/``) the suite also meets broken services that students never see
+(``tests/lab10_unpublished_services.toml``): the published ones in ``services/broken.toml`` are a practice
+set, so a suite written to spot exactly those edits does not pass for a good one.
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import subprocess
@@ -25,6 +34,7 @@ from pathlib import Path
 from workbook.paths import ROOT, SOLUTIONS
 
 SERVICES = Path(__file__).parent / "services"
+UNPUBLISHED = ROOT / "tests" / "lab10_unpublished_services.toml"  # not in a student's copy (no tests/)
 REFERENCE = SOLUTIONS / "lab10"
 INSTRUCTOR_ONLY = (
     "Task 10.6 is graded by your instructor: it runs your tests against the reference service, which is not "
@@ -47,13 +57,31 @@ class BrokenService:
     new: str
 
 
-def load_broken() -> list[BrokenService]:
-    raw = tomllib.loads((SERVICES / "broken.toml").read_text(encoding="utf-8"))
-    return [BrokenService(**entry) for entry in raw["broken"]]
+def load_broken(unpublished: bool = True) -> list[BrokenService]:
+    """The published practice set, then (where ``tests/`` exists: the instructor's machine) the unpublished."""
+    services = []
+    for source in (SERVICES / "broken.toml", UNPUBLISHED):
+        if source == UNPUBLISHED and (not unpublished or not source.exists()):
+            continue
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+        services += [BrokenService(**entry) for entry in raw["broken"]]
+    return services
 
 
-def build_service(folder: Path, broken: BrokenService | None = None) -> Path:
-    """``folder/lab10`` = the reference service, with ``broken``'s edit applied; returns ``folder``."""
+def strip_sources(package: Path) -> None:
+    """Compile every module of ``package`` to a ``.pyc`` in its place and remove the ``.py`` (Python imports
+    such sourceless modules): the service runs as before, but its source text cannot be read."""
+    for path in package.rglob("*.py"):
+        if "tests" in path.relative_to(package).parts:
+            continue
+        if not compileall.compile_file(str(path), legacy=True, quiet=2):
+            raise RuntimeError(f"could not compile {path}")
+        path.unlink()
+
+
+def build_service(folder: Path, broken: BrokenService | None = None, *, sourceless: bool = False) -> Path:
+    """``folder/lab10`` = the reference service, with ``broken``'s edit applied; returns ``folder``.
+    ``sourceless``: only compiled modules, no source text (see the module docstring)."""
     shutil.copytree(REFERENCE, folder / "lab10", ignore=shutil.ignore_patterns("__pycache__"))
     if broken is not None:
         path = folder / "lab10" / broken.file
@@ -62,6 +90,8 @@ def build_service(folder: Path, broken: BrokenService | None = None) -> Path:
             raise RuntimeError(f"checks/lab10/services/broken.toml: the edit for {broken.bug!r} matches "
                                f"{source.count(broken.old)} times in {broken.file} (expected once)")
         path.write_text(source.replace(broken.old, broken.new), encoding="utf-8")
+    if sourceless:
+        strip_sources(folder / "lab10")
     return folder
 
 

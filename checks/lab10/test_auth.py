@@ -62,7 +62,7 @@ def test_passwords_are_verified_against_their_hash(auth):
 
 
 @pytest.mark.task("10.3", points=2)
-def test_login_gives_a_signed_token_that_opens_me(client, auth, settings):
+def test_login_gives_a_signed_token_that_opens_me(no_secret_output, client, auth, settings):
     token = auth.create_access_token(USERNAME, settings, now=time.time())
     assert isinstance(token, str) and token.count(".") == 2, f"create_access_token should return a JWT; got {token!r}"
     response = client.post("/token", data={"username": USERNAME, "password": PASSWORD})
@@ -82,16 +82,18 @@ def test_login_gives_a_signed_token_that_opens_me(client, auth, settings):
         f"the token should expire token_ttl_seconds ({TOKEN_TTL}) after it was issued ('iat'); got {claims!r}"
     )
     me = client.get("/me", headers=bearer(body["access_token"]))
+    no_secret_output.client_saw(response, me)
     assert me.status_code == 200 and me.json() == {"username": USERNAME}, (
         f"GET /me with the token should answer {{'username': '{USERNAME}'}}; got {me.status_code}: {me.text[:300]}"
     )
 
 
 @pytest.mark.task("10.3", points=1)
-def test_wrong_password_and_unknown_user_look_the_same(client, direct_login):
+def test_wrong_password_and_unknown_user_look_the_same(no_secret_output, client, direct_login):
     wrong = client.post("/token", data={"username": USERNAME, "password": PASSWORD + "!"})
     assert_refused(wrong, "POST /token with a wrong password")
     unknown = client.post("/token", data={"username": "mallory", "password": PASSWORD})
+    no_secret_output.client_saw(wrong, unknown)
     assert_refused(unknown, "POST /token for a user that does not exist")
     assert wrong.json()["detail"] == unknown.json()["detail"], (
         "a wrong password and an unknown user should get the same detail, or an attacker learns which "
@@ -132,3 +134,74 @@ def test_batch_upload_needs_a_token(make_app, settings, direct_login):
         expired = signed({"sub": USERNAME, "exp": int(time.time()) - 60})
         assert_refused(client.post("/predict/random_forest/batch", files=files, headers=bearer(expired)),
                        "a batch upload with an expired token")
+
+
+@pytest.fixture
+def compare_digest_calls(monkeypatch, auth):
+    """Every call of compare_digest while the check runs, however auth.py imported it."""
+    import hmac
+    import secrets
+
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(secrets, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    if hasattr(auth, "compare_digest"):  # from hmac import compare_digest
+        monkeypatch.setattr(auth, "compare_digest", spy)
+    return calls
+
+
+@pytest.fixture
+def hash_calls(monkeypatch, auth):
+    """Every PBKDF2 computation while the check runs, however auth.py imported it."""
+    import hashlib
+
+    calls = []
+    real = hashlib.pbkdf2_hmac
+
+    def spy(*args, **kwargs):
+        calls.append(args[:1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", spy)
+    if hasattr(auth, "pbkdf2_hmac"):  # from hashlib import pbkdf2_hmac
+        monkeypatch.setattr(auth, "pbkdf2_hmac", spy)
+    return calls
+
+
+@pytest.mark.task("10.3", points=1)
+def test_password_hashes_are_compared_in_constant_time(auth, compare_digest_calls):
+    stored = auth.hash_password("s3cret-Passw0rd", iterations=1_000)
+    assert auth.verify_password("s3cret-Passw0rd", stored) is True, "verify_password should accept the right password."
+    assert auth.verify_password("s3cret-Passw0rd!", stored) is False, "verify_password should refuse a wrong password."
+    assert len(compare_digest_calls) >= 2, (
+        f"verify_password compared the hashes without hmac.compare_digest (it was called {len(compare_digest_calls)} "
+        "times for 2 passwords). `==` stops at the first differing byte, and the time that takes tells an "
+        "attacker how much of the hash matched."
+    )
+
+
+@pytest.mark.task("10.3", points=1)
+def test_an_unknown_user_costs_a_hash_like_a_wrong_password(auth, settings, hash_calls):
+    def attempt(username: str, password: str) -> int:
+        before = len(hash_calls)
+        try:
+            auth.login(username, password, settings)
+        except NotImplementedError:
+            raise
+        except Exception:  # noqa: BLE001 - the refusal itself is checked over HTTP elsewhere
+            pass
+        return len(hash_calls) - before
+
+    wrong_password, unknown_user = attempt(USERNAME, PASSWORD + "!"), attempt("mallory", PASSWORD)
+    assert wrong_password >= 1, "login with a wrong password computed no PBKDF2 hash: verify the password."
+    assert unknown_user >= wrong_password, (
+        f"login for an unknown user computed {unknown_user} PBKDF2 hashes, a wrong password {wrong_password}: an "
+        "unknown user is answered faster, and the time tells an attacker which usernames exist. Check the "
+        "password against UNKNOWN_USER_HASH when the user is unknown, so both take as long."
+    )

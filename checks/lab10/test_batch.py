@@ -147,7 +147,8 @@ def test_upload_must_be_csv(logged_in_client):
         f"a text/csv part with '; charset=utf-8' is CSV and should be accepted; got {with_charset.status_code}: "
         f"{with_charset.text[:300]}"
     )
-    for content_type in ("application/json", "image/png", "application/octet-stream"):
+    for content_type in ("application/json", "image/png", "application/octet-stream", "text/plain", "text/html",
+                         "text/csv-schema"):
         response = upload(logged_in_client, good, content_type=content_type)
         assert response.status_code == 415, (
             f"an upload sent as {content_type} should be refused with 415 Unsupported Media Type; got "
@@ -176,3 +177,84 @@ def test_upload_over_the_limit_is_a_413(logged_in_client):
     )
     huge = upload(logged_in_client, b"x" * (MAX_UPLOAD_BYTES * 20))
     assert huge.status_code == 413, f"a file 20 times the limit should be refused with 413; got {huge.status_code}"
+
+
+class EndlessUpload:
+    """A file that never ends (CSV rows, generated as read); it counts the bytes handed out."""
+
+    def __init__(self, limit: int):
+        self.limit = limit  # more is never generated: a reader of "everything" gets this much
+        self.handed_out = 0
+        self._line = b"5.1,3.5,1.4,0.2\n"
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.limit - self.handed_out
+        size = max(0, min(size, self.limit - self.handed_out))
+        self.handed_out += size
+        return (self._line * (size // len(self._line) + 1))[:size]
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.handed_out
+
+    def tell(self) -> int:
+        return self.handed_out
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.task("10.2", points=1)
+async def test_an_oversized_upload_is_refused_without_reading_it_all(monkeypatch):
+    from starlette.datastructures import Headers, UploadFile
+
+    batch = import_lab_module("lab10.batch")
+    huge = 32 * 1024 * 1024
+    source = EndlessUpload(huge)
+    upload_file = UploadFile(file=source, filename="flowers.csv", headers=Headers({"content-type": "text/csv"}))
+    try:
+        await batch.read_csv_upload(upload_file, MAX_UPLOAD_BYTES)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the 413 is what should come out
+        status = getattr(exc, "status_code", getattr(exc, "status", None))
+        assert status == 413, f"a 32 MiB upload with max_bytes={MAX_UPLOAD_BYTES} raised {type(exc).__name__}: {exc}; expected the 413."
+    else:
+        pytest.fail(f"read_csv_upload returned for a 32 MiB upload with max_bytes={MAX_UPLOAD_BYTES}; expected a 413.")
+    assert source.handed_out <= 4 * 1024 * 1024, (
+        f"to refuse a 32 MiB upload over a {MAX_UPLOAD_BYTES}-byte limit, read_csv_upload read {source.handed_out:,} "
+        "bytes: it read the whole file first and measured it after. Read in chunks (upload.read(64 * 1024)) and "
+        "raise the 413 as soon as more than max_bytes have arrived: a client could send gigabytes."
+    )
+
+
+@pytest.mark.task("10.2", points=1)
+def test_the_stream_predicts_off_the_event_loop(logged_in_client, monkeypatch):
+    import asyncio
+
+    from sklearn.pipeline import Pipeline
+
+    on_loop = []
+    original = Pipeline.predict
+
+    def watched(self, *args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "predict", watched)
+    features, _, _ = load_iris()
+    with upload(logged_in_client, iris_csv(features), stream=True) as response:
+        assert response.status_code == 200, f"the upload answered {response.status_code}: {response.read()[:300]!r}"
+        lines = list(response.iter_lines())
+    assert len([line for line in lines if line.strip()]) == len(features) + 1, (
+        f"150 rows should stream 151 lines; got {len(lines)}"
+    )
+    assert on_loop and not any(on_loop), (
+        f"{sum(on_loop)} of {len(on_loop)} model calls of the stream ran on the event loop's thread: while a "
+        "chunk is predicted, no other request moves. Keep stream_predictions a plain `def` generator — "
+        "StreamingResponse iterates it in the thread pool; an `async def` generator runs on the event loop."
+    )

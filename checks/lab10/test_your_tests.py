@@ -2,7 +2,8 @@
 
 Your tests (``lab10/tests/`` in your target) run in pytest processes of their own: once against the
 reference service (solutions/lab10), and once against each copy with one realistic bug
-(checks/lab10/services/broken.toml).
+(checks/lab10/services/broken.toml, a practice set; the instructor's grading adds copies that are not
+published). The services run without their source text: only requests can tell them apart.
 All the runs happen once, for the first of these checks; each check then reads its verdict. A broken copy
 is caught when a test that passes on the reference fails on it.
 """
@@ -39,7 +40,7 @@ def graded_runs(tmp_path_factory) -> GradedRuns:
     if not REFERENCE.is_dir():
         raise GradedByInstructor(INSTRUCTOR_ONLY)  # a student's copy: not graded here, not counted
     work = tmp_path_factory.mktemp("your-tests")
-    reference = run_tests(tests_dir, build_service(work / "reference"), work / "run-reference")
+    reference = run_tests(tests_dir, build_service(work / "reference", sourceless=True), work / "run-reference")
     assert not reference.timed_out, (
         "your tests did not finish within the time limit on the reference service; the end of their output:\n"
         + reference.output[-1500:]
@@ -51,7 +52,7 @@ def graded_runs(tmp_path_factory) -> GradedRuns:
                                   "NotImplementedError")
 
     def run_broken(service: BrokenService) -> SuiteRun:
-        folder = build_service(work / f"broken-{service.id}", service)
+        folder = build_service(work / f"broken-{service.id}", service, sourceless=True)
         return run_tests(tests_dir, folder, work / f"run-{service.id}")
 
     with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:

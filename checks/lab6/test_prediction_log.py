@@ -59,9 +59,17 @@ def write(prediction_log, path, record: dict, delay: float) -> None:
                     "`def` — as a background task Starlette runs it in a worker thread, where time.sleep is fine.")
 
 
+LONGEST_TEXT = 10_000  # the longest text the service accepts (TextInput.text)
+ROUNDS, WRITES_PER_ROUND, WRITERS = 8, 200, 32
+
+
 def record(i: int) -> dict:
-    # Long, with a line break inside: a line written in pieces, or not escaped, shows up.
-    return {"request_id": f"check-{i:03d}", "input": {"text": f"post {i}\nsecond line " + "x" * 3000},
+    # As long as the service allows, with a line break inside: a line written in pieces, or not escaped,
+    # shows up. At 10,000 characters a line is longer than a file's 8 KiB buffer, so a writer that hands it
+    # over in more than one write (json.dump, print, a separate "\n") reaches the OS in several pieces, and
+    # without the lock another thread's line lands between them.
+    text = f"post {i}\nsecond line "
+    return {"request_id": f"check-{i:04d}", "input": {"text": text + "x" * (LONGEST_TEXT - len(text))},
             "label": "sci.space", "latency_ms": 1.5}
 
 
@@ -84,9 +92,41 @@ def test_concurrent_writes_leave_one_whole_line_each(prediction_log, tmp_path):
            if len(lines) < 101 else "Some records span several lines: write json.dumps(record) + '\\n'.")
     )
     ids = sorted(r.get("request_id") for r in parse_lines(lines))
-    assert ids == sorted(f"check-{i:03d}" for i in range(101)), (
+    assert ids == sorted(f"check-{i:04d}" for i in range(101)), (
         "the log's request ids are not exactly the 101 written: some lines were lost or written twice."
     )
+
+
+@pytest.mark.task("6.1", points=2)
+@pytest.mark.timeout(60)
+def test_long_lines_from_many_threads_never_tear(prediction_log, tmp_path):
+    """Lines longer than the file buffer, from many threads: without the lock some tear (not every time,
+    so several rounds); with the lock and one write per line, none ever does."""
+    path = tmp_path / "predictions.jsonl"
+    written = 0
+    for _ in range(ROUNDS):
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            list(pool.map(lambda i: write(prediction_log, path, record(i), 0.0),
+                          range(written, written + WRITES_PER_ROUND)))
+        written += WRITES_PER_ROUND
+        lines = read_log(path)
+        torn = []
+        for number, line in enumerate(lines, 1):
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                torn.append(number)
+        assert not torn, (
+            f"{written} records with {LONGEST_TEXT:,}-character texts (the longest the service accepts), written "
+            f"by {WRITERS} threads at once, left {len(torn)} torn lines (line {torn[0]} is not JSON: "
+            f"{lines[torn[0] - 1][:80]!r}…). A line this long is longer than the file's buffer, so it reaches "
+            "the disk in pieces unless it is one write, and another thread's line lands between the pieces. "
+            "Hold _WRITE_LOCK while you open, write and close, and write json.dumps(record) + '\\n' in one "
+            "write call."
+        )
+        assert len(lines) == written, (
+            f"{written} writes of long records left {len(lines)} lines; expected {written}."
+        )
 
 
 @pytest.mark.task("6.1", points=1)
@@ -211,3 +251,36 @@ def test_log_line_describes_the_prediction(client, settings):
         assert isinstance(latency, (int, float)) and 0 <= latency < 60_000, (
             f"latency_ms is {latency!r}: the prediction's duration in milliseconds, a number."
         )
+
+
+SLOW_MODEL = 0.25  # seconds each prediction takes in the units check: a lower bound no machine can undercut
+
+
+def slow_models(monkeypatch) -> None:
+    """Every Pipeline.predict / predict_proba takes at least SLOW_MODEL seconds while the check runs."""
+    from sklearn.pipeline import Pipeline
+
+    for method in ("predict", "predict_proba"):
+        original = getattr(Pipeline, method)
+
+        def slow(self, *args, _original=original, **kwargs):
+            time.sleep(SLOW_MODEL)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Pipeline, method, slow)
+
+
+@pytest.mark.task("6.2", points=1)
+def test_latency_is_in_milliseconds(client, settings, monkeypatch):
+    slow_models(monkeypatch)
+    response = client.post("/predict/random_forest", json=IRIS)
+    assert response.status_code == 200, f"POST /predict/random_forest answered {response.status_code}: {response.text[:200]}"
+    records = {r.get("request_id"): r for r in parse_lines(read_log(settings.prediction_log))}
+    logged = records.get(response.json().get("request_id"))
+    assert logged is not None, f"no log line has the request_id of the answer {response.json()}."
+    latency = logged.get("latency_ms")
+    assert isinstance(latency, (int, float)) and latency >= SLOW_MODEL * 1000 * EARLY, (
+        f"the model took at least {SLOW_MODEL} s (made slow on purpose), but latency_ms is {latency!r}: "
+        f"expected milliseconds, at least {SLOW_MODEL * 1000:g}. Multiply the seconds of time.perf_counter() by 1000."
+    )
+    assert latency < 60_000, f"latency_ms is {latency!r} for a prediction of about {SLOW_MODEL} s: milliseconds, not microseconds."

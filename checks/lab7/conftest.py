@@ -1,3 +1,4 @@
+import asyncio
 import hmac
 import secrets
 
@@ -11,6 +12,7 @@ from workbook.student import import_lab_module, lab_attr
 API_KEY = "s3cret-Key_for-the-checks-0123456789"
 WRONG_KEY = "s3cret-Key_for-the-checks-0123456788"  # one character off: a typo of the real key
 ALLOWED_ORIGIN = "https://dashboard.example.com"
+SLOW_ROUTE = 0.25  # seconds GET /slow of the checks' logged app takes
 
 
 
@@ -102,6 +104,11 @@ def logged_app(request_log):
     async def boom():
         raise RuntimeError("the model server fell over")
 
+    @small.get("/slow")
+    async def slow():
+        await asyncio.sleep(SLOW_ROUTE)  # a lower bound for X-Process-Time and duration_ms
+        return {"status": "ok"}
+
     small.add_middleware(lab_attr(request_log, "RequestLogMiddleware"))
     return small
 
@@ -121,3 +128,15 @@ def compare_digest_calls(monkeypatch, auth):
     if hasattr(auth, "compare_digest"):  # from secrets import compare_digest
         monkeypatch.setattr(auth, "compare_digest", spy)
     return calls
+
+
+SECRETS = {"the API key": API_KEY, "a wrong key (often a typo of the right one)": WRONG_KEY}
+
+
+@pytest.fixture
+def no_secret_output(capfd):
+    """Watch every output stream for the whole check (stdout, stderr at the fd level too, every logging
+    record, and responses the check adds with ``client_saw``); a key found anywhere fails the check."""
+    from workbook.output_watch import guard_check
+
+    yield from guard_check(capfd, SECRETS)

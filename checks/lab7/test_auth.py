@@ -64,10 +64,11 @@ def test_missing_key_is_a_401_with_a_challenge(auth, dependency_app):
 
 
 @pytest.mark.task("7.1", points=2)
-def test_wrong_key_is_a_403_and_the_right_key_passes(dependency_app):
+def test_wrong_key_is_a_403_and_the_right_key_passes(no_secret_output, dependency_app):
     with sync_client(dependency_app) as client:
         right = client.get("/secret", headers=WITH_KEY)
         wrong = client.get("/secret", headers={"X-API-Key": WRONG_KEY})
+    no_secret_output.client_saw(right, wrong)
     assert right.status_code == 200, f"GET /secret with the right key answered {right.status_code}: {right.text[:200]}"
     assert wrong.status_code == 403, (
         f"GET /secret with a wrong key answered {wrong.status_code}; expected 403 (a missing key is the 401)."
@@ -79,7 +80,7 @@ def test_wrong_key_is_a_403_and_the_right_key_passes(dependency_app):
 
 
 @pytest.mark.task("7.1", points=1)
-def test_keys_are_compared_in_constant_time(auth, compare_digest_calls):
+def test_keys_are_compared_in_constant_time(no_secret_output, auth, compare_digest_calls):
     assert refusal(auth, API_KEY) is None, "check_api_key refused the right key."
     wrong = refusal(auth, WRONG_KEY)
     assert wrong is not None and wrong.status_code == 403, "check_api_key should refuse a wrong key with a 403."
@@ -118,7 +119,7 @@ def test_is_public_matches_the_whitelist_exactly(auth):
 
 
 @pytest.mark.task("7.2", points=2)
-def test_middleware_answers_401_and_403_instead_of_raising(middleware_app):
+def test_middleware_answers_401_and_403_instead_of_raising(no_secret_output, middleware_app):
     with sync_client(middleware_app) as client:
         try:
             right = client.get("/models", headers=WITH_KEY)

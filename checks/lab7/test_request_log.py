@@ -121,7 +121,7 @@ async def test_a_crash_is_answered_timed_and_logged(logged_app, caplog):
 
 
 @pytest.mark.task("7.3", points=1)
-async def test_the_api_key_never_reaches_the_log(logged_app, caplog):
+async def test_the_api_key_never_reaches_the_log(no_secret_output, logged_app, caplog):
     caplog.set_level(logging.DEBUG)
     key = {"X-API-Key": API_KEY}
     async with recording(logged_app) as recorder:
@@ -132,4 +132,30 @@ async def test_the_api_key_never_reaches_the_log(logged_app, caplog):
     assert API_KEY not in everything_logged(caplog), (
         "the API key appears in the log. Log the fields you choose (method, path, status, duration_ms, "
         "request_id), never request.headers, the query string or the whole URL."
+    )
+
+
+@pytest.mark.task("7.3", points=1)
+def test_process_time_is_in_seconds_and_duration_in_milliseconds(logged_app, caplog):
+    from checks.lab7.conftest import SLOW_ROUTE
+
+    caplog.set_level(logging.INFO)
+    with sync_client(logged_app) as client:
+        response = client.get("/slow", headers={"X-Request-ID": "slow-1"})
+    assert response.status_code == 200, f"GET /slow answered {response.status_code}: {response.text[:200]}"
+    raw = response.headers.get("x-process-time")
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        pytest.fail(f"X-Process-Time is {raw!r}; expected the seconds taken, e.g. '0.004213'.")
+    assert SLOW_ROUTE * 0.9 <= seconds < 20, (
+        f"GET /slow takes at least {SLOW_ROUTE} s (it sleeps on purpose), and its X-Process-Time is {raw!r}: "
+        f"expected seconds, about {SLOW_ROUTE} (f\"{{seconds:.6f}}\" of time.perf_counter() differences)."
+    )
+    lines = lines_for(caplog, "slow-1")
+    assert len(lines) == 1, f"GET /slow left {len(lines)} log lines with its request id; expected 1."
+    duration = lines[0].get("duration_ms")
+    assert isinstance(duration, (int, float)) and SLOW_ROUTE * 1000 * 0.9 <= duration < 60_000, (
+        f"GET /slow takes at least {SLOW_ROUTE} s, and its log line says duration_ms {duration!r}: expected "
+        f"milliseconds, at least {SLOW_ROUTE * 1000:g} (seconds * 1000)."
     )

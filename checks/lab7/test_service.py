@@ -109,7 +109,7 @@ def test_cors_headers_reach_refused_and_accepted_answers(client):
 
 
 @pytest.mark.task("7.4", points=1)
-def test_the_service_answers_with_the_key_and_never_logs_it(client, caplog):
+def test_the_service_answers_with_the_key_and_never_logs_it(no_secret_output, client, caplog):
     caplog.set_level(logging.DEBUG)
     health = client.get("/health")
     docs = client.get("/docs")
@@ -124,6 +124,7 @@ def test_the_service_answers_with_the_key_and_never_logs_it(client, caplog):
         f"POST /predict/newsgroups with the key answered {predicted.status_code}: {predicted.text[:200]}"
     )
     assert refused.status_code == 403, f"a wrong key answered {refused.status_code}; expected 403."
+    no_secret_output.client_saw(health, docs, predicted, refused)
     logged = everything_logged(caplog)
     for name, key in (("the API key", API_KEY), ("a wrong key (often a typo of the right one)", WRONG_KEY)):
         assert key not in logged, f"{name} appears in the log: log only the fields you choose, never headers."

@@ -71,3 +71,12 @@ def model_calls(monkeypatch):
     Counting calls proves a cache hit without timing anything: a hit is an answer for which no model ran.
     """
     return count_pipeline_calls(monkeypatch, ("predict", "predict_proba"))
+
+
+@pytest.fixture
+def no_secret_output(capfd):
+    """Watch every output stream for the whole check (stdout, stderr at the fd level too, every logging
+    record, responses the check adds with ``client_saw``): the API key found anywhere fails the check."""
+    from workbook.output_watch import guard_check
+
+    yield from guard_check(capfd, {"the API key": API_KEY})

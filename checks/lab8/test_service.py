@@ -30,9 +30,10 @@ def cache_header(response) -> str | None:
 
 
 @pytest.mark.task("8.3", points=2)
-def test_repeated_prediction_is_a_memory_hit(client, model_calls):
+def test_repeated_prediction_is_a_memory_hit(no_secret_output, client, model_calls):
     first = predict(client, "random_forest", SETOSA)
     second = predict(client, "random_forest", SETOSA)
+    no_secret_output.client_saw(first, second)
     assert (first.json()["label"], second.json()["label"]) == ("setosa", "setosa"), (
         f"random_forest should answer 'setosa' for {SETOSA} both times; got {first.json()} then {second.json()}."
     )
@@ -57,6 +58,37 @@ def test_models_do_not_share_cache_entries(client, model_calls):
         f"{cache_header(other)!r}, expected 'miss'). Put the model's name and version in the cache key."
     )
     assert other.json()["model"] == "random_forest", f"the answer names the wrong model: {other.json()}"
+
+
+@pytest.mark.task("8.3", points=2)
+@pytest.mark.timeout(30)
+def test_a_second_instance_and_a_restart_answer_from_the_disk_cache(settings, model_calls):
+    from workbook.clients import sync_client
+    from workbook.student import import_lab_module, lab_attr
+
+    from checks.lab8.conftest import API_KEY
+
+    create_app = lab_attr(import_lab_module("lab8.app"), "create_app")
+    key = {"X-API-Key": API_KEY}
+    with sync_client(create_app(settings), headers=key) as first:
+        predict(first, "random_forest", VIRGINICA)
+        # A second worker on the same cache folder, while the first still runs: its memory is empty.
+        with sync_client(create_app(settings), headers=key) as second:
+            other_worker = predict(second, "random_forest", VIRGINICA)
+    with sync_client(create_app(settings), headers=key) as restarted:  # the service restarted
+        after_restart = predict(restarted, "random_forest", VIRGINICA)
+    labels = {other_worker.json()["label"], after_restart.json()["label"]}
+    assert labels == {"virginica"}, f"random_forest should answer 'virginica' for {VIRGINICA}; got {labels}."
+    assert model_calls.count == 1, (
+        f"one prediction, repeated by a second app instance and by an app restarted on the same cache folder "
+        f"({settings.cache_dir}), ran the model {model_calls.count} times; expected 1. The memory cache is per "
+        "process and forgotten on restart; the disk cache is what the other workers and the next start share: "
+        "on a memory miss, ask caches.disk (it runs the model only on its own miss), never the model directly."
+    )
+    assert (cache_header(other_worker), cache_header(after_restart)) == ("miss", "miss"), (
+        f"X-Cache says whether the *memory* cache answered; a new process's memory is empty, so both answers "
+        f"should say 'miss'; got {cache_header(other_worker)!r} and {cache_header(after_restart)!r}."
+    )
 
 
 @pytest.mark.task("8.3", points=1)
@@ -104,7 +136,7 @@ async def test_concurrent_requests_get_the_uncached_answers(async_client):
 
 
 @pytest.mark.task("8.4", points=2)
-def test_delete_cache_empties_both_caches(client, model_calls):
+def test_delete_cache_empties_both_caches(no_secret_output, client, model_calls):
     predict(client, "random_forest", SETOSA)
     predict(client, "random_forest", SETOSA)
     deleted = client.delete("/cache")
@@ -182,3 +214,30 @@ def test_reload_refusals_are_clear(client, model_dir):
     )
     still = predict(client, "random_forest", SETOSA).json()
     assert still["version"] == before["version"], f"after a refused reload the old version should still serve: {still}"
+
+
+@pytest.mark.task("8.3", points=1)
+def test_logged_latency_is_in_milliseconds(client, settings, monkeypatch):
+    import json
+    import time
+
+    from sklearn.pipeline import Pipeline as SklearnPipeline
+
+    slow = 0.25  # seconds each prediction takes here: a lower bound no machine can undercut
+    original = SklearnPipeline.predict
+
+    def slow_predict(self, *args, **kwargs):
+        time.sleep(slow)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SklearnPipeline, "predict", slow_predict)
+    answer = predict(client, "random_forest", SETOSA).json()
+    path = settings.prediction_log
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    records = [json.loads(line) for line in lines if answer.get("request_id", "?") in line]
+    assert len(records) == 1, f"the prediction log holds {len(records)} lines for the answer {answer}; expected 1."
+    latency = records[0].get("latency_ms")
+    assert isinstance(latency, (int, float)) and slow * 1000 * 0.9 <= latency < 60_000, (
+        f"the model took at least {slow} s (made slow on purpose) and the log line says latency_ms {latency!r}: "
+        f"expected milliseconds, at least {slow * 1000:g}. Pass (time.perf_counter() - start) * 1000 to log.log."
+    )

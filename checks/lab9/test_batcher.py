@@ -188,6 +188,52 @@ async def test_next_batch_waits_for_company(batching):
     )
 
 
+@pytest.mark.task("9.4", points=1)
+async def test_a_full_batch_leaves_at_once(batching):
+    batcher = batching.MicroBatcher(CountingPredict(), max_size=4, max_wait=30.0)
+    queued = [pending(batching, i) for i in range(4)]
+    for item in queued[:2]:
+        batcher.queue.put_nowait(item)
+
+    async def the_rest_arrive():
+        await asyncio.sleep(0.05)
+        for item in queued[2:]:
+            batcher.queue.put_nowait(item)
+
+    arriving = asyncio.create_task(the_rest_arrive())
+    try:
+        batch = await asyncio.wait_for(batcher.next_batch(), 3)
+    except TimeoutError:
+        pytest.fail("with max_size=4 and max_wait=30 s, 4 inputs arrived within 0.05 s, yet next_batch() had not "
+                    "returned 3 s later: a full batch must leave at once, not wait out max_wait.")
+    finally:
+        await arriving
+    assert [p.item for p in batch] == [0, 1, 2, 3], f"the full batch was {[p.item for p in batch]}; expected [0, 1, 2, 3]."
+
+
+@pytest.mark.task("9.4", points=1)
+async def test_the_wait_does_not_restart_with_each_arrival(batching):
+    max_wait, every, arrivals = 0.3, 0.1, 25
+    batcher = batching.MicroBatcher(CountingPredict(), max_size=64, max_wait=max_wait)
+
+    async def steady_traffic():
+        for i in range(arrivals):
+            batcher.queue.put_nowait(pending(batching, i))
+            await asyncio.sleep(every)
+
+    traffic = asyncio.create_task(steady_traffic())
+    try:
+        batch = await asyncio.wait_for(batcher.next_batch(), 10)
+    finally:
+        traffic.cancel()
+    assert len(batch) <= 12, (
+        f"inputs arrived every {every} s with max_wait={max_wait} s; the first batch should leave about {max_wait} s "
+        f"after its first input (with 3 or 4 of them), but it took {len(batch)} inputs, arriving over "
+        f"{(len(batch) - 1) * every:.1f} s. max_wait counts from the first input taken: one deadline for the whole "
+        "batch, not a new wait of max_wait after each arrival."
+    )
+
+
 # --- Task 9.5: run_batch ----------------------------------------------------------------------------------
 
 @pytest.mark.task("9.5", points=2)
@@ -264,4 +310,46 @@ async def test_cancelled_request_is_skipped(batching):
                     "that are already done.")
     assert batch[0].future.result() == 10 and batch[2].future.result() == 30, (
         "with the middle request cancelled, the other two should still get their results."
+    )
+
+
+@pytest.mark.task("9.5", points=1)
+async def test_any_model_error_fails_only_its_batch(batching):
+    class ModelCrashed(Exception):
+        pass
+
+    for error in (RuntimeError("the model crashed"), KeyError("petal_width"), ZeroDivisionError("division by zero"),
+                  ModelCrashed("a library's own error class")):
+        def predict(items, error=error):
+            raise error
+
+        batcher = batching.MicroBatcher(predict, max_size=64, max_wait=MAX_WAIT)
+        batch = [pending(batching, item) for item in (1, 2)]
+        try:
+            await asyncio.wait_for(batcher.run_batch(batch), 5)
+        except Exception as exc:
+            pytest.fail(f"predict_batch raised {type(error).__name__}, and run_batch let {type(exc).__name__} escape: "
+                        "the worker dies with it and every later request fails. Catch any Exception, not only "
+                        "the types you expect, and set a BatchError on this batch's futures.")
+        outcomes = [type(p.future.exception()).__name__ if p.future.done() else "waiting" for p in batch]
+        assert all(p.future.done() and isinstance(p.future.exception(), batching.BatchError) for p in batch), (
+            f"predict_batch raised {type(error).__name__}; the batch's requests ended as {outcomes}, expected "
+            "BatchError for each."
+        )
+
+
+@pytest.mark.task("9.5", points=1)
+async def test_a_failed_batch_skips_cancelled_requests(batching):
+    batcher = batching.MicroBatcher(CountingPredict(fail_on="bad"), max_size=64, max_wait=MAX_WAIT)
+    batch = [pending(batching, item) for item in ("bad", 2, 3)]
+    batch[1].future.cancel()  # that client went away
+    try:
+        await asyncio.wait_for(batcher.run_batch(batch), 5)
+    except asyncio.InvalidStateError:
+        pytest.fail("run_batch raised InvalidStateError setting the error of a cancelled request when the batch "
+                    "failed: skip futures that are already done when setting errors too, not only results.")
+    outcomes = [type(p.future.exception()).__name__ if p.future.done() and not p.future.cancelled() else
+                ("cancelled" if p.future.cancelled() else "waiting") for p in (batch[0], batch[2])]
+    assert outcomes == ["BatchError", "BatchError"], (
+        f"the failed batch's requests that were still waiting ended as {outcomes}; expected BatchError for both."
     )

@@ -51,6 +51,22 @@ def test_linear_predictor_matches_sklearn(predicting):
 
 
 @pytest.mark.task("9.7", points=1)
+@pytest.mark.timeout(60)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_linear_predictor_follows_the_scalers_options(predicting):
+    features, targets, _ = load_iris()
+    for options in ({"with_mean": False}, {"with_std": False}, {"with_mean": False, "with_std": False}):
+        # Converged or not, the fitted arrays are what the numpy predictor must reproduce.
+        pipeline = Pipeline([("scale", StandardScaler(**options)), ("classifier", LogisticRegression(max_iter=300))])
+        pipeline.fit(features, targets)
+        described = ", ".join(f"{key}={value}" for key, value in options.items())
+        assert_same_predictions(
+            predicting.linear_predictor(pipeline), pipeline,
+            f"StandardScaler({described}) + LogisticRegression (subtract mean_ only if with_mean, divide by "
+            "scale_ only if with_std: a scaler made with with_mean=False still keeps mean_)")
+
+
+@pytest.mark.task("9.7", points=1)
 def test_linear_predictor_declines_other_models(predicting):
     for name in ("random_forest", "newsgroups"):
         pipeline, _ = reference_model(name)

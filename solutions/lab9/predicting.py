@@ -208,8 +208,10 @@ def linear_predictor(pipeline: Any) -> Callable[[np.ndarray], np.ndarray] | None
 
     The function takes a 2-D float array (one row per flower) and returns what ``pipeline.predict``
     returns, for every input: ``classes_`` indexed by the best-scoring class. Read the fitted arrays
-    once, here, not on every call: ``mean_`` and ``scale_`` of the scaler (either may be None when
-    the scaler was told not to centre or scale), ``coef_`` and ``intercept_`` of the regression.
+    once, here, not on every call: ``mean_`` and ``scale_`` of the scaler, ``coef_`` and ``intercept_``
+    of the regression. Subtract ``mean_`` only if the scaler's ``with_mean`` is true, and divide by
+    ``scale_`` only if its ``with_std`` is true: a ``StandardScaler(with_mean=False)`` still computes and
+    keeps ``mean_`` (it just does not subtract it), and ``with_std=False`` leaves ``scale_`` None.
     Scores are ``scaled_rows @ coef_.T + intercept_``; with one row of ``coef_`` (two classes) the
     prediction is class 1 where the score is positive.
     """
@@ -217,7 +219,9 @@ def linear_predictor(pipeline: Any) -> Callable[[np.ndarray], np.ndarray] | None
     if not steps or not isinstance(steps[-1], LogisticRegression):
         return None
     if len(steps) == 2 and isinstance(steps[0], StandardScaler):
-        mean, scale = steps[0].mean_, steps[0].scale_
+        scaler = steps[0]
+        mean = scaler.mean_ if scaler.with_mean else None
+        scale = scaler.scale_ if scaler.with_std else None
     elif len(steps) == 1:
         mean = scale = None
     else:
