@@ -151,17 +151,74 @@ def _assertion_message(exc: AssertionError) -> str:
     text = str(exc)
     # Keep the check's own message; drop pytest's re-evaluation of the expression after it.
     head = text.split("\nassert ", 1)[0].strip()
-    return head or "an assertion in the check failed"
+    if head and not head.startswith("assert "):
+        return head
+    first = text.splitlines()[0] if text else ""
+    return f"a check failed without saying why (a bug in the check; please report it): {first}".rstrip(": ")
+
+
+_LAB_PART = re.compile(r"lab\d+")
+CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+WORKBOOK_DIR = Path(__file__).resolve().parent
+
+
+def _is_student_file(filename: str) -> bool:
+    """A file of the code under test: inside a ``labN`` folder, not the checks or the workbook's tools."""
+    path = Path(filename)
+    if any(part in ("site-packages", "dist-packages") for part in path.parts):
+        return False
+    if _is_check_file(filename):
+        return False
+    return any(_LAB_PART.fullmatch(part) for part in path.parts)
+
+
+def _is_check_file(filename: str) -> bool:
+    path = Path(filename).resolve() if filename and not filename.startswith("<") else Path(filename)
+    return path.is_relative_to(CHECKS_DIR) or path.is_relative_to(WORKBOOK_DIR)
+
+
+def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    try:
+        return list(traceback.extract_tb(exc.__traceback__))
+    except Exception:  # a source file that cannot be read must not hide the verdict
+        return []
 
 
 def _student_location(exc: BaseException) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f"{os.sep}lab" in f.filename and f"{os.sep}checks{os.sep}" not in f.filename
-              and f"{os.sep}workbook{os.sep}" not in f.filename]
+    frames = [f for f in _frames(exc) if _is_student_file(f.filename)]
     if not frames:
         return ""
     frame = frames[-1]
     return f"\n  at {show_path(frame.filename)}, line {frame.lineno}: {frame.line}"
+
+
+def _raised_by_check(exc: BaseException) -> traceback.FrameSummary | None:
+    """The check's frame when the exception was raised by the check (or a workbook helper) itself.
+
+    Decided by where it was raised: the innermost frame. If it lies in ``checks/`` or ``workbook/`` and no
+    frame of the code under test lies between, the check raised it; otherwise the student's code did
+    (directly or through a library it called).
+    """
+    frames = _frames(exc)
+    if not frames:
+        return None
+    for frame in reversed(frames):
+        if _is_student_file(frame.filename):
+            return None
+        if _is_check_file(frame.filename):
+            return frame
+    return None
+
+
+def _unawaited(exc: BaseException) -> str | None:
+    """A message when the exception comes from using an un-awaited coroutine or future as a value."""
+    text = str(exc)
+    if isinstance(exc, (TypeError, AttributeError)) and re.search(
+            r"'(coroutine|Future|_GatheringFuture|Task)' object", text):
+        kind = "coroutine" if "coroutine" in text else "future"
+        return (f"your code returned a {kind} where a value was expected: add `await` before the call "
+                f"({type(exc).__name__}: {text}){_student_location(exc)}")
+    return None
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
@@ -177,11 +234,50 @@ def classify(exc: BaseException) -> tuple[str, str]:
     for link in chain:
         if isinstance(link, NotImplementedError):
             return "not-started", _not_started_message(link)
-    if isinstance(exc, AssertionError):
-        return "fail", _assertion_message(exc)
     if isinstance(exc, pytest.fail.Exception):
-        return "fail", str(exc)
+        return "fail", _did_not_raise(exc) or str(exc)
+    if (message := _unawaited(exc)) is not None:
+        return "fail", message
+    check_frame = _raised_by_check(exc)
+    if isinstance(exc, AssertionError) and (check_frame is not None or not _frames(exc)):
+        return "fail", _assertion_message(exc)
+    if check_frame is not None:
+        return "fail", (
+            f"the check could not use what your code gave it ({type(exc).__name__}: {exc}) while running "
+            f"`{(check_frame.line or '').strip()}` ({show_path(check_frame.filename)}, line {check_frame.lineno}). "
+            "Compare what your code returns with what the task's docstring asks for."
+        )
     return "fail", f"your code raised {type(exc).__name__}: {exc}{_student_location(exc)}"
+
+
+def _did_not_raise(exc: BaseException) -> str | None:
+    """pytest.raises' bare "DID NOT RAISE", with the call the check made (from the check's source)."""
+    text = str(exc)
+    if not text.startswith("DID NOT RAISE"):
+        return None
+    expected = text.removeprefix("DID NOT RAISE").strip()
+    frames = [f for f in _frames(exc) if _is_check_file(f.filename) and not f.filename.endswith("checking.py")]
+    call = ""
+    if frames:
+        call = _with_body(frames[-1].filename, frames[-1].lineno or 0)
+    tried = f"`{call}`" if call else "the call the check made"
+    return f"{tried} should raise {expected}, but it returned without raising."
+
+
+def _with_body(filename: str, lineno: int) -> str:
+    """The statements inside the ``with`` block that starts (or ends) at ``lineno`` of a check file."""
+    import ast
+
+    try:
+        tree = ast.parse(Path(filename).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    blocks = [node for node in ast.walk(tree)
+              if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno <= lineno <= node.end_lineno]
+    if not blocks:
+        return ""
+    innermost = max(blocks, key=lambda node: node.lineno)
+    return "; ".join(ast.unparse(statement) for statement in innermost.body)[:200]
 
 
 def _not_started_message(exc: NotImplementedError) -> str:

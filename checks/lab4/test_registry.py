@@ -7,6 +7,7 @@ from pathlib import Path
 import joblib
 import pytest
 
+from workbook.checking import raises, settle
 from workbook.models import MODEL_NAMES, reference_model
 from workbook.student import lab_attr
 
@@ -246,13 +247,14 @@ def test_newsgroups_model_loads_nothing_until_load_model(predictor_module, regis
     assert not loads, "NewsgroupsModel() called joblib.load: __init__ runs at import time, load in load_model."
     TextInput = lab_attr(schemas_module, "TextInput")
     RegistryUnavailableError = lab_attr(registry_module, "RegistryUnavailableError")
-    with pytest.raises(RegistryUnavailableError):
-        holder.predict(TextInput(text="orbit"))
+    # predict may be written `async def` (FastAPI awaits a coroutine dependency): settle() awaits it.
+    with raises(RegistryUnavailableError, "NewsgroupsModel().predict(TextInput(text='orbit')) before load_model"):
+        settle(holder.predict(TextInput(text="orbit")))
     holder.load_model(OneModelRegistry(entries, lab_attr(registry_module, "UnknownModelError")))
     assert not loads, "load_model read a file itself; take the entry from the registry, which has loaded it."
     post = POSTS[0]
-    got = holder.predict(TextInput(text=post))
+    got = settle(holder.predict(TextInput(text=post)))
     assert got.label == expected_label("newsgroups", post), f"after load_model, predict({post!r}) gave {got!r}."
     holder.unload()
-    with pytest.raises(RegistryUnavailableError):
-        holder.predict(TextInput(text="orbit"))
+    with raises(RegistryUnavailableError, "predict(TextInput(text='orbit')) after unload()"):
+        settle(holder.predict(TextInput(text="orbit")))
