@@ -242,9 +242,10 @@ def classify(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, AssertionError) and (check_frame is not None or not _frames(exc)):
         return "fail", _assertion_message(exc)
     if check_frame is not None:
+        running = f"`{check_frame.line.strip()}` " if check_frame.line else ""
         return "fail", (
             f"the check could not use what your code gave it ({type(exc).__name__}: {exc}) while running "
-            f"`{(check_frame.line or '').strip()}` ({show_path(check_frame.filename)}, line {check_frame.lineno}). "
+            f"{running}({show_path(check_frame.filename)}, line {check_frame.lineno}). "
             "Compare what your code returns with what the task's docstring asks for."
         )
     return "fail", f"your code raised {type(exc).__name__}: {exc}{_student_location(exc)}"
@@ -268,9 +269,11 @@ def _with_body(filename: str, lineno: int) -> str:
     """The statements inside the ``with`` block that starts (or ends) at ``lineno`` of a check file."""
     import ast
 
+    import linecache
+
     try:
-        tree = ast.parse(Path(filename).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse("".join(linecache.getlines(filename)))
+    except (SyntaxError, ValueError):
         return ""
     blocks = [node for node in ast.walk(tree)
               if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno <= lineno <= node.end_lineno]
