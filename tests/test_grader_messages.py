@@ -96,3 +96,12 @@ def test_an_exception_group_around_not_implemented_is_not_started():
     group = ExceptionGroup("unhandled errors in a TaskGroup", [NotImplementedError("Task 1.1: An async slow task")])
     status, message = classify(group)
     assert status == "not-started" and message.startswith("not started: Task 1.1"), message
+
+
+def test_a_check_that_goes_through_earlier_tasks_names_them():
+    from workbook.grader import _explain
+
+    message = _explain("fail", "3 of 64 requests got another request's answer.", None, None, ("9.4", "9.5"))
+    assert "This check goes through Task 9.4 (" in message and "and Task 9.5 (" in message, message
+    assert "to work first: fix them, then re-run." in message, message
+    assert _explain("not-started", "not started: Task 9.6", None, None, ("9.4",)) == "not started: Task 9.6"

@@ -75,6 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(id, points=1): the lab task a check grades and its points")
+    config.addinivalue_line("markers", "needs(*ids): earlier tasks whose code this check cannot avoid going "
+                                       "through; a failure message then says to fix those first")
     try:
         target = resolve_target(config.getoption("target"))
     except TargetError as exc:
@@ -292,11 +294,23 @@ def _not_started_message(exc: NotImplementedError) -> str:
     return f"not started: Task {match.group(1)} — {title}"
 
 
-def _explain(status: str, message: str, task: catalog.Task | None, timeout: float | None) -> str:
+def _needs_sentence(needs: tuple[str, ...]) -> str:
+    """"This check goes through Task 9.4 …": a check that cannot avoid earlier tasks says so."""
+    named = [f"Task {task_id} ({found.title})" if (found := catalog.task(task_id)) else f"Task {task_id}"
+             for task_id in needs]
+    which = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    its, it = ("its", "it") if len(needs) == 1 else ("their", "them")
+    return f"This check goes through {which}: if {its} checks fail too, this needs {it} to work first: fix {it}, then re-run."
+
+
+def _explain(status: str, message: str, task: catalog.Task | None, timeout: float | None,
+             needs: tuple[str, ...] = ()) -> str:
     if status == "timeout":
         message = (f"the check did not finish within {timeout:g} s: something waits forever or blocks "
                    "(a loop that never ends, a blocking sleep, a lock never released).")
     lines = [message]
+    if needs and status in ("fail", "timeout"):
+        lines.append(_needs_sentence(needs))
     if task is not None and status != "not-started":
         lines.append(f"Read: {task.where_to_read}")
     return "\n".join(lines)
@@ -327,7 +341,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     status, message = classify(excinfo.value)
     timeout_marker = item.get_closest_marker("timeout")
     timeout = float(timeout_marker.args[0]) if timeout_marker and timeout_marker.args else None
-    message = _explain(status, message, catalog.task(task_id), timeout)
+    needs_marker = item.get_closest_marker("needs")
+    needs = tuple(str(t) for t in needs_marker.args) if needs_marker else ()
+    message = _explain(status, message, catalog.task(task_id), timeout, needs)
     if previous is None or previous.status == "pass":
         state.results[item.nodeid] = _result(item, task_id, points, status, message, call.duration)
     if item.config.getoption("grader_tracebacks"):
