@@ -236,6 +236,13 @@ def test_get_and_post_predictions_agree(client):
         f"POST /predictions with sepal_length NaN answered {bad.status_code}: bad input must get a 422, never a "
         "500. Keep `install_safe_validation_handler(app)` in create_app (notebook 05, \"A 422 that became a 500\")."
     )
+    # GET refuses what POST refuses: the query is validated by the same schema, IrisFeatures.
+    for params, field in [({**FLOWERS[0], "petal_width": 0}, "petal_width"), ({**FLOWERS[0], "colour": "blue"}, "colour")]:
+        refused = client.get("/predictions", params=params)
+        assert refused.status_code == 422 and field in refused.text, (
+            f"GET /predictions?{params} answered {refused.status_code} {refused.text[:200]}; like POST it should be "
+            f"a 422 naming {field!r}. Read the query into the schema: `features: Annotated[IrisFeatures, Query()]`."
+        )
 
 
 # --- Task 5.4: batches -------------------------------------------------------------------------------
