@@ -44,7 +44,8 @@ def assert_slow_route_waited(result: dict, path: str) -> None:
         f"GET {path}?delay={DELAY} should answer {{'route': '{route}', 'waited': {DELAY}}}, got {slow.json()}."
     )
     assert result["slow_done"] >= DELAY * EARLY, (
-        f"GET {path}?delay={DELAY} answered after {result['slow_done']:.2f} s: it should wait {DELAY} s."
+        f"GET {path}?delay={DELAY} answered after {result['slow_done']:.2f} s: it should wait {DELAY} s. "
+        "Without `await`, asyncio.sleep(delay) only makes a coroutine and returns at once."
     )
 
 
