@@ -105,3 +105,16 @@ def test_a_check_that_goes_through_earlier_tasks_names_them():
     assert "This check goes through Task 9.4 (" in message and "and Task 9.5 (" in message, message
     assert "to work first: fix them, then re-run." in message, message
     assert _explain("not-started", "not started: Task 9.6", None, None, ("9.4",)) == "not started: Task 9.6"
+
+
+def test_your_code_raised_names_the_task_whose_function_raised():
+    source = ("def score(entry, rows):  # Task 5.2\n"
+              "    raise ValueError('confidence must be at most 1')\n")
+    namespace = {}
+    linecache.cache["/tmp/sub/lab5/scoring.py"] = (len(source), None, source.splitlines(keepends=True),
+                                                    "/tmp/sub/lab5/scoring.py")
+    exec(compile(source, "/tmp/sub/lab5/scoring.py", "exec"), namespace)
+    exc = raise_from(CHECK_FILE, "score(None, [])\n", score=namespace["score"])
+    status, message = classify(exc)
+    assert message.startswith("your code raised ValueError: confidence must be at most 1"), message
+    assert "lab5/scoring.py, line 2" in message and "in score, Task 5.2's code" in message, message

@@ -87,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = GraderState(target=target)
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m/--deselect: a check the run does not select has no result to miss
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
     for item in items:
@@ -191,7 +192,34 @@ def _student_location(exc: BaseException) -> str:
     if not frames:
         return ""
     frame = frames[-1]
-    return f"\n  at {show_path(frame.filename)}, line {frame.lineno}: {frame.line}"
+    where = f"\n  at {show_path(frame.filename)}, line {frame.lineno}: {(frame.line or '').strip()}"
+    for outer in reversed(frames):  # the innermost frame that lies in a task's function names the task
+        if (owner := _task_function_at(outer.filename, outer.lineno or 0)) is not None:
+            task_id, name = owner
+            return f"{where}\n  (in {name}, Task {task_id}'s code: if Task {task_id}'s checks fail too, fix it first)"
+    return where
+
+
+_MARK = re.compile(r"#\s*Task\s+(\d+\.\d+)\b")
+
+
+def _task_function_at(filename: str, lineno: int) -> tuple[str, str] | None:
+    """(task id, function name) of the ``# Task N.K`` function of a lab file that holds ``lineno``."""
+    import ast
+    import linecache
+
+    lines = linecache.getlines(filename)
+    try:
+        tree = ast.parse("".join(lines))
+    except (SyntaxError, ValueError):
+        return None
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= lineno <= node.end_lineno:
+            marks = [m for n in range(node.lineno, node.body[0].lineno) if (m := _MARK.search(lines[n - 1]))]
+            if marks and (best is None or node.lineno > best[2]):
+                best = (marks[-1].group(1), node.name, node.lineno)
+    return (best[0], best[1]) if best else None
 
 
 def _raised_by_check(exc: BaseException) -> traceback.FrameSummary | None:

@@ -118,10 +118,10 @@ def test_digest_of_the_file_bytes_is_recorded(persistence, reference_text_model,
 
 
 @pytest.mark.task("3.4", points=2)
-def test_round_trip_gives_identical_predictions(persistence, reference_text_model, reference_saved_model):
+def test_round_trip_gives_identical_predictions(loader, reference_text_model, reference_saved_model):
     text_model = reference_text_model
-    model = persistence.load_model(reference_saved_model)
-    assert isinstance(model, persistence.LoadedModel), f"load_model returned {type(model).__name__}, not LoadedModel."
+    model = loader.load_model(reference_saved_model)
+    assert isinstance(model, loader.LoadedModel), f"load_model returned {type(model).__name__}, not LoadedModel."
     texts, _ = load_corpus("test")
     assert list(model.target_names) == list(text_model[1]), (
         f"load_model gave the target names {model.target_names!r}; the file holds {list(text_model[1])!r}."
@@ -132,12 +132,12 @@ def test_round_trip_gives_identical_predictions(persistence, reference_text_mode
 
 
 @pytest.mark.task("3.4", points=2)
-def test_tampered_file_is_refused_before_unpickling(persistence, reference_saved_model, tmp_path):
+def test_tampered_file_is_refused_before_unpickling(loader, reference_saved_model, tmp_path):
     # Swap the model for a pickle that runs code when loaded; the recorded digest stays the old one.
     marker = tmp_path / "unpickled-and-ran-code"
     joblib.dump(RunsCodeWhenUnpickled(marker), reference_saved_model)
-    with raises(persistence.UntrustedModelError, "load_model(a file whose bytes no longer match the recorded digest)"):
-        persistence.load_model(reference_saved_model)
+    with raises(loader.UntrustedModelError, "load_model(a file whose bytes no longer match the recorded digest)"):
+        loader.load_model(reference_saved_model)
     assert not marker.exists(), (
         "load_model refused the file, but only after unpickling it, and the pickle ran its code. "
         "Compare the digests before joblib.load."
@@ -145,15 +145,15 @@ def test_tampered_file_is_refused_before_unpickling(persistence, reference_saved
 
 
 @pytest.mark.task("3.4", points=1)
-def test_file_without_digest_is_refused(persistence, reference_saved_model):
-    persistence.digest_path(reference_saved_model).unlink()
-    with raises(persistence.UntrustedModelError, "load_model(a model file with no .sha256 file beside it)"):
-        persistence.load_model(reference_saved_model)
+def test_file_without_digest_is_refused(loader, reference_saved_model):
+    loader.digest_path(reference_saved_model).unlink()
+    with raises(loader.UntrustedModelError, "load_model(a model file with no .sha256 file beside it)"):
+        loader.load_model(reference_saved_model)
 
 
 @pytest.mark.task("3.4", points=1)
 @pytest.mark.parametrize("shape", ["bare pipeline", "three items", "names not a list", "no predict"])
-def test_wrong_shape_gives_a_clear_error(persistence, reference_text_model, tmp_path, shape):
+def test_wrong_shape_gives_a_clear_error(loader, reference_text_model, tmp_path, shape):
     pipeline, names = reference_text_model
     obj = {
         "bare pipeline": pipeline,
@@ -161,9 +161,9 @@ def test_wrong_shape_gives_a_clear_error(persistence, reference_text_model, tmp_
         "names not a list": (pipeline, 42),
         "no predict": ({"weights": [1, 2]}, names),
     }[shape]
-    path = write_with_valid_digest(persistence, obj, tmp_path / "odd.joblib")
-    with raises(persistence.ModelFormatError, f"load_model(a trusted file holding a {shape})") as caught:
-        persistence.load_model(path)
+    path = write_with_valid_digest(loader, obj, tmp_path / "odd.joblib")
+    with raises(loader.ModelFormatError, f"load_model(a trusted file holding a {shape})") as caught:
+        loader.load_model(path)
     message = str(caught.value)
     assert len(message) >= 15, f"ModelFormatError({message!r}): say what was expected and what was found."
 

@@ -57,8 +57,8 @@ def assert_scores_match(got: dict, expected: dict, what: str, through_score: boo
     try:
         _assert_scores_match(got, expected, what)
     except AssertionError as exc:
-        if through_score:
-            raise AssertionError(f"{exc}{SCORE_FIRST}") from None
+        if through_score:  # keep the message, not pytest's re-evaluation of the expression after it
+            raise AssertionError(str(exc).split("\nassert ", 1)[0] + SCORE_FIRST) from None
         raise
 
 
