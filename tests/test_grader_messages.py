@@ -117,4 +117,4 @@ def test_your_code_raised_names_the_task_whose_function_raised():
     exc = raise_from(CHECK_FILE, "score(None, [])\n", score=namespace["score"])
     status, message = classify(exc)
     assert message.startswith("your code raised ValueError: confidence must be at most 1"), message
-    assert "lab5/scoring.py, line 2" in message and "in score, Task 5.2's code" in message, message
+    assert "lab5/scoring.py, line 2" in message and "in score (Task 5.2)" in message, message

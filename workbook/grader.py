@@ -193,11 +193,17 @@ def _student_location(exc: BaseException) -> str:
         return ""
     frame = frames[-1]
     where = f"\n  at {show_path(frame.filename)}, line {frame.lineno}: {(frame.line or '').strip()}"
-    for outer in reversed(frames):  # the innermost frame that lies in a task's function names the task
-        if (owner := _task_function_at(outer.filename, outer.lineno or 0)) is not None:
-            task_id, name = owner
-            return f"{where}\n  (in {name}, Task {task_id}'s code: if Task {task_id}'s checks fail too, fix it first)"
-    return where
+    # The task functions the exception passed through, innermost first: the bug may be where it was
+    # raised, or in a caller that should have caught it.
+    owners: list[tuple[str, str]] = []
+    for outer in reversed(frames):
+        owner = _task_function_at(outer.filename, outer.lineno or 0)
+        if owner is not None and owner not in owners:
+            owners.append(owner)
+    if not owners:
+        return where
+    path = ", called from ".join(f"{name} (Task {task_id})" for task_id, name in owners)
+    return f"{where}\n  in {path}: if that task's checks fail too, fix it first."
 
 
 _MARK = re.compile(r"#\s*Task\s+(\d+\.\d+)\b")
