@@ -118,3 +118,13 @@ def test_your_code_raised_names_the_task_whose_function_raised():
     status, message = classify(exc)
     assert message.startswith("your code raised ValueError: confidence must be at most 1"), message
     assert "lab5/scoring.py, line 2" in message and "in score (Task 5.2)" in message, message
+
+
+def test_the_task_function_is_found_without_ast_too():
+    from workbook.grader import _task_function_by_indent
+
+    lines = ["class MicroBatcher:\n", "    async def run_batch(self, batch: list,\n",
+             "                        other: int) -> None:  # Task 9.5\n", '        """Doc."""\n',
+             "        if True:\n", "            raise ValueError('x')\n", "\n", "def given():\n", "    return 1\n"]
+    assert _task_function_by_indent(lines, 6) == ("9.5", "run_batch")
+    assert _task_function_by_indent(lines, 9) is None

@@ -209,6 +209,31 @@ def _student_location(exc: BaseException) -> str:
 _MARK = re.compile(r"#\s*Task\s+(\d+\.\d+)\b")
 
 
+_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)")
+
+
+def _task_function_by_indent(lines: list[str], lineno: int) -> tuple[str, str] | None:
+    """The same as :func:`_task_function_at`, from indentation alone (when the file cannot be parsed)."""
+    if not 0 < lineno <= len(lines):
+        return None
+    indent = len(lines[lineno - 1]) - len(lines[lineno - 1].lstrip())
+    for n in range(lineno - 1, -1, -1):
+        line = lines[n]
+        if not line.strip():
+            continue
+        width = len(line) - len(line.lstrip())
+        if (match := _DEF.match(line)) and (width < indent or n == lineno - 1):
+            for signature_line in lines[n:n + 12]:  # the signature ends at the line whose code ends with ":"
+                if mark := _MARK.search(signature_line):
+                    return mark.group(1), match.group(2)
+                if signature_line.split("#", 1)[0].rstrip().endswith(":"):
+                    break
+            indent = width
+        elif width < indent and not line.lstrip().startswith(("#", "@", ")")):
+            indent = width
+    return None
+
+
 def _task_function_at(filename: str, lineno: int) -> tuple[str, str] | None:
     """(task id, function name) of the ``# Task N.K`` function of a lab file that holds ``lineno``."""
     import ast
@@ -217,8 +242,8 @@ def _task_function_at(filename: str, lineno: int) -> tuple[str, str] | None:
     lines = linecache.getlines(filename)
     try:
         tree = ast.parse("".join(lines))
-    except (SyntaxError, ValueError):
-        return None
+    except Exception:  # noqa: BLE001 - SyntaxError, or CPython 3.11's SystemError when parsed deep in a stack
+        return _task_function_by_indent(lines, lineno)
     best = None
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= lineno <= node.end_lineno:
@@ -309,7 +334,7 @@ def _with_body(filename: str, lineno: int) -> str:
 
     try:
         tree = ast.parse("".join(linecache.getlines(filename)))
-    except (SyntaxError, ValueError):
+    except Exception:  # noqa: BLE001 - a message must never crash the grader
         return ""
     blocks = [node for node in ast.walk(tree)
               if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno <= lineno <= node.end_lineno]
@@ -372,7 +397,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             state.results[item.nodeid] = _result(item, task_id, points, "fail",
                                                  f"skipped: {excinfo.value}", call.duration)
         return None
-    status, message = classify(excinfo.value)
+    try:
+        status, message = classify(excinfo.value)
+    except Exception as trouble:  # noqa: BLE001 - the grader must report, never crash, whatever was raised
+        status, message = "fail", f"{type(excinfo.value).__name__}: {excinfo.value} (and the grader: {trouble!r})"
     timeout_marker = item.get_closest_marker("timeout")
     timeout = float(timeout_marker.args[0]) if timeout_marker and timeout_marker.args else None
     needs_marker = item.get_closest_marker("needs")
