@@ -302,6 +302,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
     check_frame = _raised_by_check(exc)
     if isinstance(exc, AssertionError) and (check_frame is not None or not _frames(exc)):
         return "fail", _assertion_message(exc)
+    if check_frame is not None and isinstance(exc, TimeoutError):
+        return "fail", (f"the check stopped waiting for your code: `{(check_frame.line or '').strip()}` "
+                        f"did not finish in time ({show_path(check_frame.filename)}, line {check_frame.lineno}).")
     if check_frame is not None:
         running = f"`{check_frame.line.strip()}` " if check_frame.line else ""
         return "fail", (
