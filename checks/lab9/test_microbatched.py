@@ -117,7 +117,7 @@ def check_answers(base_url: str) -> None:
 
 
 @pytest.mark.task("9.6", points=2)
-@pytest.mark.needs("9.1", "9.3", "9.4", "9.5")  # the real server answers your single route and micro-batcher
+@pytest.mark.needs("9.1", "9.3", "9.4", "9.5", "9.7")  # the real server answers your single route and micro-batcher
 @pytest.mark.timeout(SERVER_TIMEOUT)
 def test_uvicorn_with_two_workers_serves_and_stops_cleanly(client, model_dir):
     exercise_in_process(client, "/predict/random_forest/microbatched")
@@ -130,7 +130,7 @@ def test_uvicorn_with_two_workers_serves_and_stops_cleanly(client, model_dir):
 
 
 @pytest.mark.task("9.6", points=1)
-@pytest.mark.needs("9.1", "9.3", "9.4", "9.5")
+@pytest.mark.needs("9.1", "9.3", "9.4", "9.5", "9.7")
 @pytest.mark.timeout(SERVER_TIMEOUT)
 def test_gunicorn_with_uvicorn_workers_serves_and_stops_cleanly(client, model_dir):
     exercise_in_process(client, "/predict/random_forest/microbatched")
