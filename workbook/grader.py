@@ -203,7 +203,7 @@ def _student_location(exc: BaseException) -> str:
     if not owners:
         return where
     path = ", called from ".join(f"{name} (Task {task_id})" for task_id, name in owners)
-    return f"{where}\n  in {path}: if that task's checks fail too, fix it first."
+    return f"{where}\n  in {path}"
 
 
 _MARK = re.compile(r"#\s*Task\s+(\d+\.\d+)\b")
