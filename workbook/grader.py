@@ -111,6 +111,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(id, points=1): the lab task a check grades and its points")
+    config.addinivalue_line("markers", "needs(*ids): earlier tasks whose code this check cannot avoid going "
+                                       "through; a failure message then says to fix those first")
     try:
         target = resolve_target(config.getoption("target"))
     except TargetError as exc:
@@ -121,6 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = GraderState(target=target)
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m/--deselect: a check the run does not select has no result to miss
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
     for item in items:
@@ -330,17 +333,132 @@ def _assertion_message(exc: AssertionError) -> str:
     text = str(exc)
     # Keep the check's own message; drop pytest's re-evaluation of the expression after it.
     head = text.split("\nassert ", 1)[0].strip()
-    return head or "an assertion in the check failed"
+    if head and not head.startswith("assert "):
+        return head
+    first = text.splitlines()[0] if text else ""
+    return f"a check failed without saying why (a bug in the check; please report it): {first}".rstrip(": ")
+
+
+_LAB_PART = re.compile(r"lab\d+")
+CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+WORKBOOK_DIR = Path(__file__).resolve().parent
+
+
+def _is_student_file(filename: str) -> bool:
+    """A file of the code under test: inside a ``labN`` folder, not the checks or the workbook's tools."""
+    path = Path(filename)
+    if any(part in ("site-packages", "dist-packages") for part in path.parts):
+        return False
+    if _is_check_file(filename):
+        return False
+    return any(_LAB_PART.fullmatch(part) for part in path.parts)
+
+
+def _is_check_file(filename: str) -> bool:
+    path = Path(filename).resolve() if filename and not filename.startswith("<") else Path(filename)
+    return path.is_relative_to(CHECKS_DIR) or path.is_relative_to(WORKBOOK_DIR)
+
+
+def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    try:
+        return list(traceback.extract_tb(exc.__traceback__))
+    except Exception:  # a source file that cannot be read must not hide the verdict
+        return []
 
 
 def _student_location(exc: BaseException) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f"{os.sep}lab" in f.filename and f"{os.sep}checks{os.sep}" not in f.filename
-              and f"{os.sep}workbook{os.sep}" not in f.filename]
+    frames = [f for f in _frames(exc) if _is_student_file(f.filename)]
     if not frames:
         return ""
     frame = frames[-1]
-    return f"\n  at {show_path(frame.filename)}, line {frame.lineno}: {frame.line}"
+    where = f"\n  at {show_path(frame.filename)}, line {frame.lineno}: {(frame.line or '').strip()}"
+    # The task functions the exception passed through, innermost first: the bug may be where it was
+    # raised, or in a caller that should have caught it.
+    owners: list[tuple[str, str]] = []
+    for outer in reversed(frames):
+        owner = _task_function_at(outer.filename, outer.lineno or 0)
+        if owner is not None and owner not in owners:
+            owners.append(owner)
+    if not owners:
+        return where
+    path = ", called from ".join(f"{name} (Task {task_id})" for task_id, name in owners)
+    return f"{where}\n  in {path}"
+
+
+_MARK = re.compile(r"#\s*Task\s+(\d+\.\d+)\b")
+
+
+_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)")
+
+
+def _task_function_by_indent(lines: list[str], lineno: int) -> tuple[str, str] | None:
+    """The same as :func:`_task_function_at`, from indentation alone (when the file cannot be parsed)."""
+    if not 0 < lineno <= len(lines):
+        return None
+    indent = len(lines[lineno - 1]) - len(lines[lineno - 1].lstrip())
+    for n in range(lineno - 1, -1, -1):
+        line = lines[n]
+        if not line.strip():
+            continue
+        width = len(line) - len(line.lstrip())
+        if (match := _DEF.match(line)) and (width < indent or n == lineno - 1):
+            for signature_line in lines[n:n + 12]:  # the signature ends at the line whose code ends with ":"
+                if mark := _MARK.search(signature_line):
+                    return mark.group(1), match.group(2)
+                if signature_line.split("#", 1)[0].rstrip().endswith(":"):
+                    break
+            indent = width
+        elif width < indent and not line.lstrip().startswith(("#", "@", ")")):
+            indent = width
+    return None
+
+
+def _task_function_at(filename: str, lineno: int) -> tuple[str, str] | None:
+    """(task id, function name) of the ``# Task N.K`` function of a lab file that holds ``lineno``."""
+    import ast
+    import linecache
+
+    lines = linecache.getlines(filename)
+    try:
+        tree = ast.parse("".join(lines))
+    except Exception:  # noqa: BLE001 - SyntaxError, or CPython 3.11's SystemError when parsed deep in a stack
+        return _task_function_by_indent(lines, lineno)
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= lineno <= node.end_lineno:
+            marks = [m for n in range(node.lineno, node.body[0].lineno) if (m := _MARK.search(lines[n - 1]))]
+            if marks and (best is None or node.lineno > best[2]):
+                best = (marks[-1].group(1), node.name, node.lineno)
+    return (best[0], best[1]) if best else None
+
+
+def _raised_by_check(exc: BaseException) -> traceback.FrameSummary | None:
+    """The check's frame when the exception was raised by the check (or a workbook helper) itself.
+
+    Decided by where it was raised: the innermost frame. If it lies in ``checks/`` or ``workbook/`` and no
+    frame of the code under test lies between, the check raised it; otherwise the student's code did
+    (directly or through a library it called).
+    """
+    frames = _frames(exc)
+    if not frames:
+        return None
+    for frame in reversed(frames):
+        if _is_student_file(frame.filename):
+            return None
+        if _is_check_file(frame.filename):
+            return frame
+    return None
+
+
+def _unawaited(exc: BaseException) -> str | None:
+    """A message when the exception comes from using an un-awaited coroutine or future as a value."""
+    text = str(exc)
+    if isinstance(exc, (TypeError, AttributeError)) and re.search(
+            r"'(coroutine|Future|_GatheringFuture|Task)' object", text):
+        kind = "coroutine" if "coroutine" in text else "future"
+        return (f"your code returned a {kind} where a value was expected: add `await` before the call "
+                f"({type(exc).__name__}: {text}){_student_location(exc)}")
+    return None
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
@@ -356,11 +474,56 @@ def classify(exc: BaseException) -> tuple[str, str]:
     for link in chain:
         if isinstance(link, NotImplementedError):
             return "not-started", _not_started_message(link)
-    if isinstance(exc, AssertionError):
-        return "fail", _assertion_message(exc)
     if isinstance(exc, pytest.fail.Exception):
-        return "fail", str(exc)
+        return "fail", _did_not_raise(exc) or str(exc)
+    if (message := _unawaited(exc)) is not None:
+        return "fail", message
+    check_frame = _raised_by_check(exc)
+    if isinstance(exc, AssertionError) and (check_frame is not None or not _frames(exc)):
+        return "fail", _assertion_message(exc)
+    if check_frame is not None and isinstance(exc, TimeoutError):
+        return "fail", (f"the check stopped waiting for your code: `{(check_frame.line or '').strip()}` "
+                        f"did not finish in time ({show_path(check_frame.filename)}, line {check_frame.lineno}).")
+    if check_frame is not None:
+        running = f"`{check_frame.line.strip()}` " if check_frame.line else ""
+        return "fail", (
+            f"the check could not use what your code gave it ({type(exc).__name__}: {exc}) while running "
+            f"{running}({show_path(check_frame.filename)}, line {check_frame.lineno}). "
+            "Compare what your code returns with what the task's docstring asks for."
+        )
     return "fail", f"your code raised {type(exc).__name__}: {exc}{_student_location(exc)}"
+
+
+def _did_not_raise(exc: BaseException) -> str | None:
+    """pytest.raises' bare "DID NOT RAISE", with the call the check made (from the check's source)."""
+    text = str(exc)
+    if not text.startswith("DID NOT RAISE"):
+        return None
+    expected = text.removeprefix("DID NOT RAISE").strip()
+    frames = [f for f in _frames(exc) if _is_check_file(f.filename) and not f.filename.endswith("checking.py")]
+    call = ""
+    if frames:
+        call = _with_body(frames[-1].filename, frames[-1].lineno or 0)
+    tried = f"`{call}`" if call else "the call the check made"
+    return f"{tried} should raise {expected}, but it returned without raising."
+
+
+def _with_body(filename: str, lineno: int) -> str:
+    """The statements inside the ``with`` block that starts (or ends) at ``lineno`` of a check file."""
+    import ast
+
+    import linecache
+
+    try:
+        tree = ast.parse("".join(linecache.getlines(filename)))
+    except Exception:  # noqa: BLE001 - a message must never crash the grader
+        return ""
+    blocks = [node for node in ast.walk(tree)
+              if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno <= lineno <= node.end_lineno]
+    if not blocks:
+        return ""
+    innermost = max(blocks, key=lambda node: node.lineno)
+    return "; ".join(ast.unparse(statement) for statement in innermost.body)[:200]
 
 
 def _not_started_message(exc: NotImplementedError) -> str:
@@ -372,11 +535,23 @@ def _not_started_message(exc: NotImplementedError) -> str:
     return f"not started: Task {match.group(1)} — {title}"
 
 
-def _explain(status: str, message: str, task: catalog.Task | None, timeout: float | None) -> str:
+def _needs_sentence(needs: tuple[str, ...]) -> str:
+    """"This check goes through Task 9.4 …": a check that cannot avoid earlier tasks says so."""
+    named = [f"Task {task_id} ({found.title})" if (found := catalog.task(task_id)) else f"Task {task_id}"
+             for task_id in needs]
+    which = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    its, it = ("its", "it") if len(needs) == 1 else ("their", "them")
+    return f"This check goes through {which}: if {its} checks fail too, this needs {it} to work first: fix {it}, then re-run."
+
+
+def _explain(status: str, message: str, task: catalog.Task | None, timeout: float | None,
+             needs: tuple[str, ...] = ()) -> str:
     if status == "timeout":
         message = (f"the check did not finish within {timeout:g} s: something waits forever or blocks "
                    "(a loop that never ends, a blocking sleep, a lock never released).")
     lines = [message]
+    if needs and status in ("fail", "timeout"):
+        lines.append(_needs_sentence(needs))
     if task is not None and status != "not-started":
         lines.append(f"Read: {task.where_to_read}")
     return "\n".join(lines)
@@ -409,10 +584,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             state.results[item.nodeid] = _result(item, task_id, points, "fail",
                                                  f"skipped: {excinfo.value}", call.duration)
         return None
-    status, message = classify(excinfo.value)
+    try:
+        status, message = classify(excinfo.value)
+    except Exception as trouble:  # noqa: BLE001 - the grader must report, never crash, whatever was raised
+        status, message = "fail", f"{type(excinfo.value).__name__}: {excinfo.value} (and the grader: {trouble!r})"
     timeout_marker = item.get_closest_marker("timeout")
     timeout = float(timeout_marker.args[0]) if timeout_marker and timeout_marker.args else None
-    message = _explain(status, message, catalog.task(task_id), timeout)
+    needs_marker = item.get_closest_marker("needs")
+    needs = tuple(str(t) for t in needs_marker.args) if needs_marker else ()
+    message = _explain(status, message, catalog.task(task_id), timeout, needs)
     if previous is None or previous.status == "pass":
         state.results[item.nodeid] = _result(item, task_id, points, status, message, call.duration)
     if item.config.getoption("grader_tracebacks"):

@@ -1,13 +1,16 @@
 """Lab 1 checks: wall time against the sum and the max of the delays, result order, error propagation.
 
 Waiting costs no CPU, so these margins hold on a busy machine: a concurrent run may take up to halfway
-between the longest delay and the sum before it counts as sequential.
+between the longest delay and the sum before it counts as sequential. Tasks 1.2 and 1.3 are graded with
+a reference ``slow_task`` (fixture ``runner_of``), so a wrong Task 1.1 costs only Task 1.1's points.
 """
 
 import asyncio
 import time
 
 import pytest
+
+from workbook.checking import raises, unawaited
 
 DELAYS = [0.3, 0.1, 0.2]  # out of order on purpose: finishing order differs from input order
 NAMES = ["task 0", "task 1", "task 2"]
@@ -39,9 +42,13 @@ async def test_slow_task_lets_other_tasks_run(runners):
 
     background = asyncio.create_task(ticker())
     try:
-        await runners.slow_task("wait", 0.3)
+        _, elapsed = await timed(runners.slow_task("wait", 0.3))
     finally:
         background.cancel()
+    assert elapsed >= 0.3 * EARLY, (
+        f"slow_task('wait', 0.3) returned after {elapsed:.3f} s without waiting. Did you forget `await` "
+        "before asyncio.sleep? Without it the sleep is created but never runs."
+    )
     assert ticks >= 5, (
         f"while slow_task waited 0.3 s, another task on the loop ticked {ticks} times (expected about 30). "
         "slow_task is blocking the event loop: use `await asyncio.sleep`, never `time.sleep`, in a coroutine."
@@ -50,14 +57,14 @@ async def test_slow_task_lets_other_tasks_run(runners):
 
 @pytest.mark.task("1.1", points=1)
 async def test_slow_task_rejects_a_negative_delay(runners):
-    with pytest.raises(ValueError):
+    with raises(ValueError, "await slow_task('bad', -1)"):
         await runners.slow_task("bad", -1)
 
 
 @pytest.mark.task("1.2", points=2)
-async def test_sequential_run_takes_the_sum_of_the_delays(runners):
-    result, elapsed = await timed(runners.run_sequentially(DELAYS))
-    assert result == NAMES, f"run_sequentially({DELAYS}) should return {NAMES}, got {result!r}."
+async def test_sequential_run_takes_the_sum_of_the_delays(runner_of):
+    result, elapsed = await timed(runner_of.run_sequentially(DELAYS))
+    assert result == NAMES, f"run_sequentially({DELAYS}) should return {NAMES}, got {result!r}.{unawaited(result)}"
     assert elapsed >= sum(DELAYS) * EARLY, (
         f"run_sequentially({DELAYS}) took {elapsed:.2f} s; awaiting one after another takes the sum, "
         f"{sum(DELAYS):.1f} s. Did you start them all at once? That is Task 1.3."
@@ -65,8 +72,9 @@ async def test_sequential_run_takes_the_sum_of_the_delays(runners):
 
 
 @pytest.mark.task("1.3", points=2)
-async def test_concurrent_run_takes_the_longest_delay(runners):
-    _, elapsed = await timed(runners.run_concurrently(DELAYS))
+async def test_concurrent_run_takes_the_longest_delay(runner_of):
+    result, elapsed = await timed(runner_of.run_concurrently(DELAYS))
+    assert not unawaited(result), f"run_concurrently({DELAYS}) returned {result!r}.{unawaited(result)}"
     longest, total = max(DELAYS), sum(DELAYS)
     limit = longest + (total - longest) / 2
     assert elapsed >= longest * EARLY, f"run_concurrently({DELAYS}) took only {elapsed:.2f} s: every task must wait."
@@ -77,20 +85,28 @@ async def test_concurrent_run_takes_the_longest_delay(runners):
 
 
 @pytest.mark.task("1.3", points=1)
-async def test_concurrent_results_keep_the_input_order(runners):
-    result = await runners.run_concurrently(DELAYS)
-    assert result == NAMES, (
+async def test_concurrent_results_keep_the_input_order(runner_of):
+    result = await runner_of.run_concurrently(DELAYS)
+    assert not unawaited(result), f"run_concurrently({DELAYS}) returned {result!r}.{unawaited(result)}"
+    assert list(result) == NAMES, (
         f"run_concurrently({DELAYS}) returned {result!r}; expected {NAMES}, in the order of the delays, "
         "not the order the tasks finished in."
     )
 
 
 @pytest.mark.task("1.3", points=1)
-async def test_concurrent_error_reaches_the_caller(runners):
+async def test_concurrent_error_reaches_the_caller(runner_of):
+    """The ValueError reaches the caller, alone (``gather``) or in an ExceptionGroup (``asyncio.TaskGroup``)."""
     try:
-        result = await runners.run_concurrently([0.05, -1.0, 0.05])
+        result = await runner_of.run_concurrently([0.05, -1.0, 0.05])
     except ValueError:
         return
+    except ExceptionGroup as group:
+        if group.subgroup(ValueError) is not None:
+            return
+        raise
+    if unawaited(result):
+        pytest.fail(f"run_concurrently([0.05, -1.0, 0.05]) returned {result!r}.{unawaited(result)}")
     pytest.fail(
         f"run_concurrently([0.05, -1.0, 0.05]) returned {result!r}; the ValueError from the negative delay "
         "should reach the caller. Did you pass return_exceptions=True, or catch it?"

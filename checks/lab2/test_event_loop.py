@@ -8,6 +8,7 @@ mistake fixtures in tests/ prove it.
 """
 
 import asyncio
+import inspect
 import time
 
 import pytest
@@ -43,16 +44,28 @@ def assert_slow_route_waited(result: dict, path: str) -> None:
         f"GET {path}?delay={DELAY} should answer {{'route': '{route}', 'waited': {DELAY}}}, got {slow.json()}."
     )
     assert result["slow_done"] >= DELAY * EARLY, (
-        f"GET {path}?delay={DELAY} answered after {result['slow_done']:.2f} s: it should wait {DELAY} s."
+        f"GET {path}?delay={DELAY} answered after {result['slow_done']:.2f} s: it should wait {DELAY} s. "
+        "Without `await`, asyncio.sleep(delay) only makes a coroutine and returns at once."
     )
 
 
-def assert_fast_stayed_responsive(result: dict, path: str) -> None:
-    assert result["fast"].status_code == 200
+def declared_async(app, path: str) -> bool | None:
+    """Whether the route serving GET ``path`` is an ``async def`` (None if the app has no such route)."""
+    for route in getattr(app, "routes", []):
+        if getattr(route, "path", None) == path and "GET" in (getattr(route, "methods", None) or ()):
+            return inspect.iscoroutinefunction(route.endpoint)
+    return None
+
+
+def assert_fast_stayed_responsive(result: dict, path: str, app=None, fix: str = "") -> None:
+    fast = result["fast"]
+    assert fast.status_code == 200, f"GET /fast answered {fast.status_code}: {fast.text[:200]}"
+    why = f"{path} is blocking the event loop."
+    if app is not None and declared_async(app, path):
+        why = f"{path} is declared `async def`, so a blocking call in it (time.sleep) blocks the event loop: {fix}"
     assert result["fast_done"] < RESPONSIVE, (
         f"/fast, sent while {path} was waiting, answered {result['fast_done']:.2f} s after the start; "
-        f"expected under {RESPONSIVE:.2f} s, long before {path} finished at {result['slow_done']:.2f} s. "
-        f"{path} is blocking the event loop."
+        f"expected under {RESPONSIVE:.2f} s, long before {path} finished at {result['slow_done']:.2f} s. {why}"
     )
 
 
@@ -69,9 +82,14 @@ async def test_health_and_fast_answer(async_client):
 
 
 @pytest.mark.task("2.2", points=2)
-async def test_slow_async_holds_up_fast(async_client):
+async def test_slow_async_holds_up_fast(async_client, app):
     result = await probe(async_client, "/slow-async")
     assert_slow_route_waited(result, "/slow-async")
+    assert declared_async(app, "/slow-async") is not False, (
+        f"/fast answered {result['fast_done']:.2f} s after /slow-async started: /slow-async is declared with "
+        "plain `def`, and FastAPI runs a def route in a thread pool, so its time.sleep cannot block the loop. "
+        "Declare it `async def` (and keep time.sleep): that is the anti-pattern this route shows."
+    )
     assert result["fast_done"] >= HELD_UP, (
         f"/fast answered {result['fast_done']:.2f} s after /slow-async started, but /slow-async should "
         f"block the whole loop for {DELAY} s: it must call time.sleep (the anti-pattern this route shows), "
@@ -80,17 +98,19 @@ async def test_slow_async_holds_up_fast(async_client):
 
 
 @pytest.mark.task("2.3", points=2)
-async def test_fast_stays_responsive_during_slow_sync(async_client):
+async def test_fast_stays_responsive_during_slow_sync(async_client, app):
     result = await probe(async_client, "/slow-sync")
     assert_slow_route_waited(result, "/slow-sync")
-    assert_fast_stayed_responsive(result, "/slow-sync")
+    assert_fast_stayed_responsive(result, "/slow-sync", app,
+                                  "declare it plain `def`, and FastAPI runs it in a thread pool.")
 
 
 @pytest.mark.task("2.4", points=2)
-async def test_fast_stays_responsive_during_slow_fixed(async_client):
+async def test_fast_stays_responsive_during_slow_fixed(async_client, app):
     result = await probe(async_client, "/slow-fixed")
     assert_slow_route_waited(result, "/slow-fixed")
-    assert_fast_stayed_responsive(result, "/slow-fixed")
+    assert_fast_stayed_responsive(result, "/slow-fixed", app,
+                                  "`await asyncio.sleep(delay)` waits without blocking.")
 
 
 @pytest.mark.task("2.4", points=1)

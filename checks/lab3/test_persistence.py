@@ -13,6 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 
+from workbook.checking import raises
 from workbook.datasets import load_corpus, load_iris
 
 CATEGORIES = ["comp.graphics", "rec.autos", "sci.med", "sci.space"]
@@ -60,7 +61,11 @@ def test_text_classifier_is_tfidf_then_naive_bayes(text_model):
 def test_text_classifier_clears_the_accuracy_bar(text_model):
     pipeline, target_names = text_model
     texts, categories = load_corpus("test")
-    predicted = [target_names[int(i)] for i in pipeline.predict(texts)]
+    raw = pipeline.predict(texts)
+    assert np.issubdtype(np.asarray(raw).dtype, np.integer), (
+        f"the pipeline predicts {raw[:3]!r}…; it should predict integers, each category's index in target_names."
+    )
+    predicted = [target_names[int(i)] for i in raw]
     accuracy = np.mean([p == c for p, c in zip(predicted, categories)])
     assert accuracy >= ACCURACY_BAR, (
         f"held-out accuracy is {accuracy:.3f}; it should be at least {ACCURACY_BAR}. Train on the 'train' "
@@ -85,7 +90,8 @@ def test_iris_models_are_trained_with_their_names(persistence):
 
 
 @pytest.mark.task("3.3", points=2)
-def test_saved_file_holds_pipeline_and_target_names(persistence, text_model, saved_text_model):
+def test_saved_file_holds_pipeline_and_target_names(persistence, reference_text_model, saved_text_model):
+    text_model = reference_text_model
     loaded = joblib.load(saved_text_model)
     assert isinstance(loaded, tuple) and len(loaded) == 2, (
         f"the saved file holds a {type(loaded).__name__}; it should hold the tuple (pipeline, target_names) "
@@ -98,7 +104,8 @@ def test_saved_file_holds_pipeline_and_target_names(persistence, text_model, sav
 
 
 @pytest.mark.task("3.3", points=2)
-def test_digest_of_the_file_bytes_is_recorded(persistence, text_model, tmp_path):
+def test_digest_of_the_file_bytes_is_recorded(persistence, reference_text_model, tmp_path):
+    text_model = reference_text_model
     path = tmp_path / "model.joblib"
     returned = persistence.save_model(*text_model, path)
     expected = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -113,23 +120,26 @@ def test_digest_of_the_file_bytes_is_recorded(persistence, text_model, tmp_path)
 
 
 @pytest.mark.task("3.4", points=2)
-def test_round_trip_gives_identical_predictions(persistence, text_model, saved_text_model):
-    model = persistence.load_model(saved_text_model)
-    assert isinstance(model, persistence.LoadedModel), f"load_model returned {type(model).__name__}, not LoadedModel."
+def test_round_trip_gives_identical_predictions(loader, reference_text_model, reference_saved_model):
+    text_model = reference_text_model
+    model = loader.load_model(reference_saved_model)
+    assert isinstance(model, loader.LoadedModel), f"load_model returned {type(model).__name__}, not LoadedModel."
     texts, _ = load_corpus("test")
-    assert list(model.target_names) == list(text_model[1])
+    assert list(model.target_names) == list(text_model[1]), (
+        f"load_model gave the target names {model.target_names!r}; the file holds {list(text_model[1])!r}."
+    )
     assert np.array_equal(model.pipeline.predict(texts), text_model[0].predict(texts)), (
         "the loaded pipeline predicts differently from the one that was saved."
     )
 
 
 @pytest.mark.task("3.4", points=2)
-def test_tampered_file_is_refused_before_unpickling(persistence, saved_text_model, tmp_path):
+def test_tampered_file_is_refused_before_unpickling(loader, reference_saved_model, tmp_path):
     # Swap the model for a pickle that runs code when loaded; the recorded digest stays the old one.
     marker = tmp_path / "unpickled-and-ran-code"
-    joblib.dump(RunsCodeWhenUnpickled(marker), saved_text_model)
-    with pytest.raises(persistence.UntrustedModelError):
-        persistence.load_model(saved_text_model)
+    joblib.dump(RunsCodeWhenUnpickled(marker), reference_saved_model)
+    with raises(loader.UntrustedModelError, "load_model(a file whose bytes no longer match the recorded digest)"):
+        loader.load_model(reference_saved_model)
     assert not marker.exists(), (
         "load_model refused the file, but only after unpickling it, and the pickle ran its code. "
         "Compare the digests before joblib.load."
@@ -137,37 +147,46 @@ def test_tampered_file_is_refused_before_unpickling(persistence, saved_text_mode
 
 
 @pytest.mark.task("3.4", points=1)
-def test_file_without_digest_is_refused(persistence, saved_text_model):
-    digest = Path(persistence.digest_path(saved_text_model))
+def test_file_without_digest_is_refused(loader, reference_saved_model):
+    digest = Path(loader.digest_path(reference_saved_model))
     # Delete only a file beside the model, whatever path the code under test names.
-    assert digest.resolve().parent == saved_text_model.resolve().parent and digest.is_file(), (
-        f"digest_path({saved_text_model.name}) should name a file beside the model, got {digest}")
+    assert digest.resolve().parent == reference_saved_model.resolve().parent and digest.is_file(), (
+        f"digest_path({reference_saved_model.name}) should name a file beside the model, got {digest}")
     digest.unlink()
-    with pytest.raises(persistence.UntrustedModelError):
-        persistence.load_model(saved_text_model)
+    with raises(loader.UntrustedModelError, "load_model(a model file with no .sha256 file beside it)"):
+        loader.load_model(reference_saved_model)
 
 
 @pytest.mark.task("3.4", points=1)
 @pytest.mark.parametrize("shape", ["bare pipeline", "three items", "names not a list", "no predict"])
-def test_wrong_shape_gives_a_clear_error(persistence, text_model, tmp_path, shape):
-    pipeline, names = text_model
+def test_wrong_shape_gives_a_clear_error(loader, reference_text_model, tmp_path, shape):
+    pipeline, names = reference_text_model
     obj = {
         "bare pipeline": pipeline,
         "three items": (pipeline, names, "extra"),
         "names not a list": (pipeline, 42),
         "no predict": ({"weights": [1, 2]}, names),
     }[shape]
-    path = write_with_valid_digest(persistence, obj, tmp_path / "odd.joblib")
-    with pytest.raises(persistence.ModelFormatError) as caught:
-        persistence.load_model(path)
+    path = write_with_valid_digest(loader, obj, tmp_path / "odd.joblib")
+    with raises(loader.ModelFormatError, f"load_model(a trusted file holding a {shape})") as caught:
+        loader.load_model(path)
     message = str(caught.value)
     assert len(message) >= 15, f"ModelFormatError({message!r}): say what was expected and what was found."
 
 
 @pytest.mark.task("3.5", points=2)
-def test_predict_category_returns_a_name(persistence, text_model):
+def test_predict_category_returns_a_name(persistence, reference_text_model):
+    text_model = reference_text_model
     model = persistence.LoadedModel(*text_model)
-    assert persistence.predict_category(model, "the rocket and the satellite reached orbit") == "sci.space"
+    got = persistence.predict_category(model, "the rocket and the satellite reached orbit")
+    assert not isinstance(got, (int, np.integer)), (
+        f"predict_category should return a category name like 'sci.space', got the class index {got!r}: "
+        "look it up in model.target_names."
+    )
+    assert got == "sci.space", (
+        f"predict_category(model, 'the rocket and the satellite reached orbit') returned {got!r}; "
+        "expected 'sci.space'."
+    )
     texts, _ = load_corpus("test")
     for text in texts[:40]:
         got = persistence.predict_category(model, text)

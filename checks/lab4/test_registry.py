@@ -7,6 +7,7 @@ from pathlib import Path
 import joblib
 import pytest
 
+from workbook.checking import raises, settle
 from workbook.models import MODEL_NAMES, reference_model
 from workbook.student import lab_attr
 
@@ -116,7 +117,7 @@ def test_read_model_refuses_a_tampered_file_before_unpickling(registry_module, m
     ModelLoadError = lab_attr(registry_module, "ModelLoadError")
     marker = tmp_path / "unpickled-and-ran-code"
     joblib.dump(RunsCodeWhenUnpickled(marker), model_dir / "newsgroups.joblib")  # the old digest stays
-    with pytest.raises(ModelLoadError) as refused:
+    with raises(ModelLoadError, "read_model(newsgroups.joblib, whose bytes no longer match its digest)") as refused:
         read_model(model_dir / "newsgroups.joblib")
     assert not marker.exists(), (
         "read_model refused the tampered file, but only after unpickling it, and the pickle ran its code. "
@@ -132,7 +133,7 @@ def test_read_model_refuses_missing_digests_and_wrong_contents(registry_module, 
     read_model = lab_attr(registry_module, "read_model")
     ModelLoadError = lab_attr(registry_module, "ModelLoadError")
     (model_dir / "random_forest.joblib.sha256").unlink()
-    with pytest.raises(ModelLoadError):
+    with raises(ModelLoadError, "read_model(random_forest.joblib, with no .sha256 file beside it)"):
         read_model(model_dir / "random_forest.joblib")
     bare = model_dir / "bare.joblib"
     joblib.dump(reference_model("logistic_regression")[0], bare)  # a pipeline without its target names
@@ -155,7 +156,7 @@ def test_load_dir_loads_every_model_and_get_finds_them(registry_module, shared_m
     assert registry.names() == expected, f"after load_dir, names() is {registry.names()!r}; expected {expected}."
     entry = registry.get("random_forest")
     assert entry.name == "random_forest" and entry.kind == "tabular", f"get('random_forest') returned {entry!r}."
-    with pytest.raises(UnknownModelError) as unknown:
+    with raises(UnknownModelError, "registry.get('gradient_boosting') after load_dir") as unknown:
         registry.get("gradient_boosting")
     assert list(unknown.value.known) == expected, (
         f"UnknownModelError.known is {unknown.value.known!r}; it should list the loaded names {expected}."
@@ -173,7 +174,7 @@ def test_load_dir_is_all_or_nothing(registry_module, shared_model_dir, model_dir
     (model_dir / "random_forest.joblib").write_bytes(b"not the file that was saved")
     for folder, why in [(tmp_path / "missing", "a folder that does not exist"), (empty, "an empty folder"),
                         (model_dir, "a folder where random_forest.joblib was tampered with")]:
-        with pytest.raises(ModelLoadError) as failed:
+        with raises(ModelLoadError, f"registry.load_dir({why})") as failed:
             registry.load_dir(folder)
         assert registry.names() == loaded, (
             f"load_dir({why}) raised, but the registry changed: it holds {registry.names()!r} instead of "
@@ -232,7 +233,7 @@ def test_predict_one_answers_the_label(predictor_module, schemas_module, entries
         )
     WrongInputError = lab_attr(predictor_module, "WrongInputError")
     for name, payload in [("random_forest", TextInput(text="a rose")), ("newsgroups", IrisFeatures(**FLOWER))]:
-        with pytest.raises(WrongInputError):
+        with raises(WrongInputError, f"predict_one({name}, {payload!r})"):
             predict_one(entries[name], payload)
 
 
@@ -246,13 +247,14 @@ def test_newsgroups_model_loads_nothing_until_load_model(predictor_module, regis
     assert not loads, "NewsgroupsModel() called joblib.load: __init__ runs at import time, load in load_model."
     TextInput = lab_attr(schemas_module, "TextInput")
     RegistryUnavailableError = lab_attr(registry_module, "RegistryUnavailableError")
-    with pytest.raises(RegistryUnavailableError):
-        holder.predict(TextInput(text="orbit"))
+    # predict may be written `async def` (FastAPI awaits a coroutine dependency): settle() awaits it.
+    with raises(RegistryUnavailableError, "NewsgroupsModel().predict(TextInput(text='orbit')) before load_model"):
+        settle(holder.predict(TextInput(text="orbit")))
     holder.load_model(OneModelRegistry(entries, lab_attr(registry_module, "UnknownModelError")))
     assert not loads, "load_model read a file itself; take the entry from the registry, which has loaded it."
     post = POSTS[0]
-    got = holder.predict(TextInput(text=post))
+    got = settle(holder.predict(TextInput(text=post)))
     assert got.label == expected_label("newsgroups", post), f"after load_model, predict({post!r}) gave {got!r}."
     holder.unload()
-    with pytest.raises(RegistryUnavailableError):
-        holder.predict(TextInput(text="orbit"))
+    with raises(RegistryUnavailableError, "predict(TextInput(text='orbit')) after unload()"):
+        settle(holder.predict(TextInput(text="orbit")))

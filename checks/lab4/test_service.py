@@ -50,6 +50,7 @@ class RunsCodeWhenUnpickled:
 # --- Task 4.4: the lifespan --------------------------------------------------------------------------
 
 @pytest.mark.task("4.4", points=2)
+@pytest.mark.needs("4.2")  # loads are counted at joblib.load, inside your registry's read_model
 def test_importing_the_app_loads_no_model(joblib_loads, shared_model_dir, monkeypatch):
     monkeypatch.setenv("MODEL_DIR", str(shared_model_dir))
     module = import_lab_module("lab4.app")
@@ -90,6 +91,7 @@ def test_importing_and_starting_work_without_model_files(joblib_loads, monkeypat
 
 
 @pytest.mark.task("4.4", points=2)
+@pytest.mark.needs("4.2")  # loads are counted at joblib.load, inside your registry's read_model
 def test_models_load_once_at_startup_and_are_released_at_shutdown(joblib_loads, shared_model_dir):
     app = fresh_app(shared_model_dir)
     assert len(joblib_loads) == 0, f"create_app made {joblib_loads.summary()}; loading belongs in the lifespan."
@@ -163,6 +165,7 @@ def test_predict_route_answers_like_the_models(client):
 
 
 @pytest.mark.task("4.5", points=2)
+@pytest.mark.needs("4.2")  # loads are counted at joblib.load, inside your registry's read_model
 def test_many_requests_load_nothing_more(joblib_loads, shared_model_dir):
     app = fresh_app(shared_model_dir)
     with sync_client(app) as client:
@@ -201,6 +204,7 @@ def test_unknown_model_is_a_404_listing_the_known_models(client):
 
 
 @pytest.mark.task("4.6", points=1)
+@pytest.mark.needs("4.4", "4.5")  # the lifespan records the failure, your routes' dependency raises it
 def test_missing_model_folder_gives_503_with_the_reason(make_app, tmp_path):
     missing = tmp_path / "no-models-here"
     with sync_client(make_app(missing)) as client:
@@ -221,12 +225,16 @@ def test_missing_model_folder_gives_503_with_the_reason(make_app, tmp_path):
 
 
 @pytest.mark.task("4.6", points=1)
+@pytest.mark.needs("4.4", "4.5")
 def test_tampered_model_gives_503_and_is_never_unpickled(make_app, model_dir, tmp_path):
     marker = tmp_path / "unpickled-and-ran-code"
     joblib.dump(RunsCodeWhenUnpickled(marker), model_dir / "logistic_regression.joblib")  # old digest stays
     with sync_client(make_app(model_dir)) as client:
         response = client.post("/predict/newsgroups", json={"text": POST})
-    assert not marker.exists(), "the tampered model file was unpickled (its code ran): check digests before joblib.load."
+    assert not marker.exists(), (
+        "the tampered model file was unpickled (its code ran). The app loads through your registry: this needs "
+        "Task 4.2 to work first (read_model compares the digests before joblib.load): fix it, then re-run."
+    )
     assert response.status_code == 503 and "logistic_regression.joblib" in error_detail(response), (
         f"with a tampered logistic_regression.joblib every prediction route should answer 503 naming the file; "
         f"got {response.status_code} {response.text[:200]}"

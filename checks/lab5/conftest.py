@@ -1,9 +1,13 @@
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from fastapi import FastAPI, Query
 
+from workbook.clients import sync_client
 from workbook.models import write_reference_models
 from workbook.student import import_lab_module, lab_attr
+from workbook.validation_errors import install_safe_validation_handler
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +55,41 @@ def app(app_module, shared_model_dir):
 def limits(schemas):
     """The limits the schemas promise: MAX_CM, MAX_TEXT_CHARS, MAX_BATCH."""
     return {name: lab_attr(schemas, name) for name in ("MAX_CM", "MAX_TEXT_CHARS", "MAX_BATCH")}
+
+
+def reference_routes_for(schemas) -> FastAPI:
+    """The routes of Tasks 5.3-5.4 done the reference way around *your* schemas (Task 5.1's checks).
+
+    Task 5.1 is graded over HTTP, because a 422 must name the field; going through these routes instead of
+    yours means a wrong route of Task 5.3 never costs Task 5.1 points.
+    """
+    IrisFeatures = lab_attr(schemas, "IrisFeatures")
+    PredictionInput = lab_attr(schemas, "PredictionInput")
+    app = FastAPI(title="Task 5.1: your schemas behind the reference routes")
+    install_safe_validation_handler(app)
+
+    def from_query(features: Annotated[IrisFeatures, Query()]) -> dict:
+        return {"accepted": features.model_dump()}
+
+    def from_body(features: IrisFeatures) -> dict:
+        return {"accepted": features.model_dump()}
+
+    def predict(model_name: str, payload: PredictionInput) -> dict:
+        return {"accepted": payload.model_dump()}
+
+    app.get("/predictions")(from_query)
+    app.post("/predictions")(from_body)
+    app.post("/predict/{model_name}")(predict)
+    return app
+
+
+@pytest.fixture
+def schema_app(schemas):
+    return reference_routes_for(schemas)
+
+
+@pytest.fixture
+def schema_client(schema_app):
+    """A client of the reference routes around your schemas."""
+    with sync_client(schema_app) as client:
+        yield client

@@ -5,6 +5,7 @@ Model calls are counted, not timed: a stand-in pipeline (or the served one, patc
 """
 
 import hashlib
+import json
 import math
 
 import pytest
@@ -46,7 +47,24 @@ def reference_scores(name: str, rows: list) -> list[dict]:
             for label, table in zip(labels, tables)]
 
 
-def assert_scores_match(got: dict, expected: dict, what: str) -> None:
+SCORE_FIRST = (" These numbers come from score() (Task 5.2): if Task 5.2's checks fail too, this needs Task 5.2 "
+               "to work first: fix it, then re-run.")
+
+
+def assert_scores_match(got: dict, expected: dict, what: str, through_score: bool = False) -> None:
+    """``got`` has the reference's label, probabilities and confidence; ``through_score``: ``got`` was made
+    by the student's ``score`` (Task 5.2), so a mismatch says to fix Task 5.2 first."""
+    try:
+        _assert_scores_match(got, expected, what)
+    except AssertionError as exc:
+        if through_score:  # keep the message, not pytest's re-evaluation of the expression after it
+            raise AssertionError(str(exc).split("\nassert ", 1)[0] + SCORE_FIRST) from None
+        raise
+
+
+def _assert_scores_match(got: dict, expected: dict, what: str) -> None:
+    if not isinstance(got, dict):
+        raise AssertionError(f"{what}: expected a JSON object with label, confidence and probabilities; got {got!r}.")
     probabilities = got.get("probabilities")
     assert isinstance(probabilities, dict) and list(probabilities) == list(expected["probabilities"]), (
         f"{what}: probabilities should be a {{class name: probability}} object over the classes "
@@ -180,7 +198,7 @@ def test_predict_route_answers_with_probabilities(client, shared_model_dir):
             f"POST /predict/{name} answered model {got.get('model')!r}, version {got.get('version')!r}; "
             f"expected {name!r}, {version!r}."
         )
-        assert_scores_match(got, reference_scores(name, [row])[0], f"POST /predict/{name}")
+        assert_scores_match(got, reference_scores(name, [row])[0], f"POST /predict/{name}", through_score=True)
         elapsed = got.get(TIME_FIELD)
         assert isinstance(elapsed, (int, float)) and 0 <= elapsed < 60_000, (
             f"POST /predict/{name}: {TIME_FIELD} is {elapsed!r}; expected the milliseconds spent predicting."
@@ -193,7 +211,7 @@ def test_predict_route_answers_with_probabilities(client, shared_model_dir):
 
 
 @pytest.mark.task("5.3", points=2)
-def test_get_and_post_predictions_agree(client):
+def test_get_and_post_predictions_agree(client, schemas):
     for flower in FLOWERS:
         from_query = client.get("/predictions", params=flower)
         from_body = client.post("/predictions", json=flower)
@@ -210,31 +228,60 @@ def test_get_and_post_predictions_agree(client):
             f"/predictions answered with the model {body.get('model')!r}; it should use PREDICTIONS_MODEL, "
             f"{PREDICTIONS_MODEL!r}."
         )
-        assert_scores_match(body, reference_scores(PREDICTIONS_MODEL, [row_of(flower)])[0], "POST /predictions")
+        assert_scores_match(body, reference_scores(PREDICTIONS_MODEL, [row_of(flower)])[0], "POST /predictions",
+                            through_score=True)
+    # The routes must refuse what your schema refuses (Task 5.1's checks grade the schema itself).
+    IrisFeatures = lab_attr(schemas, "IrisFeatures")
+
+    def schema_refuses(fields: dict) -> bool:
+        try:
+            IrisFeatures.model_validate(fields)
+        except ValueError:
+            return True
+        return False
+
+    bad = client.post("/predictions", content=json.dumps({**FLOWERS[0], "sepal_length": math.nan}),
+                      headers={"content-type": "application/json"})
+    assert bad.status_code == 422 or not schema_refuses({**FLOWERS[0], "sepal_length": math.nan}), (
+        f"POST /predictions with sepal_length NaN answered {bad.status_code}: bad input must get a 422, never a "
+        "500. Keep `install_safe_validation_handler(app)` in create_app (notebook 05, \"A 422 that became a 500\")."
+    )
+    # GET refuses what POST refuses: the query is validated by the same schema, IrisFeatures.
+    for params, field in [({**FLOWERS[0], "petal_width": 0}, "petal_width"), ({**FLOWERS[0], "colour": "blue"}, "colour")]:
+        if not schema_refuses(params):
+            continue  # your schema accepts it: Task 5.1's checks say so, this one must not charge Task 5.3
+        refused = client.get("/predictions", params=params)
+        assert refused.status_code == 422 and field in refused.text, (
+            f"GET /predictions?{params} answered {refused.status_code} {refused.text[:200]}; like POST it should be "
+            f"a 422 naming {field!r}. Read the query into the schema: `features: Annotated[IrisFeatures, Query()]`."
+        )
 
 
 # --- Task 5.4: batches -------------------------------------------------------------------------------
 
 @pytest.mark.task("5.4", points=1)
-def test_batch_equals_the_singles(client):
+def test_batch_equals_the_singles(client, app):
+    """Each batch item is what the model says for that flower alone (the reference, not your POST route:
+    Task 5.3's routes are graded by their own checks)."""
     response = client.post("/predictions/batch", json={"items": FLOWERS})
     assert response.status_code == 200, f"POST /predictions/batch answered {response.status_code}: {response.text[:300]}"
     batch = response.json()
-    predictions = batch.get("predictions", [])
+    predictions = batch.get("predictions", []) if isinstance(batch, dict) else []
     assert len(predictions) == len(FLOWERS), (
         f"a batch of {len(FLOWERS)} flowers answered {len(predictions)} predictions; expected one per flower, in order."
     )
+    expected = reference_scores(PREDICTIONS_MODEL, [row_of(flower) for flower in FLOWERS])
     for i, (flower, item) in enumerate(zip(FLOWERS, predictions)):
-        single = without_time(client.post("/predictions", json=flower).json())
-        expected = {k: single[k] for k in ("label", "confidence", "probabilities")}
-        assert same_answer(item, expected), f"batch item {i} is {item}; the single prediction for {flower} says {expected}."
-        assert (batch.get("model"), batch.get("version")) == (single["model"], single["version"]), (
-            f"the batch names model {batch.get('model')!r} version {batch.get('version')!r}; the single "
-            f"predictions come from {single['model']!r} {single['version']!r}."
-        )
+        assert_scores_match(item, expected[i], f"batch item {i} ({flower})", through_score=True)
+    version = app.state.registry.get(PREDICTIONS_MODEL).version
+    assert (batch.get("model"), batch.get("version")) == (PREDICTIONS_MODEL, version), (
+        f"the batch names model {batch.get('model')!r} version {batch.get('version')!r}; the batch is answered by "
+        f"PREDICTIONS_MODEL, {PREDICTIONS_MODEL!r}, version {version!r}."
+    )
 
 
 @pytest.mark.task("5.4", points=1)
+@pytest.mark.needs("5.2")  # predict_many scores the rows with your score()
 def test_batch_calls_the_model_once(client, app, monkeypatch):
     pipeline = app.state.registry.get(PREDICTIONS_MODEL).pipeline
     recorder = CallRecorder()

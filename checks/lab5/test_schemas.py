@@ -1,7 +1,8 @@
 """Lab 5 checks, Task 5.1: every limit of the request schemas, at its boundary, over HTTP and in /docs.
 
-Refusals are checked over HTTP, because the 422 must name the field; acceptances on the schema classes
-themselves, so that Task 5.1 can be graded before the routes of Tasks 5.3–5.4 exist.
+Refusals are checked over HTTP, because the 422 must name the field, through reference routes around your
+schemas (fixture ``schema_client``); acceptances on the schema classes themselves. So Task 5.1 is graded
+before the routes of Tasks 5.3–5.4 exist, and a wrong route never costs Task 5.1 points.
 """
 
 import json
@@ -61,28 +62,28 @@ def test_schema_measurements_accept_their_boundaries(schemas, limits):
 
 
 @pytest.mark.task("5.1", points=2)
-def test_schema_measurements_refuse_out_of_range_values(client, limits):
+def test_schema_measurements_refuse_out_of_range_values(schema_client, limits):
     over = math.nextafter(limits["MAX_CM"], math.inf)  # the first float above the limit
     for field in FEATURES:
         for value in (0, -1.5, over, 1000):
             body = {**FLOWER, field: value}
-            assert_refused(client.post("/predictions", json=body), field, f"POST /predictions with {field}={value!r}")
-    assert_refused(client.get("/predictions", params={**FLOWER, "petal_width": 0}), "petal_width",
+            assert_refused(schema_client.post("/predictions", json=body), field, f"POST /predictions with {field}={value!r}")
+    assert_refused(schema_client.get("/predictions", params={**FLOWER, "petal_width": 0}), "petal_width",
                    "GET /predictions?petal_width=0")
-    assert_refused(client.get("/predictions", params={**FLOWER, "sepal_width": "wide"}), "sepal_width",
+    assert_refused(schema_client.get("/predictions", params={**FLOWER, "sepal_width": "wide"}), "sepal_width",
                    "GET /predictions?sepal_width=wide")
 
 
 @pytest.mark.task("5.1", points=1)
-def test_schema_refuses_nan_and_infinity_as_not_finite(client):
+def test_schema_refuses_nan_and_infinity_as_not_finite(schema_client):
     attempts = [(f"POST /predictions with sepal_length={text}", "sepal_length",
-                 post_raw_json(client, "/predictions", {**FLOWER, "sepal_length": value}))
+                 post_raw_json(schema_client, "/predictions", {**FLOWER, "sepal_length": value}))
                 for text, value in [("NaN", math.nan), ("Infinity", math.inf), ("-Infinity", -math.inf)]]
     attempts.append(("POST /predictions with petal_length=1e999 (too big for a float: infinity)", "petal_length",
-                     client.post("/predictions", headers={"content-type": "application/json"},
+                     schema_client.post("/predictions", headers={"content-type": "application/json"},
                                  content=json.dumps(FLOWER).replace("4.2", "1e999"))))
     attempts.append(("GET /predictions?petal_length=nan", "petal_length",
-                     client.get("/predictions", params={**FLOWER, "petal_length": "nan"})))
+                     schema_client.get("/predictions", params={**FLOWER, "petal_length": "nan"})))
     for what, field, response in attempts:
         assert_refused(response, field, what)
         assert "finite" in error_messages(response).lower(), (
@@ -92,27 +93,27 @@ def test_schema_refuses_nan_and_infinity_as_not_finite(client):
 
 
 @pytest.mark.task("5.1", points=1)
-def test_schema_refuses_unknown_fields(client):
-    assert_refused(client.post("/predictions", json={**FLOWER, "colour": "blue"}), "colour",
+def test_schema_refuses_unknown_fields(schema_client):
+    assert_refused(schema_client.post("/predictions", json={**FLOWER, "colour": "blue"}), "colour",
                    "POST /predictions with an extra field 'colour'")
     misspelt = {**{k: v for k, v in FLOWER.items() if k != "sepal_length"}, "sepal_lenght": 5.9}
-    response = client.post("/predictions", json=misspelt)
+    response = schema_client.post("/predictions", json=misspelt)
     assert response.status_code == 422 and "sepal_lenght" in error_fields(response), (
         f"POST /predictions with the typo 'sepal_lenght' should be a 422 naming the unknown field 'sepal_lenght' "
         f"(not just the missing one), got {response.status_code}: {response.text[:300]}"
     )
-    assert_refused(client.get("/predictions", params={**FLOWER, "colour": "blue"}), "colour",
+    assert_refused(schema_client.get("/predictions", params={**FLOWER, "colour": "blue"}), "colour",
                    "GET /predictions with an extra query parameter 'colour'")
-    assert_refused(client.post("/predict/newsgroups", json={"text": "orbit", "language": "en"}), "language",
+    assert_refused(schema_client.post("/predict/newsgroups", json={"text": "orbit", "language": "en"}), "language",
                    "POST /predict/newsgroups with an extra field 'language'")
 
 
 @pytest.mark.task("5.1", points=2)
-def test_schema_text_is_stripped_non_empty_and_bounded(client, schemas, limits):
+def test_schema_text_is_stripped_non_empty_and_bounded(schema_client, schemas, limits):
     longest = limits["MAX_TEXT_CHARS"]
     for text, what in [("", "an empty text"), ("  \n\t ", "a text of whitespace only"),
                        ("x" * (longest + 1), f"a text of {longest + 1} characters")]:
-        assert_refused(client.post("/predict/newsgroups", json={"text": text}), "text",
+        assert_refused(schema_client.post("/predict/newsgroups", json={"text": text}), "text",
                        f"POST /predict/newsgroups with {what}")
     TextInput = lab_attr(schemas, "TextInput")
     for text, expected in [("a", "a"), ("  the rocket  ", "the rocket"), ("x" * longest, "x" * longest),
@@ -126,8 +127,8 @@ def test_schema_text_is_stripped_non_empty_and_bounded(client, schemas, limits):
 
 
 @pytest.mark.task("5.1", points=1)
-def test_schema_docs_show_limits_descriptions_and_examples(app, limits):
-    openapi = app.openapi()
+def test_schema_docs_show_limits_descriptions_and_examples(schema_app, limits):
+    openapi = schema_app.openapi()
     schemas = openapi["components"]["schemas"]
     assert "IrisFeatures" in schemas and "TextInput" in schemas, (
         f"the OpenAPI schema should describe IrisFeatures and TextInput; it has {sorted(schemas)}."

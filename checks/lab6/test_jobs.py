@@ -163,7 +163,7 @@ async def test_failing_job_is_reported_and_the_service_keeps_serving(create_app,
         bad, bad_id = await submit(recorder, BROKEN_MODEL, [VERSICOLOR], raise_app_exceptions=False)
         escaped = bad.app_error
         assert escaped is None, (
-            f"the failing job's {type(escaped).__name__} escaped from the background task: JobStore.run must "
+            f"the failing job's {type(escaped).__name__} escaped from the background task: JobStore.run (Task 6.3) must "
             "catch it and record the job as failed."
         )
         report = await poll(recorder, bad_id)

@@ -5,6 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from workbook.checking import raises
+
 
 def key(model: str, n: int, version: str = "aaaaaaaaaaaa"):
     """A key shaped like the service's: (model name, version, features)."""
@@ -19,7 +21,7 @@ def test_memory_cache_returns_what_was_put(memory_cache):
     got = cache.get(key("m", 1))
     assert got == "sci.space", f"after put(key, 'sci.space'), get(key) returned {got!r}."
     assert len(cache) == 1, f"one entry was put; len(cache) is {len(cache)}."
-    with pytest.raises(ValueError):
+    with raises(ValueError, "MemoryCache(maxsize=0)"):
         memory_cache.MemoryCache(maxsize=0)
 
 

@@ -30,6 +30,7 @@ def cache_header(response) -> str | None:
 
 
 @pytest.mark.task("8.3", points=2)
+@pytest.mark.needs("8.1", "8.2")  # the service answers through your disk and memory caches
 def test_repeated_prediction_is_a_memory_hit(no_secret_output, client, model_calls):
     first = predict(client, "random_forest", SETOSA)
     second = predict(client, "random_forest", SETOSA)
@@ -49,6 +50,7 @@ def test_repeated_prediction_is_a_memory_hit(no_secret_output, client, model_cal
 
 
 @pytest.mark.task("8.3", points=2)
+@pytest.mark.needs("8.1", "8.2")  # the service answers through your disk and memory caches
 def test_models_do_not_share_cache_entries(client, model_calls):
     predict(client, "logistic_regression", SETOSA)
     other = predict(client, "random_forest", SETOSA)
@@ -92,6 +94,7 @@ def test_a_second_instance_and_a_restart_answer_from_the_disk_cache(settings, mo
 
 
 @pytest.mark.task("8.3", points=1)
+@pytest.mark.needs("8.1", "8.2")  # the service answers through your disk and memory caches
 def test_each_answer_gets_its_own_request_id(client):
     answers = [predict(client, "newsgroups", {"text": "the shuttle reached orbit"}).json() for _ in range(3)]
     ids = [answer.get("request_id") for answer in answers]
@@ -120,6 +123,7 @@ def mixed_requests(count: int) -> list[tuple[str, dict]]:
 
 
 @pytest.mark.task("8.3", points=2)
+@pytest.mark.needs("8.1", "8.2")  # the service answers through your disk and memory caches
 @pytest.mark.timeout(60)
 async def test_concurrent_requests_get_the_uncached_answers(async_client):
     requests = mixed_requests(50)  # 16 distinct inputs through a cache of 4: hits, misses and evictions
@@ -136,6 +140,7 @@ async def test_concurrent_requests_get_the_uncached_answers(async_client):
 
 
 @pytest.mark.task("8.4", points=2)
+@pytest.mark.needs("8.1", "8.2", "8.3")  # through your caches and predict_cached
 def test_delete_cache_empties_both_caches(no_secret_output, client, model_calls):
     predict(client, "random_forest", SETOSA)
     predict(client, "random_forest", SETOSA)
@@ -159,6 +164,7 @@ def save_retrained_model(model_dir):
 
 
 @pytest.mark.task("8.4", points=2)
+@pytest.mark.needs("8.1", "8.2", "8.3")  # through your caches and predict_cached
 def test_reload_serves_the_retrained_model(client, model_dir):
     before = predict(client, "logistic_regression", SETOSA).json()
     predict(client, "logistic_regression", SETOSA)  # now cached
@@ -182,6 +188,7 @@ def test_reload_serves_the_retrained_model(client, model_dir):
 
 
 @pytest.mark.task("8.4", points=1)
+@pytest.mark.needs("8.1", "8.2", "8.3")  # through your caches and predict_cached
 def test_reload_forgets_the_models_memory_entries(client, app):
     predict(client, "logistic_regression", SETOSA)
     predict(client, "logistic_regression", VIRGINICA)
@@ -199,6 +206,7 @@ def test_reload_forgets_the_models_memory_entries(client, app):
 
 
 @pytest.mark.task("8.4", points=1)
+@pytest.mark.needs("8.1", "8.2", "8.3")  # through your caches and predict_cached
 def test_reload_refusals_are_clear(client, model_dir):
     unknown = client.post("/models/no_such_model/reload")
     assert unknown.status_code == 404 and "random_forest" in unknown.text, (

@@ -42,6 +42,7 @@ def label_of(app, model: str, item) -> str:
 
 
 @pytest.mark.task("9.6", points=3)
+@pytest.mark.needs("9.3", "9.4", "9.5")  # the route hands each input to your micro-batcher
 async def test_microbatched_route_batches_concurrent_requests(async_client, app, add_spy):
     spy = add_spy(app)
     rows = distinct_rows(CONCURRENT)
@@ -70,6 +71,7 @@ async def test_microbatched_route_batches_concurrent_requests(async_client, app,
 
 
 @pytest.mark.task("9.6", points=1)
+@pytest.mark.needs("9.3", "9.4", "9.5")
 async def test_lone_microbatched_request_is_not_held(async_client):
     waits = []
     for _ in range(3):
@@ -115,6 +117,7 @@ def check_answers(base_url: str) -> None:
 
 
 @pytest.mark.task("9.6", points=2)
+@pytest.mark.needs("9.1", "9.3", "9.4", "9.5", "9.7")  # the real server answers your single route and micro-batcher
 @pytest.mark.timeout(SERVER_TIMEOUT)
 def test_uvicorn_with_two_workers_serves_and_stops_cleanly(client, model_dir):
     exercise_in_process(client, "/predict/random_forest/microbatched")
@@ -127,6 +130,7 @@ def test_uvicorn_with_two_workers_serves_and_stops_cleanly(client, model_dir):
 
 
 @pytest.mark.task("9.6", points=1)
+@pytest.mark.needs("9.1", "9.3", "9.4", "9.5", "9.7")
 @pytest.mark.timeout(SERVER_TIMEOUT)
 def test_gunicorn_with_uvicorn_workers_serves_and_stops_cleanly(client, model_dir):
     exercise_in_process(client, "/predict/random_forest/microbatched")

@@ -30,6 +30,7 @@ def assert_answer(response, request: str, model: str, label: str, version: str) 
 
 
 @pytest.mark.task("9.1", points=1)
+@pytest.mark.needs("9.7")  # the service answers logistic_regression with your numpy predictor
 def test_single_prediction_matches_the_model(client, app):
     versions = {m["name"]: m["version"] for m in client.get("/models").json()}
     features, _, _ = load_iris()
@@ -107,6 +108,7 @@ def test_batch_route_calls_predict_once(client, app, add_spy):
 
 
 @pytest.mark.task("9.2", points=1)
+@pytest.mark.needs("9.7")  # the service answers logistic_regression with your numpy predictor
 def test_batch_labels_match_each_row(client, app):
     rng = np.random.default_rng(9)
     rows = np.round(rng.uniform(0.1, 8.0, size=(300, 4)), 2).tolist()
