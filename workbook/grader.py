@@ -123,7 +123,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = GraderState(target=target)
 
 
-@pytest.hookimpl(trylast=True)  # after -k/-m/--deselect: a check the run does not select has no result to miss
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
     for item in items:
