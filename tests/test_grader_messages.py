@@ -9,7 +9,7 @@ import linecache
 
 import pytest
 
-from workbook.grader import CHECKS_DIR, classify
+from workbook.grader import CHECKS, classify
 
 
 def raise_from(filename: str, source: str, **names):
@@ -25,7 +25,7 @@ def raise_from(filename: str, source: str, **names):
 
 
 STUDENT_FILE = "/tmp/some-submission/lab3/persistence.py"
-CHECK_FILE = str(CHECKS_DIR / "lab3" / "test_made_up_for_classify.py")  # never on disk: linecache has it
+CHECK_FILE = str(CHECKS / "lab3" / "test_made_up_for_classify.py")  # never on disk: linecache has it
 
 
 def test_an_assert_in_student_code_is_the_students_error_with_file_and_line():

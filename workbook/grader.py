@@ -339,7 +339,6 @@ def _assertion_message(exc: AssertionError) -> str:
 
 
 _LAB_PART = re.compile(r"lab\d+")
-CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 WORKBOOK_DIR = Path(__file__).resolve().parent
 
 
@@ -355,7 +354,7 @@ def _is_student_file(filename: str) -> bool:
 
 def _is_check_file(filename: str) -> bool:
     path = Path(filename).resolve() if filename and not filename.startswith("<") else Path(filename)
-    return path.is_relative_to(CHECKS_DIR) or path.is_relative_to(WORKBOOK_DIR)
+    return path.is_relative_to(CHECKS) or path.is_relative_to(WORKBOOK_DIR)
 
 
 def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
@@ -607,8 +606,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def _raised_by_a_check(exc: BaseException) -> bool:
-    frames = traceback.extract_tb(exc.__traceback__)
-    return bool(frames) and CHECKS in Path(frames[-1].filename).resolve().parents
+    """Raised by a check in ``checks/`` itself (not a workbook helper, not the code under test)."""
+    frame = _raised_by_check(exc)
+    return frame is not None and Path(frame.filename).resolve().is_relative_to(CHECKS)
 
 
 def _result(item, task_id, points, status, message, duration) -> CheckResult:
