@@ -186,6 +186,8 @@ AUDIT_PATTERNS = [
     (re.compile(rb"\bworkbook\s*\.\s*(grader|result_channel|lab_process|grading)\b|WORKBOOK_RESULT_CHANNEL|"
                 rb"/proc/|os\s*\.\s*environ\b(?!\s*\.\s*get\s*\(\s*[\"'](HOME|PATH|TMPDIR))"),
      "reaches into the grader, /proc or the environment"),
+    (re.compile(rb"(?<![.\w])(exec|compile)\s*\(|\bbuiltins\s*\.\s*(exec|compile)\b"),
+     "runs code it builds at run time (exec or compile)"),
     (re.compile(rb"os\s*\.\s*(getppid|kill|killpg)\b|"
                 rb"\bsignal\s*\.\s*(signal|pthread_sigmask)\b"),
      "reads other folders, or signals other processes"),

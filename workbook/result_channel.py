@@ -220,17 +220,50 @@ class _ClockWatcher:
     def begin(self) -> None:
         self.seen = set()
         _WRITES.clear()
+        _PATCHED_BY_CHECK.clear()
         self.running.set()
 
     def end(self) -> set[str]:
         self.running.clear()
         final = _clock_identities()  # and one last look
         self.seen.update(name for name, value in self.baseline.items() if final.get(name) != value)
+        # A check may patch a clock itself (lab 2's checks make sleeps instant with monkeypatch): what only the
+        # check replaced is no finding. An assignment by anything else is, even to a name the check patched.
+        self.seen.difference_update(_PATCHED_BY_CHECK)
         self.seen.update(f"{name} (assigned)" for name in _WRITES)
+        _PATCHED_BY_CHECK.clear()
         return set(self.seen)
 
 
 _WRITES: list[str] = []  # assignments to watched clock/asyncio names, recorded as they happen
+_PATCHED_BY_CHECK: set[str] = set()  # watched names the running check itself replaced
+_ORIGINALS: dict[str, int] = {}  # "module.name" -> id of the original object, taken when the recording starts
+
+
+def _assigned_by_a_check() -> bool:
+    """Whether the assignment now under way comes from a check in the kit's ``checks/``.
+
+    The nearest frame outside the standard library, site-packages and pytest's own modules decides: a check
+    (or a fixture in ``checks/``) that called ``monkeypatch.setattr``. Anything else (the code under test, a
+    thread with no such frame) counts as the code under test.
+    """
+    from workbook.paths import CHECKS
+
+    library = tuple(p for p in {os.path.dirname(os.__file__), os.path.dirname(pytest.__file__),
+                                os.path.dirname(os.path.dirname(pytest.__file__))} if p)
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (filename.startswith("<") or filename.startswith(library)):
+            # The file name alone can be made up (compile() takes any): the frame must also run in the namespace
+            # of a module that was really loaded from that file in checks/.
+            real = os.path.realpath(filename)
+            module = sys.modules.get(frame.f_globals.get("__name__", ""))
+            loaded_from = os.path.realpath(getattr(module, "__file__", None) or "/")
+            return (real.startswith(os.path.realpath(CHECKS) + os.sep) and real == loaded_from
+                    and getattr(module, "__dict__", None) is frame.f_globals)
+        frame = frame.f_back
+    return False
 
 
 def _record_writes() -> None:
@@ -245,8 +278,16 @@ def _record_writes() -> None:
 
     class _RecordingModule(types.ModuleType):
         def __setattr__(self, name, value):
-            if name in watched.get(self.__name__, ()) or name == "__class__":
+            if name == "__class__":
                 _WRITES.append(f"{self.__name__}.{name}")
+            elif name in watched.get(self.__name__, ()):
+                key = f"{self.__name__}.{name}"
+                if id(value) == _ORIGINALS.get(key):
+                    pass  # the original put back (a check's monkeypatch undoing itself)
+                elif _assigned_by_a_check():
+                    _PATCHED_BY_CHECK.add(key)
+                else:
+                    _WRITES.append(key)
             super().__setattr__(name, value)
 
         def __delattr__(self, name):
@@ -257,6 +298,7 @@ def _record_writes() -> None:
     for module_name in watched:
         module = sys.modules.get(module_name)
         if module is not None and type(module) is types.ModuleType:
+            _ORIGINALS.update({f"{module_name}.{name}": id(getattr(module, name, None)) for name in watched[module_name]})
             module.__class__ = _RecordingModule
 
 
