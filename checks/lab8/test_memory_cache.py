@@ -58,6 +58,22 @@ def test_memory_cache_forgets_the_least_recently_used(memory_cache):
 
 
 @pytest.mark.task("8.2", points=1)
+def test_memory_cache_put_of_a_cached_key_makes_it_most_recent(memory_cache):
+    cache = memory_cache.MemoryCache(maxsize=3)
+    for n in (1, 2, 3):
+        cache.put(key("m", n), f"label {n}")
+    cache.put(key("m", 1), "label 1, again")  # 1 is cached already: now it is the most recently used
+    cache.put(key("m", 4), "label 4")
+    kept = {n: cache.get(key("m", n)) for n in (1, 2, 3, 4)}
+    assert kept[1] == "label 1, again" and kept[2] is None, (
+        "put 1, 2, 3 into maxsize=3, put 1 again (a new label), then put 4: 2 was used longest ago and should "
+        f"go, 1 should stay with its new label. Got {kept} (key: label or None). A put of a key already in the "
+        "cache must also mark it as just used (OrderedDict.move_to_end): assigning to an existing key keeps "
+        "its old place in the order."
+    )
+
+
+@pytest.mark.task("8.2", points=1)
 def test_memory_cache_stays_consistent_across_threads(memory_cache):
     cache = memory_cache.MemoryCache(maxsize=16)
     wrong = []
