@@ -1,6 +1,8 @@
 """Lab 8 checks, Tasks 8.2 and 8.4: the bounded in-memory cache on its own, keys as the service makes them."""
 
 import random
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -58,6 +60,22 @@ def test_memory_cache_forgets_the_least_recently_used(memory_cache):
 
 
 @pytest.mark.task("8.2", points=1)
+def test_memory_cache_put_of_a_cached_key_makes_it_most_recent(memory_cache):
+    cache = memory_cache.MemoryCache(maxsize=3)
+    for n in (1, 2, 3):
+        cache.put(key("m", n), f"label {n}")
+    cache.put(key("m", 1), "label 1, again")  # 1 is cached already: now it is the most recently used
+    cache.put(key("m", 4), "label 4")
+    kept = {n: cache.get(key("m", n)) for n in (1, 2, 3, 4)}
+    assert kept[1] == "label 1, again" and kept[2] is None, (
+        "put 1, 2, 3 into maxsize=3, put 1 again (a new label), then put 4: 2 was used longest ago and should "
+        f"go, 1 should stay with its new label. Got {kept} (key: label or None). A put of a key already in the "
+        "cache must also mark it as just used (OrderedDict.move_to_end): assigning to an existing key keeps "
+        "its old place in the order."
+    )
+
+
+@pytest.mark.task("8.2", points=1)
 def test_memory_cache_stays_consistent_across_threads(memory_cache):
     cache = memory_cache.MemoryCache(maxsize=16)
     wrong = []
@@ -94,3 +112,43 @@ def test_memory_cache_drops_one_models_entries(memory_cache):
     assert dropped == 2, f"drop_model should return how many entries it forgot (2), returned {dropped!r}."
     cache.clear()
     assert len(cache) == 0 and cache.get(key("other", 1)) is None, "after clear(), the cache should be empty."
+
+
+@pytest.mark.task("8.4", points=1)
+@pytest.mark.needs("8.2")  # other threads fill the cache through your put while drop_model runs
+def test_memory_cache_drop_model_is_safe_while_other_threads_put(memory_cache):
+    cache = memory_cache.MemoryCache(maxsize=100_000)
+    for n in range(50_000):  # a big cache: going through its keys takes long enough to be interrupted
+        cache.put(key("other", -n), "comp.graphics")
+    stop = threading.Event()
+
+    def writer(w: int):
+        n = 0
+        while not stop.is_set():
+            cache.put(key("other", w * 10_000_000 + n), "comp.graphics")
+            n += 1
+
+    writers = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(2)]
+    for thread in writers:
+        thread.start()
+    failure, rounds, start = None, 0, time.perf_counter()
+    try:
+        while failure is None and time.perf_counter() - start < 1.5:
+            for n in range(2000):
+                cache.put(key("newsgroups", n), "sci.space")
+            try:
+                cache.drop_model("newsgroups")
+            except NotImplementedError:
+                raise
+            except (RuntimeError, KeyError) as error:  # "OrderedDict mutated during iteration", a key gone
+                failure = error
+            rounds += 1
+    finally:
+        stop.set()
+        for thread in writers:
+            thread.join(timeout=5)
+    assert failure is None, (
+        "drop_model('newsgroups') should work while two other threads put entries (FastAPI runs def routes "
+        f"in threads); in round {rounds + 1} it raised {type(failure).__name__}: {failure}. Go through and "
+        "delete the keys inside `with self._lock:`, as every other method does."
+    )

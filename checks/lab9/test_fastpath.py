@@ -67,6 +67,29 @@ def test_linear_predictor_follows_the_scalers_options(predicting):
 
 
 @pytest.mark.task("9.7", points=1)
+def test_linear_predictor_breaks_a_tie_like_sklearn(predicting):
+    features, targets, _ = load_iris()
+    rows = [f for f, t in zip(features, targets) if t != 0]
+    two = Pipeline([("classifier", LogisticRegression(max_iter=1000))])
+    two.fit(rows, [t for t in targets if t != 0])
+    regression = two.steps[-1][1]
+    # Set by hand so that some scores are exactly 0: score = length - width of the sepal.
+    regression.coef_ = np.array([[1.0, -1.0, 0.0, 0.0]])
+    regression.intercept_ = np.array([0.0])
+    inputs = np.array([[2.0, 2.0, 1.0, 1.0], [3.0, 1.0, 1.0, 1.0], [1.0, 3.0, 1.0, 1.0], [5.5, 5.5, 0.5, 0.25]])
+    expected = two.predict(inputs)
+    predictor = predicting.linear_predictor(two)
+    assert predictor is not None, "linear_predictor returned None for a two-class LogisticRegression; it should return a function."
+    got = np.asarray(predictor(inputs))
+    assert got.tolist() == expected.tolist(), (
+        f"a two-class LogisticRegression with coef_ [[1, -1, 0, 0]] and intercept_ [0] scores the rows "
+        f"{inputs.tolist()} as {(inputs @ regression.coef_.T + regression.intercept_).ravel().tolist()}; "
+        f"pipeline.predict answers {expected.tolist()}, the numpy predictor {got.tolist()}. With two classes the "
+        "prediction is class 1 only where the score is positive (> 0): a score of exactly 0 is class 0."
+    )
+
+
+@pytest.mark.task("9.7", points=1)
 def test_linear_predictor_declines_other_models(predicting):
     for name in ("random_forest", "newsgroups"):
         pipeline, _ = reference_model(name)
