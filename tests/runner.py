@@ -6,6 +6,7 @@ grader a student runs, in its own process, so one broken target cannot disturb a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -41,3 +42,16 @@ def run_checks(*paths: str, target: str | Path, extra: tuple[str, ...] = (), tim
         if not out.exists():
             raise AssertionError(f"the grader wrote no JSON (exit {done.returncode}):\n{output[-4000:]}")
         return GradeRun(done.returncode, output, json.loads(out.read_text()))
+
+
+
+@functools.lru_cache(maxsize=None)
+def planned(lab: str) -> dict:
+    """The grader's JSON for a lab's checks collected but not run: every check it would grade, with its points."""
+    return run_checks(f"checks/{lab}", target="solutions", extra=("--collect-only",)).grade
+
+
+def lab_points(lab: str) -> float:
+    """The points a lab's checks are worth (as the grader plans them: parametrised checks count once per case), so
+    that tests follow the checks as they grow instead of repeating today's totals."""
+    return float(planned(lab)["max_points"])

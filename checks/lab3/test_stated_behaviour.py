@@ -88,7 +88,9 @@ def test_save_model_creates_the_parent_folder(persistence, text_model, tmp_path)
     assert path.is_file() and persistence.digest_path(path).is_file(), (
         f"save_model({path}) returned, but the model file or its digest is missing."
     )
-    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest(), (
+        f"save_model({path}) returned {digest!r}; it should return the SHA-256 of the file it wrote."
+    )
 
 
 @pytest.mark.task("3.4", points=1)

@@ -10,7 +10,7 @@ loads them in the project's own runs).
 
 :data:`HONEST` lists the honest submissions in the same form: complete, partial, broken, with realistic mistakes
 from ``tests/mistakes/``, nested in ``labs/``, zipped. :func:`make_class` writes all twenty into a folder.
-Points: lab1 is worth 10, lab2 8, lab3 21 (39 in all).
+Points: lab1 is worth 14, lab2 12, lab3 30 (56 in all); `tests/test_grading.py` checks that against the checks.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from workbook.paths import ROOT, SOLUTIONS
 
 HERE = Path(__file__).parent
 LABS = ("lab1", "lab2", "lab3")
-MAX_POINTS = {"lab1": 10, "lab2": 8, "lab3": 21}
+MAX_POINTS = {"lab1": 14, "lab2": 12, "lab3": 30}
 
 
 @dataclass(frozen=True)
@@ -58,26 +58,26 @@ def _honest(name, description, labs, points, status="ok", **extra) -> Case:
 
 ALL_SOLVED = {"lab1": "solution", "lab2": "solution", "lab3": "solution"}
 HONEST = [
-    _honest("alice-complete", "every lab solved", ALL_SOLVED, 39),
-    _honest("bob-complete-nested", "every lab solved, inside labs/, with caches and notes", ALL_SOLVED, 39,
+    _honest("alice-complete", "every lab solved", ALL_SOLVED, 56),
+    _honest("bob-complete-nested", "every lab solved, inside labs/, with caches and notes", ALL_SOLVED, 56,
             layout="nested", junk=True),
     _honest("carol-starters", "the untouched starters", {lab: "starter" for lab in LABS}, 0),
-    _honest("dave-lab1-only", "lab1 solved, nothing else submitted", {"lab1": "solution"}, 10, "incomplete",
-            lab_points={"lab1": 10, "lab2": 0, "lab3": 0}),
+    _honest("dave-lab1-only", "lab1 solved, nothing else submitted", {"lab1": "solution"}, 14, "incomplete",
+            lab_points={"lab1": 14, "lab2": 0, "lab3": 0}),
     _honest("erin-partial", "lab1 without task 1.3, lab2 solved, lab3 not started",
-            {"lab1": "solution", "lab2": "solution", "lab3": "starter"}, 14, lab_points={"lab1": 6, "lab2": 8},
+            {"lab1": "solution", "lab2": "solution", "lab3": "starter"}, 21, lab_points={"lab1": 9, "lab2": 12},
             edits=(("lab1/runners.py",
                     '    tasks = [asyncio.create_task(slow_task(f"task {i}", delay))'
                     " for i, delay in enumerate(delays)]\n"
                     "    return list(await asyncio.gather(*tasks))\n",
                     '    raise NotImplementedError("Task 1.3: Run slow tasks concurrently")\n'),)),
-    _honest("frank-mistake", "lab1 returns results in the order they finished", ALL_SOLVED, 38,
-            lab_points={"lab1": 9}, mistakes=("lab1: results in the order the tasks finished",)),
-    _honest("grace-mistake", "lab3 predicts the class index instead of its name", ALL_SOLVED, 37,
-            lab_points={"lab3": 19}, mistakes=("lab3: predict_category returns the class index",)),
-    _honest("heidi-syntax-error", "lab2/app.py does not parse", ALL_SOLVED, 31, lab_points={"lab2": 0},
+    _honest("frank-mistake", "lab1 returns results in the order they finished", ALL_SOLVED, 54,
+            lab_points={"lab1": 12}, mistakes=("lab1: results in the order the tasks finished",)),
+    _honest("grace-mistake", "lab3 predicts the class index instead of its name", ALL_SOLVED, 54,
+            lab_points={"lab3": 28}, mistakes=("lab3: predict_category returns the class index",)),
+    _honest("heidi-syntax-error", "lab2/app.py does not parse", ALL_SOLVED, 44, lab_points={"lab2": 0},
             edits=(("lab2/app.py", "async def fast() -> dict[str, str]:", "async def fast( -> dict[str, str]:"),)),
-    _honest("judy-zip", "a zip with lab1 and lab2 solved", {"lab1": "solution", "lab2": "solution"}, 18,
+    _honest("judy-zip", "a zip with lab1 and lab2 solved", {"lab1": "solution", "lab2": "solution"}, 26,
             "incomplete", layout="zip"),
 ]
 
