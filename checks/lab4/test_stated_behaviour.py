@@ -81,7 +81,7 @@ def test_load_dir_replaces_rather_than_merges(registry_module, shared_model_dir,
         f"registry holds {registry.names()!r} (load_dir returned {names!r}); it should hold exactly the models "
         "of the folder just loaded, ['random_forest']: replace the entries, do not merge them."
     )
-    with pytest.raises(UnknownModelError):
+    with raises(UnknownModelError, "registry.get('newsgroups') after load_dir(a folder holding only random_forest)"):
         registry.get("newsgroups")
 
 
@@ -100,7 +100,7 @@ def test_wrong_input_error_names_the_model_and_the_input(predictor_module, regis
              (ModelEntry(name="newsgroups", kind="text", version="v", classes=tuple(news_names), pipeline=news),
               IrisFeatures(**FLOWER), "newsgroups")]
     for entry, payload, name in cases:
-        with pytest.raises(WrongInputError) as wrong:
+        with raises(WrongInputError, f"predict_one({name}, {payload!r})") as wrong:
             predict_one(entry, payload)
         assert name in str(wrong.value), (
             f"WrongInputError({str(wrong.value)!r}) for the wrong input to {name} should name the model "
