@@ -108,6 +108,45 @@ def test_wrong_input_error_names_the_model_and_the_input(predictor_module, regis
         )
 
 
+IRIS_WORDS = ("iris", "measurement", "sepal", "petal")  # any of them names the iris input
+
+
+@pytest.mark.task("4.3", points=1)
+def test_wrong_input_error_says_what_that_model_takes(predictor_module, registry_module, schemas_module):
+    predict_one = lab_attr(predictor_module, "predict_one")
+    WrongInputError = lab_attr(predictor_module, "WrongInputError")
+    ModelEntry = lab_attr(registry_module, "ModelEntry")
+    TextInput, IrisFeatures = lab_attr(schemas_module, "TextInput"), lab_attr(schemas_module, "IrisFeatures")
+    forest, iris_names = reference_model("random_forest")
+    news, news_names = reference_model("newsgroups")
+    tabular = ModelEntry(name="random_forest", kind="tabular", version="v", classes=tuple(iris_names), pipeline=forest)
+    text = ModelEntry(name="newsgroups", kind="text", version="v", classes=tuple(news_names), pipeline=news)
+    messages = {}
+    for entry, payload in [(tabular, TextInput(text="a rose")), (text, IrisFeatures(**FLOWER))]:
+        with raises(WrongInputError, f"predict_one(the {entry.kind} model {entry.name!r}, {payload!r})") as wrong:
+            predict_one(entry, payload)
+        messages[entry.kind] = str(wrong.value)
+    iris_message, text_message = messages["tabular"], messages["text"]
+    assert any(word in iris_message.lower() for word in IRIS_WORDS), (
+        f"text sent to the iris model 'random_forest' raised WrongInputError({iris_message!r}); the message "
+        "should say what THAT model takes: the four iris measurements (IrisFeatures), not a text."
+    )
+    assert "text" in text_message.lower(), (
+        f"iris measurements sent to the text model 'newsgroups' raised WrongInputError({text_message!r}); the "
+        'message should say what THAT model takes: a text ({"text": "..."}, TextInput).'
+    )
+
+    def what_it_asks_for(message: str, entry) -> str:  # the message without the model's name and kind
+        return message.replace(entry.name, "<model>").replace(entry.kind, "<kind>")
+
+    assert what_it_asks_for(iris_message, tabular) != what_it_asks_for(text_message, text), (
+        f"the wrong input to the iris model raised WrongInputError({iris_message!r}) and to the text model "
+        f"WrongInputError({text_message!r}): apart from the model's name and kind they ask for the same input, "
+        "but the two models take different inputs. Say what each model expects: a text model takes "
+        '{"text": "..."}, an iris model the four iris measurements.'
+    )
+
+
 @pytest.mark.task("4.3", points=1)
 def test_load_model_raises_unknown_model_without_newsgroups(predictor_module, registry_module):
     NewsgroupsModel = lab_attr(predictor_module, "NewsgroupsModel")

@@ -288,3 +288,38 @@ def test_latency_is_in_milliseconds(client, settings, monkeypatch):
         f"expected milliseconds, at least {SLOW_MODEL * 1000:g}. Multiply the seconds of time.perf_counter() by 1000."
     )
     assert latency < 60_000, f"latency_ms is {latency!r} for a prediction of about {SLOW_MODEL} s: milliseconds, not microseconds."
+
+
+def on_an_event_loop() -> bool:
+    """True when called on a thread that is running an event loop (an ``async def`` route's thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@pytest.mark.task("6.2", points=1)
+@pytest.mark.needs("6.1")  # the app writes its log lines with your write_prediction_log
+def test_prediction_route_never_runs_the_model_on_the_event_loop(client, monkeypatch):
+    from sklearn.pipeline import Pipeline
+
+    on_loop: list[bool] = []  # one entry per model call: did it run on the event loop's thread?
+    for method in ("predict", "predict_proba"):
+        original = getattr(Pipeline, method)
+
+        def spy(self, *args, _original=original, **kwargs):
+            on_loop.append(on_an_event_loop())
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Pipeline, method, spy)
+    for path, body in [("/predict/random_forest", IRIS), ("/predict/newsgroups", {"text": TEXT})]:
+        on_loop.clear()
+        response = client.post(path, json=body)
+        assert response.status_code == 200, f"POST {path} answered {response.status_code}: {response.text[:200]}"
+        assert on_loop, f"POST {path} answered {response.json()} without running the model (no predict call)."
+        assert not any(on_loop), (
+            f"POST {path} ran the model on the event loop (the route is `async def` and calls it directly): "
+            "while it predicts, every other request waits. Make the route a plain `def` (FastAPI runs it in a "
+            "thread), or `await run_in_threadpool(...)` the model call. See notebook 2."
+        )

@@ -132,3 +132,25 @@ def test_the_service_answers_with_the_key_and_never_logs_it(no_secret_output, cl
     logged = everything_logged(caplog)
     for name, key in (("the API key", API_KEY), ("a wrong key (often a typo of the right one)", WRONG_KEY)):
         assert key not in logged, f"{name} appears in the log: log only the fields you choose, never headers."
+
+
+@pytest.mark.task("7.4", points=1)
+@pytest.mark.needs("7.1", "7.2")  # the service assembles your key check and middleware
+def test_paths_outside_the_routes_need_the_key_too(client):
+    for path in ("/admin", "/models/secret-model", "/predict"):
+        anonymous = client.get(path)
+        assert anonymous.status_code == 401, (
+            f"GET {path} (no such route) without a key answered {anonymous.status_code} {anonymous.text[:200]}; "
+            "expected 401: ApiKeyMiddleware checks the key of every request that is not public, right before "
+            "the routes, so a client without a key cannot even learn which paths exist. Add it in "
+            "install_middleware: app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key), first."
+        )
+        with_key = client.get(path, headers={"X-API-Key": API_KEY})
+        assert with_key.status_code in (404, 405), (
+            f"GET {path} (no such route) with the right key answered {with_key.status_code} "
+            f"{with_key.text[:200]}; expected the router's 404 (or 405), once the key is right."
+        )
+    health = client.get("/health")
+    assert health.status_code == 200, (
+        f"GET /health without a key answered {health.status_code} {health.text[:200]}; it is public: expected 200."
+    )

@@ -7,6 +7,7 @@ plus two uses of background work:
 * Task 6.2 ``POST /predict/{model_name}`` with ``{"text": "..."}`` (text model) or the four iris measurements
   (tabular model) -> ``{"model", "version", "label", "request_id"}``, answered *before* the prediction's
   line is written to the log (``prediction_log.write_prediction_log``, run as a background task).
+  Prediction routes stay plain ``def``: the model must never run on the event loop (Lab 2).
 * Task 6.4 ``POST /jobs`` with ``{"model": ..., "items": [input, ...]}`` -> 202 ``{"job_id", "status":
   "pending"}``; ``GET /jobs/{job_id}`` -> ``{"job_id", "status", "result", "error"}``; unknown id -> 404.
 
