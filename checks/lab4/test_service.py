@@ -140,6 +140,7 @@ def test_models_route_lists_every_loaded_model(client, shared_model_dir):
 
 
 @pytest.mark.task("4.5", points=2)
+@pytest.mark.needs("4.3")  # the 422's message is your WrongInputError's
 def test_predict_route_answers_like_the_models(client):
     response = client.post("/predict/newsgroups", json={"text": POST})
     assert response.status_code == 200, f"POST /predict/newsgroups answered {response.status_code}: {response.text[:300]}"
