@@ -29,7 +29,7 @@ from workbook import catalog
 from workbook.clients import async_client as start_async_client
 from workbook.clients import sync_client as start_sync_client
 from workbook.paths import CHECKS
-from workbook.student import StudentImportError, as_missing_name, show_path
+from workbook.student import StudentImportError, as_missing_name, exception_chain, show_path
 from workbook.target import ENV_VAR, TargetError, activate, describe, resolve_target
 
 
@@ -316,18 +316,6 @@ async def async_client(app):
 
 # --- outcomes --------------------------------------------------------------------------------------
 
-def _chain(exc: BaseException | None, seen: set[int] | None = None):
-    """The exception, its causes and contexts, and the members of exception groups."""
-    seen = set() if seen is None else seen
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        if isinstance(exc, BaseExceptionGroup):
-            for member in exc.exceptions:
-                yield from _chain(member, seen)
-        exc = exc.__cause__ or exc.__context__
-
-
 def _assertion_message(exc: AssertionError) -> str:
     text = str(exc)
     # Keep the check's own message; drop pytest's re-evaluation of the expression after it.
@@ -461,7 +449,7 @@ def _unawaited(exc: BaseException) -> str | None:
 
 def classify(exc: BaseException) -> tuple[str, str]:
     """The status a failed check gets, and the message the student reads."""
-    chain = list(_chain(exc))
+    chain = list(exception_chain(exc))
     for link in chain:
         if isinstance(link, StudentImportError):
             return "import-error", str(link)

@@ -27,25 +27,14 @@ from types import TracebackType
 
 from workbook import catalog
 from workbook.paths import ROOT
+from workbook.student import exception_chain
 
 STARTER = re.compile(r"^Task (\d+\.\d+)\b")
 
 
-def _chain(exc: BaseException | None, seen: set[int] | None = None):
-    """The exception, its causes and contexts, and the members of exception groups (depth first)."""
-    seen = set() if seen is None else seen
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        if isinstance(exc, BaseExceptionGroup):
-            for member in exc.exceptions:
-                yield from _chain(member, seen)
-        exc = exc.__cause__ or exc.__context__
-
-
 def unfinished_task(exc: BaseException) -> NotImplementedError | None:
     """The starter's ``NotImplementedError("Task N.K: …")`` behind ``exc``, if there is one."""
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         if isinstance(link, NotImplementedError) and STARTER.match(str(link)):
             return link
     return None

@@ -89,3 +89,18 @@ def lab_attr(module: ModuleType, attr: str) -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise missing_name(module, attr) from None
+
+
+def exception_chain(exc: BaseException | None, seen: set[int] | None = None):
+    """The exception, its causes and contexts, and the members of exception groups (depth first).
+
+    Where a starter's ``NotImplementedError`` may hide: inside an app, a thread, an ExceptionGroup, or as the
+    cause or context of another error."""
+    seen = set() if seen is None else seen
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        if isinstance(exc, BaseExceptionGroup):
+            for member in exc.exceptions:
+                yield from exception_chain(member, seen)
+        exc = exc.__cause__ or exc.__context__

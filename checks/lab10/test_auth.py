@@ -10,6 +10,7 @@ import jwt
 import pytest
 
 from workbook.clients import sync_client
+from workbook.constant_time import record_compare_digest
 
 from checks.lab10.common import JWT_SECRET, PASSWORD, TOKEN_TTL, USERNAME
 
@@ -142,21 +143,7 @@ def test_batch_upload_needs_a_token(make_app, settings, direct_login):
 @pytest.fixture
 def compare_digest_calls(monkeypatch, auth):
     """Every call of compare_digest while the check runs, however auth.py imported it."""
-    import hmac
-    import secrets
-
-    calls = []
-    real = hmac.compare_digest
-
-    def spy(a, b):
-        calls.append((a, b))
-        return real(a, b)
-
-    monkeypatch.setattr(secrets, "compare_digest", spy)
-    monkeypatch.setattr(hmac, "compare_digest", spy)
-    if hasattr(auth, "compare_digest"):  # from hmac import compare_digest
-        monkeypatch.setattr(auth, "compare_digest", spy)
-    return calls
+    return record_compare_digest(monkeypatch, auth)
 
 
 @pytest.fixture

@@ -1,10 +1,9 @@
 import asyncio
-import hmac
-import secrets
 
 import pytest
 from fastapi import Depends, FastAPI, HTTPException
 
+from workbook.constant_time import record_compare_digest
 from workbook.docs import serve_docs_offline
 from workbook.models import write_reference_models
 from workbook.student import import_lab_module, lab_attr
@@ -116,18 +115,7 @@ def logged_app(request_log):
 @pytest.fixture
 def compare_digest_calls(monkeypatch, auth):
     """Every call of compare_digest while the check runs, however auth.py imported it."""
-    calls = []
-    real = hmac.compare_digest
-
-    def spy(a, b):
-        calls.append((a, b))
-        return real(a, b)
-
-    monkeypatch.setattr(secrets, "compare_digest", spy)
-    monkeypatch.setattr(hmac, "compare_digest", spy)
-    if hasattr(auth, "compare_digest"):  # from secrets import compare_digest
-        monkeypatch.setattr(auth, "compare_digest", spy)
-    return calls
+    return record_compare_digest(monkeypatch, auth)
 
 
 SECRETS = {"the API key": API_KEY, "a wrong key (often a typo of the right one)": WRONG_KEY}
