@@ -95,16 +95,16 @@ def test_save_model_creates_the_parent_folder(persistence, text_model, tmp_path)
 
 @pytest.mark.task("3.4", points=1)
 @pytest.mark.parametrize("shape", ["a list of two", "empty names", "names that are not strings"])
-def test_other_wrong_shapes_are_refused(persistence, text_model, tmp_path, shape):
-    pipeline, names = text_model
+def test_other_wrong_shapes_are_refused(loader, reference_text_model, tmp_path, shape):
+    pipeline, names = reference_text_model  # the reference model and digest: this grades load_model alone
     obj = {"a list of two": [pipeline, names], "empty names": (pipeline, []),
            "names that are not strings": (pipeline, [0, 1, 2, 3])}[shape]
     path = tmp_path / "odd.joblib"
     joblib.dump(obj, path)
-    persistence.digest_path(path).write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
+    loader.digest_path(path).write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
     try:
-        loaded = persistence.load_model(path)
-    except persistence.ModelFormatError as exc:
+        loaded = loader.load_model(path)
+    except loader.ModelFormatError as exc:
         assert len(str(exc)) >= 15, f"ModelFormatError({str(exc)!r}): say what was expected and what was found."
         return
     pytest.fail(f"load_model accepted a file holding {shape} (returned {loaded!r}); it must be a 2-tuple of a "
