@@ -12,20 +12,22 @@ from workbook import notebook
 from workbook.clients import sync_client
 from workbook.notebook import report_server_log, your_code
 from workbook.paths import LABS
-from workbook.target import is_lab_module
+from workbook.target import activate, is_lab_module
 
 
 @pytest.fixture
 def target(monkeypatch):
-    """The untouched starters on sys.path, as use_target() leaves them; lab modules forgotten afterwards."""
-    before = {name for name in sys.modules if is_lab_module(name)}
-    monkeypatch.syspath_prepend(str(LABS))
-    for name in before:
-        monkeypatch.delitem(sys.modules, name)
+    """The untouched starters active, as use_target() leaves them (whatever target an earlier test activated);
+    the previous import set-up and lab modules are restored afterwards."""
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = {name: sys.modules[name] for name in sys.modules if is_lab_module(name)}
+    activate(LABS)
     monkeypatch.setattr(notebook, "_reported", set())
     yield LABS
     for name in [name for name in sys.modules if is_lab_module(name)]:
         del sys.modules[name]
+    sys.modules.update(before)
 
 
 def starter_error() -> NotImplementedError:
@@ -90,9 +92,7 @@ def test_an_error_in_the_students_code_propagates_with_only_their_frames(target,
         def score(x):
             return 1 / x
     """))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "lab99", raising=False)
-    monkeypatch.delitem(sys.modules, "lab99.scoring", raising=False)
+    activate(tmp_path)  # as use_target() would: the target fixture puts the import set-up back afterwards
     from lab99.scoring import score
 
     app = FastAPI()

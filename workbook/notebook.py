@@ -28,6 +28,7 @@ from types import TracebackType
 from workbook import catalog
 from workbook.paths import ROOT
 from workbook.student import exception_chain
+from workbook.target import LabFinder
 
 STARTER = re.compile(r"^Task (\d+\.\d+)\b")
 
@@ -41,7 +42,10 @@ def unfinished_task(exc: BaseException) -> NotImplementedError | None:
 
 
 def _target() -> Path | None:
-    """The folder ``import labN`` resolves to (``use_target`` puts it first on ``sys.path``)."""
+    """The folder ``import labN`` resolves to: the active target's finder (``use_target``), else ``sys.path``."""
+    for finder in sys.meta_path:
+        if isinstance(finder, LabFinder):
+            return Path(finder.folder).resolve()
     for entry in sys.path:
         path = Path(entry or ".").resolve()
         if (path / "lab1").is_dir() or any(path.glob("lab[0-9]*/__init__.py")):
