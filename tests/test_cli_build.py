@@ -82,7 +82,8 @@ def test_the_copy_has_a_students_makefile(copy):
     assert "test suite" not in text and "project's" not in text, "the student Makefile speaks of the project's suite"
 
     def dry_run(goal):
-        done = run(["make", "-n", "-o", ".venv/.installed", goal], cwd=copy)
+        # --no-print-directory: under `make test` this make is nested, and would announce its directory.
+        done = run(["make", "-n", "--no-print-directory", "-o", ".venv/.installed", goal], cwd=copy)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
