@@ -1,7 +1,7 @@
 """Everything code writes anywhere while a check runs, to prove that no secret reaches any output stream.
 
 Under uvicorn, gunicorn or in a container, stdout and stderr *are* the log: a ``print(api_key)`` is as
-public as ``logger.info(api_key)``. :func:`watch_outputs` collects, while its block runs,
+public as ``logger.info(api_key)``. A check collects, while it runs,
 
 * every logging record of every logger (also loggers that do not propagate to the root), at any level,
 * what is written to ``sys.stdout`` and ``sys.stderr`` (``print``, ``traceback.print_exc``, warnings),
@@ -10,10 +10,9 @@ public as ``logger.info(api_key)``. :func:`watch_outputs` collects, while its bl
 and :func:`secret_leaks` says which secret showed up where. Checks add what the client saw (response
 bodies and headers) with :meth:`Outputs.client_saw`.
 
-Inside pytest use :func:`guard_check` (a fixture's body): pytest re-installs its own capture of
-``sys.stdout`` and of file descriptors 1 and 2 at each phase of a check (setup, call, teardown), which
-would undo :func:`watch_outputs`' redirections, so there the streams are read from pytest's ``capfd``,
-which captures both levels across all three phases. Used by the checks of every lab that holds a secret (7, 8, 10): a
+Use :func:`guard_check` (a fixture's body): pytest re-installs its own capture of ``sys.stdout`` and of
+file descriptors 1 and 2 at each phase of a check (setup, call, teardown), which would undo redirections of
+our own, so the streams are read from pytest's ``capfd``, which captures both levels across all three phases. Used by the checks of every lab that holds a secret (7, 8, 10): a
 lesson once taught stays graded.
 """
 
@@ -21,9 +20,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,35 +55,6 @@ class Outputs:
             "stderr (or a traceback on it)": self.fd2,
             "a response (body or headers)": "\n".join(self.seen_by_client),
         }
-
-
-class _Tee(io.TextIOBase):
-    """Stands in for sys.stdout/sys.stderr: keeps a copy, and passes the text on."""
-
-    def __init__(self, copy: io.StringIO, passed_to) -> None:
-        self._copy = copy
-        self._passed_to = passed_to
-
-    def write(self, text: str) -> int:
-        self._copy.write(text)
-        try:
-            self._passed_to.write(text)
-        except Exception:  # noqa: BLE001 - the copy is what matters
-            pass
-        return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._passed_to.flush()
-        except Exception:  # noqa: BLE001
-            pass
-
-    def isatty(self) -> bool:
-        return False
-
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
 
 
 def _describe(record: logging.LogRecord) -> str:
@@ -131,64 +98,6 @@ def guard_check(capfd, secrets: Mapping[str, str]) -> Iterator[Outputs]:
     outputs.fd1, outputs.fd2 = captured.out, captured.err
     leaks = secret_leaks(outputs, secrets)
     assert not leaks, leak_message(leaks)
-
-
-@contextmanager
-def watch_outputs() -> Iterator[Outputs]:
-    """Collect every output stream while the block runs (see the module docstring); outside pytest."""
-    outputs = Outputs()
-    real_handle = logging.Logger.handle
-
-    def handle(logger: logging.Logger, record: logging.LogRecord) -> None:
-        outputs.logging.append(_describe(record))
-        return real_handle(logger, record)
-
-    root = logging.getLogger()
-    old_level = root.level
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        try:
-            stream.flush()
-        except Exception:  # noqa: BLE001
-            pass
-    files, saved = {}, {}
-    for fd in (1, 2):
-        try:
-            saved[fd] = os.dup(fd)
-        except OSError:
-            continue
-        files[fd] = tempfile.TemporaryFile()
-        os.dup2(files[fd].fileno(), fd)
-    old_stdout, old_stderr = sys.stdout, sys.stderr
-    sys.stdout = _Tee(outputs.stdout, old_stdout)
-    sys.stderr = _Tee(outputs.stderr, old_stderr)
-    logging.Logger.handle = handle
-    root.setLevel(logging.DEBUG)
-    try:
-        yield outputs
-    finally:
-        logging.Logger.handle = real_handle
-        root.setLevel(old_level)
-        sys.stdout, sys.stderr = old_stdout, old_stderr
-        for stream in (sys.__stdout__, sys.__stderr__):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001
-                pass
-        for fd, copy in files.items():
-            os.dup2(saved[fd], fd)
-            os.close(saved[fd])
-            copy.seek(0)
-            text = copy.read().decode("utf-8", "replace")
-            copy.close()
-            if fd == 1:
-                outputs.fd1 = text
-            else:
-                outputs.fd2 = text
-            if text:  # pass it on to whatever fd 1/2 were (pytest's capture, a terminal)
-                try:
-                    os.write(fd, text.encode("utf-8", "replace"))
-                except OSError:
-                    pass
 
 
 def secret_leaks(outputs: Outputs, secrets: Mapping[str, str]) -> list[str]:
