@@ -35,3 +35,29 @@ def count_pipeline_calls(monkeypatch, methods: tuple[str, ...]) -> ModelCalls:
 
         monkeypatch.setattr(Pipeline, method, counted)
     return calls
+
+
+def slow_pipelines(monkeypatch, seconds: float) -> None:
+    """Every ``Pipeline.predict`` / ``predict_proba`` blocks ``seconds`` first, for the rest of the check: a heavy
+    model, so a check can see the event loop blocked, or get a lower bound on a latency no machine undercuts."""
+    import time
+
+    for method in ("predict", "predict_proba"):
+        original = getattr(Pipeline, method)
+
+        def slow(self, *args, _original=original, **kwargs):
+            time.sleep(seconds)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Pipeline, method, slow)
+
+
+def on_an_event_loop() -> bool:
+    """True when called on a thread that is running an event loop (an ``async def`` route's thread)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

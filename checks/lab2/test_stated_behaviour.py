@@ -12,17 +12,10 @@ import time
 import pytest
 
 from workbook.clients import sync_client
+from workbook.model_calls import on_an_event_loop
 from workbook.student import import_lab_module
 
 REAL_TIME_SLEEP, REAL_ASYNC_SLEEP = time.sleep, asyncio.sleep
-
-
-def on_an_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 @pytest.fixture

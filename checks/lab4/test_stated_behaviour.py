@@ -10,10 +10,10 @@ from pathlib import Path
 
 import joblib
 import pytest
-from sklearn.pipeline import Pipeline
 
 from workbook.checking import raises
 from workbook.clients import sync_client
+from workbook.model_calls import slow_pipelines
 from workbook.models import MODEL_NAMES, reference_model
 from workbook.student import import_lab_module, lab_attr
 
@@ -230,14 +230,7 @@ def test_missing_newsgroups_model_makes_the_models_unavailable(make_app, shared_
 @pytest.mark.task("4.5", points=1)
 @pytest.mark.timeout(20)
 async def test_predict_route_never_blocks_the_event_loop(async_client, monkeypatch):
-    for method in ("predict", "predict_proba"):
-        original = getattr(Pipeline, method)
-
-        def blocking(self, *args, _original=original, **kwargs):
-            time.sleep(MODEL_BLOCKS)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Pipeline, method, blocking)
+    slow_pipelines(monkeypatch, MODEL_BLOCKS)
     for path, body in [("/predict/random_forest", FLOWER), ("/predict/newsgroups", {"text": "the rocket"})]:
         start = time.perf_counter()
         slow = asyncio.create_task(async_client.post(path, json=body))

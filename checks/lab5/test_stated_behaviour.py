@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
+from workbook.model_calls import slow_pipelines
 from workbook.models import reference_model
 from workbook.registry import ModelEntry
 from workbook.student import lab_attr
@@ -177,14 +178,7 @@ def test_unknown_model_is_a_404(client):
 
 def slow_model(monkeypatch):
     """Every Pipeline.predict / predict_proba blocks for MODEL_BLOCKS seconds, like a heavy model."""
-    for method in ("predict", "predict_proba"):
-        original = getattr(Pipeline, method)
-
-        def blocking(self, *args, _original=original, **kwargs):
-            time.sleep(MODEL_BLOCKS)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Pipeline, method, blocking)
+    slow_pipelines(monkeypatch, MODEL_BLOCKS)
 
 
 async def health_while(async_client, method: str, path: str, **kwargs) -> tuple[float, object]:

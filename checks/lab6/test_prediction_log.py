@@ -17,6 +17,7 @@ import pytest
 
 from workbook.asgi_recorder import recording
 from workbook.clients import async_client as start_async_client
+from workbook.model_calls import on_an_event_loop, slow_pipelines
 
 TEXT = "the rocket reached orbit and the satellite deployed its antenna"
 IRIS = {"sepal_length": 6.1, "sepal_width": 2.8, "petal_length": 4.7, "petal_width": 1.2}
@@ -262,16 +263,7 @@ SLOW_MODEL = 0.25  # seconds each prediction takes in the units check: a lower b
 
 def slow_models(monkeypatch) -> None:
     """Every Pipeline.predict / predict_proba takes at least SLOW_MODEL seconds while the check runs."""
-    from sklearn.pipeline import Pipeline
-
-    for method in ("predict", "predict_proba"):
-        original = getattr(Pipeline, method)
-
-        def slow(self, *args, _original=original, **kwargs):
-            time.sleep(SLOW_MODEL)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Pipeline, method, slow)
+    slow_pipelines(monkeypatch, SLOW_MODEL)
 
 
 @pytest.mark.task("6.2", points=1)
@@ -288,15 +280,6 @@ def test_latency_is_in_milliseconds(client, settings, monkeypatch):
         f"expected milliseconds, at least {SLOW_MODEL * 1000:g}. Multiply the seconds of time.perf_counter() by 1000."
     )
     assert latency < 60_000, f"latency_ms is {latency!r} for a prediction of about {SLOW_MODEL} s: milliseconds, not microseconds."
-
-
-def on_an_event_loop() -> bool:
-    """True when called on a thread that is running an event loop (an ``async def`` route's thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 @pytest.mark.task("6.2", points=1)
