@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx2
 
 from workbook.loadtest import LoadResult, generator_ceiling, run_load, wrk_available
-from workbook.models import write_reference_models
+from labkit.models import write_reference_models
 from workbook.paths import ROOT
 from workbook.server import serve
 

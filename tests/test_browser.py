@@ -298,7 +298,7 @@ def test_browser_edits_and_saves_a_lab_file(jupyterlab, browser, screenshots):
 
 
 # ReDoc's bundle would load the "API docs by Redocly" logo from its CDN; the Content-Security-Policy that
-# workbook/docs.py puts on the doc pages keeps the browser from even asking, so no request may leave.
+# labkit/docs.py puts on the doc pages keeps the browser from even asking, so no request may leave.
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])

@@ -3,7 +3,7 @@
 import pytest
 
 from workbook.clients import sync_client
-from workbook.models import write_reference_models
+from labkit.models import write_reference_models
 from workbook.paths import SOLUTIONS
 from workbook.target import activate
 

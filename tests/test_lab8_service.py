@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from workbook.clients import sync_client
-from workbook.models import write_reference_models
+from labkit.models import write_reference_models
 from workbook.paths import ROOT, SOLUTIONS
 from workbook.target import activate
 

@@ -29,7 +29,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from workbook.docs import serve_docs_offline
+from labkit.docs import serve_docs_offline
 
 
 class IrisFeatures(BaseModel):

@@ -40,7 +40,7 @@ class Lab:
     title: str
     notebook: str
     tasks: dict[str, Task]
-    reference_models: bool = False  # its checks serve workbook.models' reference models
+    reference_models: bool = False  # its checks serve labkit.models' reference models
 
     @property
     def number(self) -> int:

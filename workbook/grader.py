@@ -152,7 +152,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     labs = {catalog.lab_of(task_id) for nodeid, (task_id, _) in state.planned.items()
             if nodeid not in state.deselected}
     if any(lab.reference_models for name, lab in catalog.labs().items() if name in labs):
-        from workbook.models import MODEL_NAMES, reference_model
+        from labkit.models import MODEL_NAMES, reference_model
 
         for name in MODEL_NAMES:
             reference_model(name)

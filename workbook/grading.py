@@ -47,7 +47,7 @@ from workbook.paths import ROOT
 from workbook.sandbox import Limits
 
 LAB_DIR = re.compile(r"^lab\d+$")
-KIT_NEEDS = ("conftest.py", "pyproject.toml", "workbook", "checks")
+KIT_NEEDS = ("conftest.py", "pyproject.toml", "workbook", "labkit", "checks")
 # Not part of the kit: the code under test and its sources, the project's own tests, local state, tooling.
 KIT_LEAVES_OUT = {"solutions", "labs", "starters", "tests", "notebooks", "models", "build", "bench", ".git",
                   ".venv", ".workbook", ".ci", ".github", ".pytest_cache", ".ipynb_checkpoints", "__pycache__"}

@@ -45,7 +45,7 @@ Before any mutant, the unmutated copy must pass every check of the lab, or nothi
 **Cost.** ``--jobs`` mutants at a time (default 2), each a fork, not a fresh Python; ``--max-per-task N`` keeps
 the N mutants of each task with the smallest hash of their id (a stable, seeded sample: one new mutant
 displaces at most one). Results are cached in ``.workbook/mutation/cache/`` under a hash of the mutated lab's
-files, the lab's checks, the tooling (``workbook/``, ``conftest.py``, ``pyproject.toml``, ``requirements.txt``)
+files, the lab's checks, the tooling (``workbook/``, ``labkit/``, ``conftest.py``, ``pyproject.toml``, ``requirements.txt``)
 and ``data/``: an unchanged lab is not graded again.
 """
 
@@ -412,7 +412,8 @@ def _tree_digest(paths: list[Path], base: Path) -> str:
 
 def tooling_digest() -> str:
     """What grading depends on besides the lab: this module itself counts through :data:`VERSION` only."""
-    paths = [*(p for p in (ROOT / "workbook").rglob("*.py") if p.name != "mutation.py"), *(ROOT / "data").rglob("*"),
+    paths = [*(p for p in (ROOT / "workbook").rglob("*.py") if p.name != "mutation.py"),
+             *(ROOT / "labkit").rglob("*.py"), *(ROOT / "data").rglob("*"),
              *(ROOT / name for name in ("conftest.py", "pyproject.toml", "requirements.txt"))]
     return _tree_digest([p for p in paths if p.exists()], ROOT)
 

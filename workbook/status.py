@@ -46,8 +46,8 @@ NEXT_WORDS = {"fail": "failing", "not-started": "not started", "timeout": "times
 # --- the record ---------------------------------------------------------------------------------------
 
 def lab_digest(lab: str, target: Path) -> str:
-    """Changes when the lab's code, its checks or the workbook package change: then the result may too."""
-    return folders_digest(target / lab, CHECKS / lab, ROOT / "workbook")
+    """Changes when the lab's code, its checks, the workbook or labkit package change: then the result may too."""
+    return folders_digest(target / lab, CHECKS / lab, ROOT / "workbook", ROOT / "labkit")
 
 
 def record_runs(target_key: str, runs: list[LabRun], digests: dict[str, str] | None = None) -> dict:

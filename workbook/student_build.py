@@ -1,7 +1,7 @@
 """``build --student OUT``: the copy of the workbook that students get — without ``solutions/``.
 
 What goes in: everything in the workbook's folder but what is listed below — pyproject.toml, requirements.txt,
-``workbook/``, ``checks/``, ``notebooks/``, ``data/``, ``deploy/``, ``.jupyter/`` …; ``labs/`` freshly
+``workbook/``, ``labkit/``, ``checks/``, ``notebooks/``, ``data/``, ``deploy/``, ``.jupyter/`` …; ``labs/`` freshly
 generated from the solutions; ``starters/``, the same starters once more, untouched, for
 ``python -m workbook reset`` (which generates them from ``solutions/`` in the instructor's copy); and a student's
 README and Makefile from ``workbook/handout/`` instead of the instructor's: set-up, the labs (the table is the
@@ -28,8 +28,8 @@ from workbook.paths import ROOT
 
 LEFT_OUT = {"solutions", "tests", ".ci", ".github", "CONTRIBUTING.md", "models", "labs", "starters", ".workbook",
             ".git", ".venv", "build", "dist", ".pytest_cache", ".ipynb_checkpoints", "__pycache__"}
-NEEDED = ("README.md", "Makefile", "pyproject.toml", "requirements.txt", "conftest.py", "workbook", "checks",
-          "notebooks")
+NEEDED = ("README.md", "Makefile", "pyproject.toml", "requirements.txt", "conftest.py", "workbook", "labkit",
+          "checks", "notebooks")
 IGNORED = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.pyc", "*.egg-info",
                                  ".DS_Store")
 TESTPATHS = 'testpaths = ["tests"]'

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from workbook.model_calls import count_pipeline_calls
-from workbook.models import write_reference_models
+from labkit.models import write_reference_models
 from workbook.student import import_lab_module, lab_attr
 
 from checks.lab10.common import (CHUNK_ROWS, JWT_SECRET, MAX_UPLOAD_BYTES, PASSWORD, SETTINGS_ENV, TOKEN_TTL,

@@ -11,8 +11,8 @@ import math
 import pytest
 
 from workbook.clients import sync_client
-from workbook.datasets import IRIS_FEATURES, load_iris
-from workbook.models import reference_model
+from labkit.datasets import IRIS_FEATURES, load_iris
+from labkit.models import reference_model
 from workbook.student import import_lab_module
 
 from checks.lab10.common import CHUNK_ROWS, MAX_UPLOAD_BYTES, USERNAME

@@ -90,7 +90,7 @@ def test_the_image_command_serves_the_app_and_stops_cleanly(shared_model_dir, tm
     assert not problems, "deploy/Dockerfile: " + "; ".join(problems)
     image_command = dockerfile.exec_form([i for i in instructions if i.keyword == "CMD"][-1].args)
     target = Path(import_lab_module("lab10").__file__).resolve().parent.parent
-    # As in the image: the target's lab10 and the repository (workbook/, deploy/) on the path, two workers.
+    # As in the image: the target's lab10 and the repository (labkit/, deploy/) on the path, two workers.
     env = {"PYTHONPATH": os.pathsep.join([str(target), str(ROOT)]), "MODEL_DIR": str(shared_model_dir),
            "WEB_CONCURRENCY": "2"}
     try:

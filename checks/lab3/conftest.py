@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from workbook.datasets import load_corpus
-from workbook.models import reference_model, write_model
+from labkit.datasets import load_corpus
+from labkit.models import reference_model, write_model
 from workbook.student import import_lab_module
 
 

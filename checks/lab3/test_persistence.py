@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 
 from workbook.checking import raises
-from workbook.datasets import load_corpus, load_iris
+from labkit.datasets import load_corpus, load_iris
 
 CATEGORIES = ["comp.graphics", "rec.autos", "sci.med", "sci.space"]
 IRIS_NAMES = ["setosa", "versicolor", "virginica"]

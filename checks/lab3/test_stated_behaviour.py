@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from workbook.datasets import load_iris
+from labkit.datasets import load_iris
 
 PROBABILITY_TOLERANCE = 1e-4
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from workbook.models import write_reference_models
+from labkit.models import write_reference_models
 from workbook.student import import_lab_module, lab_attr
 from workbook.target import is_lab_module
 

@@ -8,7 +8,7 @@ import joblib
 import pytest
 
 from workbook.checking import raises, settle
-from workbook.models import MODEL_NAMES, reference_model
+from labkit.models import MODEL_NAMES, reference_model
 from workbook.student import lab_attr
 
 CATEGORIES = ("comp.graphics", "rec.autos", "sci.med", "sci.space")

@@ -12,7 +12,7 @@ import joblib
 import pytest
 
 from workbook.clients import sync_client
-from workbook.models import MODEL_NAMES, reference_model
+from labkit.models import MODEL_NAMES, reference_model
 from workbook.student import StudentImportError, import_lab_module, lab_attr
 
 FILES = sorted(f"{name}.joblib" for name in MODEL_NAMES)

@@ -14,7 +14,7 @@ import pytest
 from workbook.checking import raises
 from workbook.clients import sync_client
 from workbook.model_calls import slow_pipelines
-from workbook.models import MODEL_NAMES, reference_model
+from labkit.models import MODEL_NAMES, reference_model
 from workbook.student import import_lab_module, lab_attr
 
 FILES = sorted(f"{name}.joblib" for name in MODEL_NAMES)

@@ -5,9 +5,9 @@ import pytest
 from fastapi import FastAPI, Query
 
 from workbook.clients import sync_client
-from workbook.models import write_reference_models
+from labkit.models import write_reference_models
 from workbook.student import import_lab_module, lab_attr
-from workbook.validation_errors import install_safe_validation_handler
+from labkit.validation_errors import install_safe_validation_handler
 
 
 @pytest.fixture(autouse=True)

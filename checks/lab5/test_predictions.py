@@ -12,9 +12,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from workbook.datasets import load_iris
-from workbook.registry import ModelEntry
-from workbook.models import MODEL_NAMES, reference_model
+from labkit.datasets import load_iris
+from labkit.registry import ModelEntry
+from labkit.models import MODEL_NAMES, reference_model
 from workbook.student import lab_attr
 
 FLOWERS = [

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
 from workbook.model_calls import slow_pipelines
-from workbook.models import reference_model
-from workbook.registry import ModelEntry
+from labkit.models import reference_model
+from labkit.registry import ModelEntry
 from workbook.student import lab_attr
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from workbook.models import reference_model, write_model, write_reference_models
+from labkit.models import reference_model, write_model, write_reference_models
 from workbook.student import import_lab_module, lab_attr
 
 BROKEN_MODEL = "mislabelled_iris"  # an iris model saved with one class name instead of three

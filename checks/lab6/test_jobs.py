@@ -9,7 +9,7 @@ import json
 import pytest
 
 from workbook.asgi_recorder import recording
-from workbook.models import reference_model
+from labkit.models import reference_model
 
 BROKEN_MODEL = "mislabelled_iris"
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}

@@ -3,8 +3,8 @@ import pytest
 from workbook.clients import async_client as start_async_client
 from workbook.clients import sync_client
 from workbook.model_calls import count_pipeline_calls
-from workbook.models import write_reference_models
-from workbook.registry import ModelEntry
+from labkit.models import write_reference_models
+from labkit.registry import ModelEntry
 from workbook.student import import_lab_module, lab_attr
 
 CACHE_SIZE = 4  # small, so the checks' inputs evict each other
@@ -25,7 +25,7 @@ def memory_cache():
 
 @pytest.fixture
 def model_entry():
-    """The registry's ModelEntry (given, from workbook.registry), to describe the checks' fake models."""
+    """The registry's ModelEntry (given, from labkit.registry), to describe the checks' fake models."""
     return ModelEntry
 
 

@@ -10,8 +10,8 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 
-from workbook.datasets import load_corpus, load_iris
-from workbook.models import reference_model, write_model
+from labkit.datasets import load_corpus, load_iris
+from labkit.models import reference_model, write_model
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 VIRGINICA = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from workbook.models import write_reference_models
+from labkit.models import write_reference_models
 from workbook.student import import_lab_module, lab_attr
 
 GATE_TIMEOUT = 3.0  # a gated predict gives up waiting after this long, so a blocked loop cannot hang a check

@@ -10,8 +10,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from workbook.datasets import load_iris
-from workbook.models import reference_model
+from labkit.datasets import load_iris
+from labkit.models import reference_model
 
 SPEEDUP = 3  # measured: 15–40 times faster on one row; the best of 300 runs each keeps this stable under load
 

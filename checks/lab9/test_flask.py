@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbook.datasets import IRIS_FEATURES, load_iris
+from labkit.datasets import IRIS_FEATURES, load_iris
 from workbook.loadtest import run_load
 from workbook.server import gunicorn_command, serve
 from workbook.target import resolve_target

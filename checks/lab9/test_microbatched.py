@@ -15,7 +15,7 @@ import httpx2
 import numpy as np
 import pytest
 
-from workbook.datasets import IRIS_FEATURES, load_corpus
+from labkit.datasets import IRIS_FEATURES, load_corpus
 from workbook.loadtest import run_load
 from workbook.server import gunicorn_command, serve, uvicorn_command
 from workbook.target import resolve_target

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from workbook.datasets import IRIS_FEATURES, load_corpus, load_iris
+from labkit.datasets import IRIS_FEATURES, load_corpus, load_iris
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 

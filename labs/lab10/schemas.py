@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbook.datasets import IRIS_FEATURES
+from labkit.datasets import IRIS_FEATURES
 
 # Sanity bounds in cm: iris measurements are a few cm; 0, negatives, NaN and 5 m are input mistakes.
 Measurement = Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)]

@@ -25,7 +25,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query
 
-from workbook.docs import serve_docs_offline
+from labkit.docs import serve_docs_offline
 
 app = serve_docs_offline(FastAPI(title="Lab 2 — the event loop"))
 

@@ -32,13 +32,13 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler
+from labkit.docs import serve_docs_offline
+from labkit.validation_errors import install_safe_validation_handler
 
 from .jobs import JobStore, UnknownJobError
 from .prediction_log import prediction_record, write_prediction_log
 from .predictions import predict_batch, predict_label
-from workbook.registry import ModelRegistry, UnknownModelError
+from labkit.registry import ModelRegistry, UnknownModelError
 from .schemas import (BatchRequest, IrisFeatures, JobAccepted, JobOut, ModelInfo, PredictionOut, TextInput,
                       WrongInputError, model_input)
 from .settings import Settings

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbook.registry import ModelEntry
+from labkit.registry import ModelEntry
 
 # One lock for every writer in this process: whoever holds it is the only one writing.
 _WRITE_LOCK = threading.Lock()

@@ -7,7 +7,7 @@ pool, never directly inside ``async def``.
 
 from __future__ import annotations
 
-from workbook.registry import ModelEntry
+from labkit.registry import ModelEntry
 from .schemas import Features
 
 

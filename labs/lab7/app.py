@@ -31,11 +31,11 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler
+from labkit.docs import serve_docs_offline
+from labkit.validation_errors import install_safe_validation_handler
 
 from .auth import API_KEY_HEADER, ApiKeyMiddleware, require_api_key
-from workbook.registry import ModelRegistry, UnknownModelError
+from labkit.registry import ModelRegistry, UnknownModelError
 from .request_log import PROCESS_TIME_HEADER, REQUEST_ID_HEADER, RequestLogMiddleware, configure_request_logging
 from .schemas import IrisFeatures, ModelInfo, PredictionOut, TextInput, WrongInputError, model_input, predict_label
 from .settings import Settings

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.types import Scope
 
-from workbook.docs import ASSETS_URL
+from labkit.docs import ASSETS_URL
 
 from .settings import Settings
 

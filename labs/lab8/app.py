@@ -37,15 +37,15 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler
+from labkit.docs import serve_docs_offline
+from labkit.validation_errors import install_safe_validation_handler
 
 from .auth import API_KEY_HEADER, require_api_key
 from .caching import Caches, predict_cached
 from .disk_cache import DiskCache
 from .memory_cache import MemoryCache
 from .prediction_log import PredictionLog
-from workbook.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
+from labkit.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .request_log import PROCESS_TIME_HEADER, REQUEST_ID_HEADER, RequestLogMiddleware, configure_request_logging
 from .schemas import ModelInfo, PredictionInput, PredictionOut, WrongInputError, model_input
 from .settings import Settings

@@ -35,7 +35,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from workbook.docs import serve_docs_offline
+from labkit.docs import serve_docs_offline
 
 from .batching import BatchError, MicroBatcher
 from .cache import ResponseCache, ResponseCacheMiddleware

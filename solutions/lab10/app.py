@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 
-from workbook.docs import serve_docs_offline
+from labkit.docs import serve_docs_offline
 
 from . import auth, batch
 from .deps import get_registry, get_settings

@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from fastapi import UploadFile
 from pydantic import ValidationError
 
-from workbook.datasets import IRIS_FEATURES
+from labkit.datasets import IRIS_FEATURES
 
 from .errors import ServiceError
 from .registry import ModelEntry

@@ -32,7 +32,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from workbook.datasets import load_corpus, load_iris
+from labkit.datasets import load_corpus, load_iris
 
 DIGEST_SUFFIX = ".sha256"
 

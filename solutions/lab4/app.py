@@ -28,8 +28,8 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler, limit_request_body
+from labkit.docs import serve_docs_offline
+from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .predictor import WrongInputError, newsgroups_model, predict_one
 from .registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from workbook.datasets import IRIS_FEATURES
+from labkit.datasets import IRIS_FEATURES
 
 
 

@@ -27,10 +27,10 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler, limit_request_body
+from labkit.docs import serve_docs_offline
+from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
-from workbook.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
+from labkit.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .schemas import BatchPrediction, BatchRequest, IrisFeatures, ModelInfo, Prediction, PredictionInput
 from .scoring import WrongInputError, predict_many, predict_one
 from .settings import Settings

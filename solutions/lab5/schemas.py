@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
-from workbook.datasets import IRIS_FEATURES
+from labkit.datasets import IRIS_FEATURES
 
 MAX_CM = 30.0  # no part of an iris flower comes near 30 cm: a bigger value is a mistake (mm? inches?)
 MAX_TEXT_CHARS = 2_000

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from workbook.registry import ModelEntry
+from labkit.registry import ModelEntry
 from .schemas import BatchPrediction, IrisFeatures, Prediction, Scores, TextInput
 
 

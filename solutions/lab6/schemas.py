@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbook.datasets import IRIS_FEATURES
+from labkit.datasets import IRIS_FEATURES
 
-from workbook.registry import ModelEntry
+from labkit.registry import ModelEntry
 
 Features = str | tuple[float, ...]
 Measurement = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False, description="cm")]

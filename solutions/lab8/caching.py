@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from .disk_cache import DiskCache
 from .memory_cache import MemoryCache
-from workbook.registry import ModelEntry
+from labkit.registry import ModelEntry
 from .schemas import Features
 
 CacheKey = tuple[str, str, Features]

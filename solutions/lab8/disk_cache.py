@@ -23,7 +23,7 @@ from typing import Any
 
 import joblib
 
-from workbook.registry import ModelEntry
+from labkit.registry import ModelEntry
 from .schemas import Features
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import BackgroundTasks, Depends, Request
 from pydantic import BaseModel
 
-from workbook.registry import ModelEntry
+from labkit.registry import ModelEntry
 from .settings import Settings, get_settings
 
 _WRITE_LOCK = threading.Lock()  # one writer at a time: lines of different threads never mix

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
-from workbook.datasets import IRIS_FEATURES
+from labkit.datasets import IRIS_FEATURES
 
-from workbook.registry import ModelEntry
+from labkit.registry import ModelEntry
 
 Features = str | tuple[float, ...]
 MAX_CM = 30.0

@@ -11,8 +11,8 @@ from typing import NamedTuple
 import pytest
 from starlette.testclient import TestClient
 
-from workbook.datasets import IRIS_FEATURES, load_iris
-from workbook.models import write_reference_models
+from labkit.datasets import IRIS_FEATURES, load_iris
+from labkit.models import write_reference_models
 
 USERNAME = "alice"
 PASSWORD = "correct horse battery staple"

@@ -20,7 +20,7 @@ import time
 
 import jwt
 
-from workbook.datasets import IRIS_FEATURES
+from labkit.datasets import IRIS_FEATURES
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 MODELS = ["logistic_regression", "newsgroups", "random_forest"]

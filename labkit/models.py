@@ -1,4 +1,4 @@
-"""Reference models for checks and notebooks: trained from the workbook's data, saved in lab 3's format.
+"""Reference models for checks and notebooks: trained from labkit's data, saved in lab 3's format.
 
 Checks of labs 4 onwards serve models, but must not depend on the student's own lab 3, so they write
 these into a temporary folder: ``write_reference_models(tmp_path)``. The format is lab 3's: a joblib
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import joblib
 
-from workbook.datasets import load_corpus, load_iris
+from labkit.datasets import load_corpus, load_iris
 
 MODEL_NAMES = ("newsgroups", "logistic_regression", "random_forest")
 

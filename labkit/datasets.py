@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 from functools import cache
+from pathlib import Path
 
-from workbook.paths import DATA
-
+DATA = Path(__file__).resolve().parent.parent / "data"  # labkit/ sits beside data/: in the repository and the image
 CORPUS = DATA / "newsgroups_mini.csv"
 IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 
