@@ -1,11 +1,17 @@
 """The finished model registry of lab 4 (Task 4.2), given to labs 5 onwards, with a lock and ``reload``.
 
-Labs from 5 on build on a registry that works, so they import this one instead of carrying a copy:
+Labs from 5 on build on a registry that works, so they import this one instead of carrying a copy (lab 10
+keeps its own ``ModelRegistry``, which records a file that fails instead of refusing them all, but reads
+each file with :func:`read_model`):
 ``ModelRegistry().load_dir(folder)`` reads every ``<name>.joblib`` whose ``<name>.joblib.sha256`` matches,
 all or nothing; ``get(name)`` returns a :class:`ModelEntry` or raises :class:`UnknownModelError`.
 ``version`` is the first 12 hex characters of the file's SHA-256: retrain or replace the file and the
 version changes — which is what lets a cache (lab 8) tell an old model's answers from a new one's.
 ``reload(name)`` reads one model's file again while requests keep being served, hence the lock.
+
+A model's ``kind`` follows one rule, :func:`model_kind`, the one notebook 4 explains and lab 4's given
+``model_kind`` repeats: ``"tabular"`` when the fitted pipeline knows ``n_features_in_`` (it was fitted on
+rows of numbers), else ``"text"`` (it starts with a vectorizer, which takes strings).
 See notebooks/04_lifespan_registry.ipynb, section 4.2.
 """
 
@@ -65,7 +71,10 @@ def file_sha256(path: Path) -> str:
 
 
 def model_kind(pipeline: Any) -> str:
-    """``"tabular"`` for a pipeline fitted on rows of numbers (it knows ``n_features_in_``), else ``"text"``."""
+    """``"tabular"`` for a pipeline fitted on rows of numbers (it knows ``n_features_in_``), else ``"text"``.
+
+    The workbook's one rule for a model's kind: every registry (lab 4's given ``model_kind`` too) uses it.
+    """
     return "tabular" if hasattr(pipeline, "n_features_in_") else "text"
 
 
@@ -120,6 +129,11 @@ class ModelRegistry:
         with self._lock:
             self._entries, self._model_dir = loaded, model_dir
         return self.names()
+
+    def add(self, entry: ModelEntry) -> None:
+        """Serve ``entry`` under ``entry.name`` (a model built in this process, a test's spy), replacing any."""
+        with self._lock:
+            self._entries[entry.name] = entry
 
     def reload(self, name: str) -> ModelEntry:
         """Read ``name``'s file again (a retrained model gets a new version); return the new entry.

@@ -9,6 +9,7 @@ it, so "the loop stayed free while the model worked" is observed, not timed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 
 import pytest
@@ -79,21 +80,14 @@ def app(lab_settings):
 
 
 @pytest.fixture
-def registry_module():
-    return import_lab_module("lab9.registry")
-
-
-@pytest.fixture
-def add_spy(registry_module):
+def add_spy():
     """``add_spy(app, like="random_forest", name=..., gated=False)``: serve a spy of a loaded model."""
 
     def add(app, like: str = "random_forest", name: str = "spy_forest", gated: bool = False) -> SpyPipeline:
         registry = app.state.registry
         real = registry.get(like)
         spy = SpyPipeline(real.pipeline, gated=gated)
-        entry_class = lab_attr(registry_module, "ModelEntry")
-        registry.add(entry_class(name=name, kind=real.kind, version=real.version, classes=real.classes,
-                                 pipeline=spy))
+        registry.add(dataclasses.replace(real, name=name, pipeline=spy))
         return spy
 
     return add

@@ -26,8 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from labkit.datasets import IRIS_FEATURES
-
-from .registry import ModelEntry
+from labkit.registry import ModelEntry
 
 Measurement = Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False, description="centimetres")]
 

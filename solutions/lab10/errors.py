@@ -4,7 +4,7 @@ Read notebooks/10_production.ipynb, section 10.1. FastAPI's defaults answer ``{"
 HTTP errors, a list of dicts for validation errors, and a plain-text ``Internal Server Error`` for a bug.
 A client should not need three parsers. Every 4xx and 5xx this service answers has this body::
 
-    {"status": 404, "error": "unknown_model", "detail": "no model named 'x'; ...", ...extra members}
+    {"status": 404, "error": "unknown_model", "detail": "unknown model 'x'; ...", ...extra members}
 
 ``status`` repeats the HTTP status, ``error`` is a short machine-readable code, ``detail`` a sentence for
 a person, and a few errors add members (``known_models``, ``errors``, ``model``). ``error_response``

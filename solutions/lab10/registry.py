@@ -1,30 +1,23 @@
 """Given: the model registry from lab 4, made resilient for production.
 
-``ModelRegistry.load_dir`` loads every ``<name>.joblib`` in a folder after checking its SHA-256 against
-``<name>.joblib.sha256`` (lab 3's format). One bad file must not take the whole service down, so a model
-that fails to load is *recorded* instead of raised: ``get`` then raises :class:`ModelNotLoadedError`
-for it (the service answers 503) and ``failed`` says why (the readiness probe reports it).
+``ModelRegistry.load_dir`` loads every ``<name>.joblib`` in a folder with ``labkit.registry.read_model`` —
+the SHA-256 checked against ``<name>.joblib.sha256`` (lab 3's format) before unpickling, the
+``(pipeline, target_names)`` shape checked, the ``kind`` given by labkit's one rule — exactly as labs 5–9 load
+theirs. Why not labkit's ``ModelRegistry`` itself: it is all or nothing (one bad file and the service does not
+start), and in production one bad file must not take the whole service down. So a model that fails to load
+is *recorded* instead of raised: ``get`` then raises :class:`ModelNotLoadedError` for it (the service answers
+503) and ``failed`` says why (the readiness probe reports it).
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
-import joblib
+from labkit.registry import MODEL_SUFFIX, UnknownModelError, read_model
+from labkit.registry import ModelEntry as LabkitEntry
 
-DIGEST_SUFFIX = ".sha256"
-
-
-class UnknownModelError(LookupError):
-    """No model of that name was ever found in the model folder."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"no model named {name!r}; known models: {', '.join(known) or 'none'}")
-        self.name = name
-        self.known = known
+__all__ = ["ModelEntry", "ModelNotLoadedError", "ModelRegistry", "UnknownModelError", "load_entry"]
 
 
 class ModelNotLoadedError(RuntimeError):
@@ -37,14 +30,9 @@ class ModelNotLoadedError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class ModelEntry:
-    """One loaded model: ``kind`` is "text" or "tabular"; ``version`` is 12 hex chars of its SHA-256."""
-
-    name: str
-    kind: str
-    version: str
-    classes: tuple[str, ...]
-    pipeline: Any
+class ModelEntry(LabkitEntry):
+    """labkit's entry (``name``, ``kind`` "text" or "tabular", ``version``, ``classes``, ``pipeline``), plus
+    :meth:`predict_labels`."""
 
     def predict_labels(self, inputs: list) -> list[str]:
         """Class names for a list of inputs (texts, or rows of features)."""
@@ -52,21 +40,9 @@ class ModelEntry:
 
 
 def load_entry(path: Path) -> ModelEntry:
-    """Verify the digest *before* unpickling, then check the ``(pipeline, target_names)`` shape."""
-    recorded = path.with_name(path.name + DIGEST_SUFFIX)
-    if not recorded.exists():
-        raise ValueError(f"no recorded digest {recorded.name}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != recorded.read_text(encoding="utf-8").strip():
-        raise ValueError(f"SHA-256 {digest[:12]} does not match {recorded.name}")
-    loaded = joblib.load(path)
-    if not (isinstance(loaded, tuple) and len(loaded) == 2 and hasattr(loaded[0], "predict")):
-        raise ValueError(f"expected a (pipeline, target_names) tuple, found {type(loaded).__name__}")
-    pipeline, target_names = loaded
-    first_step = pipeline.steps[0][1] if hasattr(pipeline, "steps") else pipeline
-    # A fitted text vectorizer has a vocabulary; iris pipelines start with a scaler or a forest.
-    kind = "text" if hasattr(first_step, "vocabulary_") else "tabular"
-    return ModelEntry(path.name.removesuffix(".joblib"), kind, digest[:12], tuple(target_names), pipeline)
+    """``read_model(path)`` (digest *before* unpickling, then the tuple's shape), as this lab's entry."""
+    entry = read_model(path)
+    return ModelEntry(**{field.name: getattr(entry, field.name) for field in fields(entry)})
 
 
 class ModelRegistry:
@@ -78,12 +54,14 @@ class ModelRegistry:
 
     def load_dir(self, model_dir: Path) -> None:
         """Load every ``*.joblib`` in ``model_dir``; record (not raise) each one that fails."""
-        for path in sorted(Path(model_dir).glob("*.joblib")):
-            name = path.name.removesuffix(".joblib")
+        for path in sorted(Path(model_dir).glob(f"*{MODEL_SUFFIX}")):
+            name = path.name.removesuffix(MODEL_SUFFIX)
             try:
                 self._entries[name] = load_entry(path)
             except Exception as exc:  # any unreadable file: keep serving the others
-                self.failed[name] = str(exc) or type(exc).__name__
+                # The reason goes to clients (/ready, the 503): the file's name, not where the server keeps it.
+                reason = str(exc).removeprefix(f"{path}: ") or type(exc).__name__
+                self.failed[name] = f"{path.name}: {reason}"
 
     def get(self, name: str) -> ModelEntry:
         if name in self._entries:

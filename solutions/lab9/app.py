@@ -12,7 +12,8 @@ Given: ``GET /hello`` (the cheapest route there is: the ceiling every other rout
 ``GET /health``, ``GET /models``, ``GET /stats``, the lifespan (models load once, micro-batchers stop
 cleanly), an in-memory response cache for repeated single predictions (cache.py) and the error
 answers: an unknown model is a 404 that lists the known ones, a bad body a 422 that says what is wrong,
-a body over the size limit a 413.
+a body over the size limit a 413. The models come from ``labkit.registry``, the finished registry of lab 4
+that labs 5–8 serve from too.
 
 Run it for real (from the repository root; ``MODEL_DIR`` defaults to ``models``)::
 
@@ -36,12 +37,12 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from labkit.docs import serve_docs_offline
+from labkit.registry import ModelEntry, ModelRegistry, UnknownModelError
 
 from .batching import BatchError, MicroBatcher
 from .cache import ResponseCache, ResponseCacheMiddleware
 from .predicting import (ColumnsIn, IrisFeatures, RowsIn, TextIn, TextsIn, answer, batch_answer, linear_predictor,
                          parse_batch, parse_item, predict_indices)
-from .registry import ModelEntry, ModelRegistry, UnknownModelError
 from .settings import Settings
 
 BATCH_MAX_BYTES = 8 * 1024 * 1024  # about 10,000 rows or long texts; more is a 413

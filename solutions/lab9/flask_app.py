@@ -22,8 +22,9 @@ from typing import Any
 from flask import Flask, jsonify, request
 from pydantic import ValidationError
 
+from labkit.registry import ModelEntry, ModelRegistry
+
 from .predicting import IrisFeatures, predict_indices
-from .registry import ModelEntry, ModelRegistry
 from .settings import Settings
 
 
