@@ -36,7 +36,8 @@ def copy(tmp_path_factory):
 
 def test_the_copy_has_no_solutions_nor_the_projects_own_tests(copy):
     present = {path.name for path in copy.iterdir()}
-    assert {"workbook", "checks", "notebooks", "labs", "starters", "data", "README.md", "Makefile", ".jupyter"} <= present
+    assert {"workbook", "labkit", "checks", "notebooks", "labs", "starters", "data", "README.md", "Makefile",
+            ".jupyter"} <= present
     assert not present & {"solutions", "tests", ".ci", "CONTRIBUTING.md", ".git", ".venv", ".workbook", "models"}
     assert not list(copy.rglob("__pycache__"))
     config = tomllib.loads((copy / "pyproject.toml").read_text())

@@ -141,3 +141,14 @@ def test_gunicorn_accepts_the_config_and_runs_uvicorn_workers():
                            "deploy/gunicorn.conf.py", "lab10.app:app"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_image_takes_labkit_and_not_the_tooling():
+    copied = [instruction.args.split()[:-1] for instruction in INSTRUCTIONS
+              if instruction.keyword == "COPY" and "--from=" not in instruction.args]
+    sources = {source.rstrip("/") for args in copied for source in args}
+    assert "labkit" in sources, f"the image should copy labkit/ (what lab 10 imports); it copies {sorted(sources)}"
+    assert not {s for s in sources if s.split("/")[0] == "workbook"}, (
+        f"the image should not copy the workbook/ tooling: {sorted(sources)}")
+    assert sent_to_the_build("labkit/registry.py", dockerignore_patterns())
+    assert not sent_to_the_build("workbook/grader.py", dockerignore_patterns())

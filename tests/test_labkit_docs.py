@@ -1,5 +1,5 @@
-"""Every solution app's /docs and /redoc work with no internet: the pages reference only local assets, and
-every one of them answers.
+"""labkit.docs: every solution app's /docs and /redoc work with no internet: the pages reference only local
+assets, and every one of them answers.
 
 Apps are found, not listed: every ``solutions/labN/app.py`` whose module exposes ``app``. The pages are read
 with Starlette's TestClient and no lifespan, so no model is loaded. What the pages make a real browser fetch
