@@ -13,7 +13,8 @@ else is a 422), so experiments and checks stay fast. Every route answers JSON.
 * Task 2.4 ``/slow-fixed``: an ``async def`` route that waits ``delay`` seconds *without* blocking the loop.
 
 The three slow routes answer ``{"route": <path without the slash>, "waited": delay}``.
-Run it: ``uvicorn lab2.app:app --app-dir labs`` and open http://127.0.0.1:8000/docs.
+Run it: ``uvicorn lab2.app:app --app-dir labs`` and open http://127.0.0.1:8000/docs (given:
+``serve_docs_offline`` from ``labkit``, which serves that page without internet; notebook section 2.1).
 Check it: ``pytest checks/lab2``.
 """
 
