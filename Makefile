@@ -39,8 +39,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	@# Make the repository importable (the workbook and labkit packages, checks' own imports) from the venv:
-	@# a convenience; a lab folder needs only labkit/ and data/ on PYTHONPATH.
+	@# Make the repository importable (the workbook package, and checks' own imports) from the venv.
 	$(BIN)/python -c 'import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "workbook-repo.pth").write_text("$(CURDIR)\n")'
 	touch $(INSTALLED)
 
