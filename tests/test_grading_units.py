@@ -164,6 +164,7 @@ def test_the_kit_has_the_checks_but_no_code_under_test(tmp_path):
     kit = grading.Kit.read()
     names = set(kit.files)
     assert "checks/lab1/test_asyncio.py" in names and "workbook/grader.py" in names and "pyproject.toml" in names
+    assert "labkit/registry.py" in names, "the kit (what a sandboxed run sees) must hold labkit/, which labs import"
     assert not any(name.startswith(("solutions/", "labs/", "tests/", ".git/", ".venv/")) for name in names)
     kit.write(tmp_path)
     assert kit.changes_in(tmp_path) == []
@@ -225,6 +226,7 @@ def test_the_stall_watch_names_a_check_far_past_its_timeout(tmp_path, monkeypatc
 
 def test_a_lab_whose_checks_use_the_reference_gets_it_in_its_own_runs_only(tmp_path):
     (tmp_path / "workbook").mkdir()
+    (tmp_path / "labkit").mkdir()
     (tmp_path / "conftest.py").write_text("")
     (tmp_path / "pyproject.toml").write_text("")
     write(tmp_path / "checks" / "lab1" / "test_a.py", "def test_a(): pass\n")
