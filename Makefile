@@ -13,7 +13,7 @@ PORT ?= 8888
 # Jupyter refuses to start as root (containers, cloud sandboxes) unless told that it is on purpose.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab grade test setup check-python clean-venv
+.PHONY: lab grade test check setup clean-venv
 
 # One JupyterLab for the whole workbook: the notebooks, labs/ (the files you edit), checks/ and data/ to read; it
 # opens on the first notebook. .jupyter/ holds the settings it ships with (what the file browser hides, no news
@@ -31,6 +31,12 @@ grade: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+# The author's loop for one lab: its checks on the solutions and on the untouched starters, its kept mistakes,
+# its notebook (both targets) and its traceability map.   make check LAB=lab3
+check: $(INSTALLED)
+	@test -n "$(LAB)" || { echo "usage: make check LAB=labN   (e.g. make check LAB=lab3)"; exit 2; }
+	$(BIN)/python -m pytest tests --lab $(LAB) -m "not slow"
 
 setup: $(INSTALLED)
 

@@ -94,7 +94,7 @@ SERVERS: tuple[Server, ...] = (
              rows=BATCH_ROWS, **single("random_forest", {"rows": ROWS}, route="/predict/{}/batch")),
     )),
     Server("baseline", "tutorial baseline, uvicorn, 1 worker",
-           lambda port: uvicorn_command("workbook.baseline_service:app", port), (
+           lambda port: uvicorn_command("bench.baseline_service:app", port), (
         Load("base-hello", "tutorial hello world", G_CEILING, "/hello"),
         Load("base-lr-def", "tutorial def route, logistic regression", G_PLACE,
              **single("logistic_regression", route="/predict-def/{}")),

@@ -11,9 +11,9 @@ def test_every_check_passes_on_the_solutions(solutions_run):
     assert solutions_run.returncode == 0
 
 
-def test_every_lab_with_a_catalog_has_checks(solutions_run):
+def test_every_lab_with_a_catalog_has_checks(solutions_run, labs_under_test):
     graded_labs = {c["lab"] for c in solutions_run.grade["checks"]}
-    assert graded_labs == set(catalog.labs()), "a lab has a catalog but no checks, or the reverse"
+    assert graded_labs == set(labs_under_test), "a lab has a catalog but no checks, or the reverse"
 
 
 def test_every_check_is_not_started_on_the_starters(starters_run):
@@ -35,7 +35,7 @@ def test_not_started_messages_name_the_task(starters_run):
         assert catalog.task(task_id) is not None, check["message"]
 
 
-def test_every_task_is_graded_and_every_check_names_a_known_task(solutions_run):
+def test_every_task_is_graded_and_every_check_names_a_known_task(solutions_run, labs_under_test):
     graded = {c["task"] for c in solutions_run.grade["checks"]}
-    known = {task_id for lab in catalog.labs().values() for task_id in lab.tasks}
+    known = {task_id for lab in labs_under_test for task_id in catalog.labs()[lab].tasks}
     assert graded == known, f"tasks without checks: {known - graded}; checks of unknown tasks: {graded - known}"

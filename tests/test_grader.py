@@ -3,8 +3,8 @@
 import shutil
 
 from tests.runner import run_checks
-from workbook import grader
-from workbook.grader import STATUSES
+from workbook import grader, results
+from workbook.results import GRADER_STATUSES, SCHEMA_VERSION
 from workbook.paths import CHECKS, SOLUTIONS
 
 
@@ -59,11 +59,12 @@ def test_a_hang_times_out_only_its_own_checks(tmp_path):
 
 def test_grade_json_has_the_documented_shape(solutions_run):
     grade = solutions_run.grade
-    assert {"target", "points", "max_points", "counts", "labs", "checks"} <= set(grade)
+    assert {"schema_version", "target", "points", "max_points", "counts", "labs", "checks"} <= set(grade)
+    assert grade["schema_version"] == SCHEMA_VERSION
     for check in grade["checks"]:
         assert {"lab", "task", "name", "status", "points", "max_points"} <= set(check)
-        assert check["status"] in STATUSES
-    assert set(grade["counts"]) == set(STATUSES)
+        assert check["status"] in GRADER_STATUSES
+    assert set(grade["counts"]) == set(GRADER_STATUSES)
     assert grade["not_counted"] == {} and grade["max_points"] == sum(c["max_points"] for c in grade["checks"])
     assert grade["points"] == sum(c["points"] for c in grade["checks"])
 
@@ -189,10 +190,10 @@ def test_a_check_graded_by_the_instructor_costs_nothing():
     assert not grader._raised_by_a_check(raised_in(str(SOLUTIONS / "lab10" / "app.py")))
 
     def check(task, status, points):
-        return grader.CheckResult(lab="lab10", task=task, name=f"test_{task}_{status}", nodeid=f"x::{task}{status}",
-                                  status=status, points=points if status == "pass" else 0.0, max_points=points)
+        return results.CheckResult(lab="lab10", task=task, name=f"test_{task}_{status}", nodeid=f"x::{task}{status}",
+                                   status=status, points=points if status == "pass" else 0.0, max_points=points)
 
-    summary = grader.summarise([check("10.1", "pass", 2.0), check("10.1", "fail", 1.0),
+    summary = results.summarise([check("10.1", "pass", 2.0), check("10.1", "fail", 1.0),
                                 check("10.6", "graded-by-instructor", 1.0),
                                 check("10.6", "graded-by-instructor", 5.0)], "labs")
     assert (summary["points"], summary["max_points"]) == (2.0, 3.0), summary
@@ -201,6 +202,6 @@ def test_a_check_graded_by_the_instructor_costs_nothing():
     tasks = {task["task"]: task for task in summary["labs"][0]["tasks"]}
     assert tasks["10.6"]["status"] == "graded-by-instructor" and tasks["10.6"]["max_points"] == 0
     assert tasks["10.1"]["status"] == "fail" and tasks["10.1"]["max_points"] == 3.0
-    assert grader.task_status(["not-run", "graded-by-instructor"]) == "graded-by-instructor"
-    assert grader.task_status(["pass", "not-run"]) == "pass"
-    assert grader.task_status(["not-started", "not-run"]) == "not-started"
+    assert results.task_status(["not-run", "graded-by-instructor"]) == "graded-by-instructor"
+    assert results.task_status(["pass", "not-run"]) == "pass"
+    assert results.task_status(["not-started", "not-run"]) == "not-started"

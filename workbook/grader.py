@@ -4,58 +4,35 @@ Every check under ``checks/`` carries ``@pytest.mark.task("3.2", points=2)``. Th
 
 * picks the code under test (``--target labs|solutions|DIR`` or ``WORKBOOK_TARGET``),
 * gives every check a timeout, so a hang fails that check and the run goes on,
-* turns each outcome into one status (``STATUSES``: pass, fail, not-started, timeout, import-error; and two that
-  cost nothing: not-run, graded-by-instructor) and replaces tracebacks with a message for the student: what was
+* turns each outcome into one status (:class:`workbook.results.Status`: pass, fail, not-started, timeout,
+  import-error; and two that cost nothing: not-run, graded-by-instructor) and replaces tracebacks with a message for the student: what was
   expected, what happened, where to read,
 * prints a score table per lab at the end and, with ``--grade-json FILE``, writes the same as JSON.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import sys
 import threading
-import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from workbook import catalog
+from workbook import catalog, results
 from workbook.clients import async_client as start_async_client
 from workbook.clients import sync_client as start_sync_client
 from workbook.paths import CHECKS
+from workbook.results import INFO, CheckResult, Status
 from workbook.student import StudentImportError, as_missing_name, exception_chain, show_path
 from workbook.target import ENV_VAR, TargetError, activate, describe, resolve_target
 
 
-@dataclass(frozen=True)
-class Status:
-    word: str  # in the score table
-    counted: bool = True  # False: the check's points are left out of the max (it was not graded here)
-    short: tuple[str, str] | None = None  # pytest's progress letter and verbose word for a failed check
-    why: str = ""  # for a status not counted: the score table's note on the points left out
-
-
-# Every status a graded check can have, in the order of the JSON's `counts`. The class-grading path
-# (workbook.lab_process) adds its own (no-result, missing, tampered) and counts every check it grades.
-STATUSES = {
-    "pass": Status("pass"),
-    "fail": Status("fail", short=("F", "FAIL")),
-    "not-started": Status("not started", short=("N", "NOT STARTED")),
-    "timeout": Status("timeout", short=("T", "TIMEOUT")),
-    "import-error": Status("import error", short=("I", "IMPORT ERROR")),
-    # Deselected (`-k`, `-m`, `--deselect`, `--lf`): this run did not grade it, so it costs nothing here.
-    "not-run": Status("not run", counted=False, why="of checks not run (deselected with -k, -m, --deselect or --lf)"),
-    # The check cannot grade here (Task 10.6 needs the reference service, which a student's copy lacks).
-    "graded-by-instructor": Status("graded by your instructor", counted=False,
-                                   why="graded by your instructor, not on this machine"),
-}
-NOT_RUN, BY_INSTRUCTOR = "not-run", "graded-by-instructor"
+NOT_RUN, BY_INSTRUCTOR = Status.NOT_RUN, Status.BY_INSTRUCTOR
 DEFAULT_CHECK_TIMEOUT = 10.0
 TIMEOUT_PREFIX = "Timeout (>"
 TIMEOUT_REPEAT = 2.0  # after a check's timeout, interrupt again this often until it has ended
@@ -68,19 +45,6 @@ class GradedByInstructor(pytest.skip.Exception):
     """Raised by a check (in ``checks/``) that cannot grade here; the message says who does and what to do
     meanwhile. The check gets the status graded-by-instructor and its points leave the local max. Raised from
     anywhere else (the code under test), it is an ordinary skip: a failure."""
-
-
-@dataclass
-class CheckResult:
-    lab: str
-    task: str
-    name: str
-    nodeid: str
-    status: str
-    points: float
-    max_points: float
-    message: str = ""
-    duration: float = 0.0
 
 
 @dataclass
@@ -609,8 +573,9 @@ def _result(item, task_id, points, status, message, duration) -> CheckResult:
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     status = getattr(report, "workbook_status", None)
-    if status in STATUSES and STATUSES[status].short:
-        letter, word = STATUSES[status].short
+    short = INFO[Status(status)].short if status in set(Status) else None
+    if short:
+        letter, word = short
         return "failed", letter, (word, {"red": status != "not-started", "yellow": status == "not-started"})
     return None
 
@@ -634,68 +599,11 @@ def collect_results(state: GraderState) -> list[CheckResult]:
     return results
 
 
-def counted(result: CheckResult | dict) -> bool:
-    """Whether a check's points count in the max: it was graded in this run, here."""
-    status = result["status"] if isinstance(result, dict) else result.status
-    return STATUSES[status].counted if status in STATUSES else True
-
-
-def task_status(statuses: list[str]) -> str:
-    """One status for a task from its checks' statuses; checks that were not graded here do not count."""
-    graded = [s for s in statuses if s not in STATUSES or STATUSES[s].counted]
-    if not graded:
-        return BY_INSTRUCTOR if BY_INSTRUCTOR in statuses else NOT_RUN
-    statuses = graded
-    if all(s == "pass" for s in statuses):
-        return "pass"
-    for status in ("import-error", "timeout"):
-        if status in statuses:
-            return status
-    if all(s == "not-started" for s in statuses):
-        return "not-started"
-    return "fail"
-
-
-def summarise(results: list[CheckResult], target: str) -> dict:
-    labs: dict[str, dict] = {}
-    for result in results:
-        lab = labs.setdefault(result.lab, {"lab": result.lab, "tasks": {}})
-        lab["tasks"].setdefault(result.task, []).append(result)
-    lab_rows = []
-    for lab_name in sorted(labs, key=lambda name: int(name[3:])):
-        info = catalog.labs().get(lab_name)
-        tasks = []
-        for task_id in sorted(labs[lab_name]["tasks"], key=catalog.task_sort_key):
-            checks = labs[lab_name]["tasks"][task_id]
-            task = info.tasks.get(task_id) if info else None
-            tasks.append({
-                "task": task_id, "title": task.title if task else "",
-                "status": task_status([c.status for c in checks]),
-                "points": sum(c.points for c in checks),
-                "max_points": sum((c.max_points for c in checks if counted(c)), 0.0),
-                "not_counted": _not_counted(checks),
-            })
-        lab_rows.append({
-            "lab": lab_name, "title": info.title if info else "", "tasks": tasks,
-            "points": sum(t["points"] for t in tasks), "max_points": sum((t["max_points"] for t in tasks), 0.0),
-            "not_counted": _not_counted(c for checks in labs[lab_name]["tasks"].values() for c in checks),
-        })
-    return {
-        "target": target,
-        "points": sum(r.points for r in results),
-        "max_points": sum((r.max_points for r in results if counted(r)), 0.0),
-        "not_counted": _not_counted(results),
-        "counts": {status: sum(r.status == status for r in results) for status in STATUSES},
-        "labs": lab_rows,
-        "checks": [asdict(r) for r in results],
-    }
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is None or not state.planned:
         return
-    summary = summarise(collect_results(state), describe(state.target))
+    summary = results.summarise(collect_results(state), describe(state.target))
     write = terminalreporter.write_line
     terminalreporter.section(f"score — target: {summary['target']}", sep="=", bold=True)
     width = max([STATUS_WIDTH] + [len(_word(t["status"])) + 1 for lab in summary["labs"] for t in lab["tasks"]])
@@ -703,7 +611,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         write(f"{lab['lab']}: {lab['title']}", bold=True)
         for task in lab["tasks"]:
             colour = {"pass": {"green": True}, "not-started": {"yellow": True}}.get(
-                task["status"], {"red": True} if STATUSES.get(task["status"], STATUSES["fail"]).counted else {})
+                task["status"], {"red": True} if results.counted(task["status"]) else {})
             terminalreporter.write(f"  {task['task']:<5} {task['title'][:52]:<52} ")
             terminalreporter.write(f"{_word(task['status']):<{width}}", **colour)
             if task["max_points"] or not task["not_counted"]:
@@ -715,10 +623,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
               + _not_counted_note(lab["not_counted"]))
     write(f"TOTAL {_num(summary['points'])} / {_num(summary['max_points'])}", bold=True)
     for status, points in summary["not_counted"].items():
-        write(f"  not counted: {_num(points)} points {STATUSES[status].why}")
+        write(f"  not counted: {_num(points)} points {INFO[Status(status)].why}")
     out = config.getoption("grade_json")
     if out:
-        Path(out).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        results.write_json(out, summary)
         write(f"scores written to {out}")
 
 
@@ -726,17 +634,7 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def _word(status: str) -> str:
-    return STATUSES[status].word if status in STATUSES else status.replace("-", " ")
-
-
-def _not_counted(checks) -> dict[str, float]:
-    """Points of checks not graded here, by status (not-run, graded-by-instructor); empty when all were."""
-    left_out: dict[str, float] = {}
-    for check in checks:
-        if not counted(check):
-            left_out[check.status] = left_out.get(check.status, 0.0) + check.max_points
-    return left_out
+_word = results.word
 
 
 def _not_counted_note(left_out: dict[str, float], whole: bool = False) -> str:

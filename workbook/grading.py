@@ -42,8 +42,9 @@ from pathlib import Path, PurePosixPath
 from workbook import catalog, lab_process, sandbox
 from workbook.digests import tree_digest
 from workbook.fork_server import ForkServer, ForkServerError
-from workbook.lab_process import MISSING, NO_RESULT, TAMPERED, CheckOutcome, LabRun, PlannedCheck
+from workbook.lab_process import MISSING, NO_RESULT, TAMPERED, LabRun, PlannedCheck
 from workbook.paths import ROOT
+from workbook.results import CheckResult, SubmissionStatus
 from workbook.sandbox import Limits
 
 LAB_DIR = re.compile(r"^lab\d+$")
@@ -57,7 +58,7 @@ MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 LAB_SLACK = 60.0  # seconds a lab's run may take beyond the sum of its checks' timeouts (start-up, teardown)
 DEFAULT_SUBMISSION_TIMEOUT = 1800.0
 # Worst first: a submission's status is the worst of what happened to its labs.
-SUBMISSION_STATUSES = ("not-graded", "unreadable", "tampered", "review", "timeout", "crashed", "incomplete", "empty", "ok")
+SUBMISSION_STATUSES = tuple(SubmissionStatus)  # worst first
 EXIT_INSTRUCTOR_FILES_CHANGED = 3
 UNREADABLE = "unreadable"  # a check's status when its submission could not be read
 NO_SANDBOX_WARNING = (
@@ -423,7 +424,7 @@ class SubmissionGrade:
     server_killed: bool = False  # a run killed its sandbox's fork server
 
     @property
-    def checks(self) -> list[CheckOutcome]:
+    def checks(self) -> list[CheckResult]:
         return [check for run in self.labs for check in run.checks]
 
     @property
@@ -436,7 +437,7 @@ class SubmissionGrade:
 
 
 def _placeholder_run(lab: str, plan: list[PlannedCheck], status: str, message: str) -> LabRun:
-    checks = [CheckOutcome(lab=c.lab, task=c.task, name=c.name, nodeid=c.nodeid, status=status, points=0.0,
+    checks = [CheckResult(lab=c.lab, task=c.task, name=c.name, nodeid=c.nodeid, status=status, points=0.0,
                            max_points=c.points, message=message) for c in plan]
     return LabRun(lab=lab, checks=checks, duration=0.0, finished=False)
 
@@ -873,7 +874,7 @@ def _message_key(message: str) -> str:
 
 
 def item_analysis(result: ClassGrades) -> list[dict]:
-    by_check: dict[str, list[CheckOutcome]] = collections.defaultdict(list)
+    by_check: dict[str, list[CheckResult]] = collections.defaultdict(list)
     for grade in result.grades:
         for check in grade.checks:
             by_check[check.nodeid].append(check)

@@ -24,12 +24,13 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbook import catalog, result_channel
+from workbook import catalog, result_channel, results
 from workbook.fork_server import ForkServer, ForkServerError
 from workbook.paths import ROOT
+from workbook.results import CheckResult, Status
 
 OUTPUT_HEAD = OUTPUT_TAIL = 32_000  # characters of a run's output kept for its log
 POLL = 0.5  # seconds between two looks at a running process's channel
@@ -40,14 +41,11 @@ CHANNEL_LIMIT = 16 * 1024 * 1024  # bytes of the channel file read back; the plu
 ENV_DROPPED = ("WORKBOOK_TARGET", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP",
                "PYTHONHOME", "PYTHONINSPECT", result_channel.ENV_VAR)
 
-# Statuses beyond the grader's (workbook.grader.STATUSES). Its graded-by-instructor (a check that cannot grade
-# here, e.g. Task 10.6 from a kit without solutions/lab10) is taken as it comes and, like any status but pass,
-# earns nothing while its points stay in the max; `status` (a student's view) leaves it out of the max.
-BY_INSTRUCTOR = "graded-by-instructor"
-NO_RESULT = "no-result"  # the process ended before the check reported; counts as failed
-MISSING = "missing"  # the submission has no folder for this lab
-TAMPERED = "tampered"  # the grading machinery was changed during the run, or records were forged
-REVIEW = "review"  # what decides this check's verdict changed while it ran: no points, the instructor decides
+# Statuses this module gives beyond the grader's (workbook.results.Status). A graded-by-instructor check (one
+# that cannot grade here, e.g. Task 10.6 from a kit without solutions/lab10) is taken as it comes and, like any
+# status but pass, earns nothing while its points stay in the max; `status` (a student's view) leaves it out.
+BY_INSTRUCTOR, NO_RESULT, MISSING = Status.BY_INSTRUCTOR, Status.NO_RESULT, Status.MISSING
+TAMPERED, REVIEW = Status.TAMPERED, Status.REVIEW
 
 
 @dataclass(frozen=True)
@@ -66,25 +64,9 @@ class PlannedCheck:
 
 
 @dataclass
-class CheckOutcome:
-    lab: str
-    task: str
-    name: str
-    nodeid: str
-    status: str
-    points: float
-    max_points: float
-    message: str = ""
-    duration: float = 0.0
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
 class LabRun:
     lab: str
-    checks: list[CheckOutcome]
+    checks: list[CheckResult]
     duration: float
     returncode: int | None = None
     killed: bool = False  # stopped at the wall-clock limit
@@ -367,15 +349,8 @@ def _kill_group(process) -> None:
 
 
 def task_status(statuses: list[str]) -> str:
-    """One status for a task from its checks' statuses (the grader's rule, with the statuses added here)."""
-    if statuses and all(s == "pass" for s in statuses):
-        return "pass"
-    for status in (TAMPERED, REVIEW, MISSING, "import-error", "timeout", NO_RESULT):
-        if status in statuses:
-            return status
-    if statuses and all(s == "not-started" for s in statuses):
-        return "not-started"
-    return "fail"
+    """One status for a task from its checks' statuses; here every check counts (see BY_INSTRUCTOR above)."""
+    return results.task_status(statuses, uncounted=())
 
 
 def plan_from_records(records: list[dict]) -> list[PlannedCheck] | None:
@@ -449,7 +424,7 @@ def outcomes(lab: str, plan: list[PlannedCheck], raw: RawRun, wall_limit: float)
         else:
             status, duration = NO_RESULT, 0.0
             message = _no_result_message(check.nodeid in started, raw, wall_limit)
-        run.checks.append(CheckOutcome(
+        run.checks.append(CheckResult(
             lab=check.lab, task=check.task, name=check.name, nodeid=check.nodeid, status=status,
             points=check.points if status == "pass" else 0.0, max_points=check.points, message=message,
             duration=round(duration, 3),

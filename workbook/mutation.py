@@ -71,6 +71,7 @@ from pathlib import Path
 
 from workbook import catalog
 from workbook.paths import CHECKS, ROOT, SOLUTIONS
+from workbook.results import Status
 from workbook.starters import MARK, SKIP
 
 VERSION = "1"  # part of every cache key: bump when what a mutant is or how it is judged changes (this module
@@ -543,7 +544,7 @@ class Runner:
 def _noticed(results) -> list[str]:
     """The checks that noticed: anything but pass (after -x, the checks not run report "no-result" last)."""
     failed = [r for r in results if r.status != "pass"]
-    failed.sort(key=lambda r: r.status == "no-result")
+    failed.sort(key=lambda r: r.status == Status.NO_RESULT)
     return [f"{r.status}: {r.name}" for r in failed]
 
 

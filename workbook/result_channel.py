@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from workbook.results import Status
+
 ENV_VAR = "WORKBOOK_RESULT_CHANNEL"
 KEY_BYTES = 32
 DIGEST = "sha256"
@@ -410,20 +412,20 @@ class ResultChannelPlugin:
         clean = phases.get("call") is True and all(phases.values())
         status, message, duration = self._grader_says(nodeid)
         if self.tampered:
-            status = "tampered"
+            status = Status.TAMPERED
             message = ("the grading machinery was changed while the checks ran (" + ", ".join(self.tampered[:5])
                        + "): no later check can be trusted")
         elif clean:
             if status is None:
-                status = "pass"
-        elif status in (None, "pass"):
+                status = Status.PASS
+        elif status in (None, Status.PASS):
             failed = next((when for when, ok in phases.items() if not ok), "setup")
-            status, message = "fail", f"the check raised during its {failed}"
+            status, message = Status.FAIL, f"the check raised during its {failed}"
         if review and not self.tampered:
-            status, message = "review", ("changed while this check ran, by the code under test: "
-                                         + ", ".join(review[:6]) + " — the instructor decides")
+            status, message = Status.REVIEW, ("changed while this check ran, by the code under test: "
+                                              + ", ".join(review[:6]) + " — the instructor decides")
         self.channel.emit("result", nodeid=nodeid, status=status, message=message or "",
-                          points=plan["points"] if status == "pass" else 0.0, max_points=plan["points"],
+                          points=plan["points"] if status == Status.PASS else 0.0, max_points=plan["points"],
                           duration=duration)
         if self.setup_timeouts >= SETUP_TIMEOUTS_TO_STOP and self.session is not None:
             # The code under test hangs when it is imported: every later check would wait out its own

@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from workbook import catalog, lab_process, local_state
+from workbook import catalog, lab_process, local_state, results
 from workbook.digests import folders_digest
 from workbook.lab_process import LabRun
 from workbook.paths import CHECKS, ROOT
+from workbook.results import Status
 from workbook.target import TargetError, describe, resolve_target
 
 RECORD = "status.json"
@@ -32,15 +33,15 @@ RECORD = "status.json"
 DEFAULT_LAB_TIMEOUT = 600.0
 CELL = 9
 LABELS = {  # status -> (cell text, colour)
-    "pass": ("pass", "32"), "fail": ("fail", "31"), "not-started": ("·", "33"), "timeout": ("timeout", "31"),
-    "import-error": ("import!", "31"), lab_process.NO_RESULT: ("no result", "31"),
-    lab_process.TAMPERED: ("tampered", "31"), "not-run": ("-", "2"), lab_process.BY_INSTRUCTOR: ("teacher", "2"),
+    Status.PASS: ("pass", "32"), Status.FAIL: ("fail", "31"), Status.NOT_STARTED: ("·", "33"),
+    Status.TIMEOUT: ("timeout", "31"), Status.IMPORT_ERROR: ("import!", "31"), Status.NO_RESULT: ("no result", "31"),
+    Status.TAMPERED: ("tampered", "31"), Status.NOT_RUN: ("-", "2"), Status.BY_INSTRUCTOR: ("teacher", "2"),
 }
 LEGEND = ("#K is task N.K of lab N.   · not started   import! a file does not import   "
           "no result: the run stopped first   - not run yet   teacher: graded by your instructor")
-NEXT_WORDS = {"fail": "failing", "not-started": "not started", "timeout": "times out",
-              "import-error": "does not import", lab_process.NO_RESULT: "no result", "not-run": "not checked yet",
-              lab_process.TAMPERED: "tampered"}
+NEXT_WORDS = {Status.FAIL: "failing", Status.NOT_STARTED: "not started", Status.TIMEOUT: "times out",
+              Status.IMPORT_ERROR: "does not import", Status.NO_RESULT: "no result", Status.NOT_RUN: "not checked yet",
+              Status.TAMPERED: "tampered"}
 
 
 # --- the record ---------------------------------------------------------------------------------------
@@ -81,16 +82,13 @@ def summarise(record: dict, labs: dict[str, catalog.Lab]) -> dict:
         for task_id, task in lab.tasks.items():
             everything = [c for c in checks if c["task"] == task_id]
             # A check graded by the instructor (Task 10.6 in a student's copy) is not counted here.
-            mine = [c for c in everything if c["status"] != lab_process.BY_INSTRUCTOR]
-            if everything and not mine:
-                status = lab_process.BY_INSTRUCTOR
-            else:
-                status = lab_process.task_status([c["status"] for c in mine]) if mine else "not-run"
+            mine = [c for c in everything if results.counted(c)]
+            status = results.task_status(c["status"] for c in everything) if everything else Status.NOT_RUN
             points, max_points = sum(c["points"] for c in mine), sum(c["max_points"] for c in mine)
             first_failure = next((c["message"] for c in mine if c["status"] != "pass"), "")
             tasks.append({"task": task_id, "title": task.title, "status": status, "points": points,
                           "max_points": max_points, "message": first_failure})
-            if status == lab_process.BY_INSTRUCTOR:
+            if status == Status.BY_INSTRUCTOR:
                 continue
             tasks_total += 1
             tasks_done += status == "pass"

@@ -4,7 +4,7 @@ Nothing here is wrong, and every line is what the FastAPI tutorials teach: a Pyd
 ``response_model`` out, ``pipeline.predict`` on a one-row list, a list of Pydantic objects for a batch,
 ``functools.lru_cache`` for repeated texts. Lab 9 measures where its time goes and what makes it fast.
 
-Run it: ``MODEL_DIR=models uvicorn workbook.baseline_service:app``. Routes:
+Run it: ``MODEL_DIR=models uvicorn bench.baseline_service:app``. Routes:
 
 * ``GET /hello`` — hello world, the ceiling; ``GET /health``.
 * ``POST /predict-def/{model_name}`` — a ``def`` route: FastAPI runs it in its thread pool.
