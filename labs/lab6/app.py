@@ -12,6 +12,7 @@ plus two uses of background work:
   "pending"}``; ``GET /jobs/{job_id}`` -> ``{"job_id", "status", "result", "error"}``; unknown id -> 404.
 
 An unknown model is a 404 whose body lists the known ones; input for the wrong kind of model is a 422.
+Bad input gets a 4xx, never a 500.
 The lifespan (given) loads the models into ``app.state.registry`` and makes ``app.state.jobs``, a
 ``JobStore``; ``create_app`` keeps the settings in ``app.state.settings``. Routes reach them through the
 dependencies ``Registry``, ``Jobs`` and ``AppSettings``.

@@ -12,7 +12,7 @@ Given: ``GET /hello`` (the cheapest route there is: the ceiling every other rout
 ``GET /health``, ``GET /models``, ``GET /stats``, the lifespan (models load once, micro-batchers stop
 cleanly), an in-memory response cache for repeated single predictions (cache.py) and the error
 answers: an unknown model is a 404 that lists the known ones, a bad body a 422 that says what is wrong,
-a body over the size limit a 413.
+a body over the size limit a 413. Bad input gets a 4xx, never a 500.
 
 Run it for real (from the repository root; ``MODEL_DIR`` defaults to ``models``)::
 

@@ -11,6 +11,7 @@ You add the layers around it: the key check (Tasks 7.1, 7.2, in auth.py), the re
 request_log.py) and, here, Task 7.4 ``install_middleware``: CORS, and the order of the middlewares.
 ``create_app`` calls ``install_middleware``, so this module imports only once Task 7.4 is done; until then,
 try Tasks 7.1–7.3 in small apps, as the notebook does (their checks use small apps too).
+Bad input gets a 4xx, never a 500. Your layers run around every request, the malformed ones too.
 
 Run it::
 

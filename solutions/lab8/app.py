@@ -15,7 +15,7 @@ plus the caches:
 
 An unknown model is a 404 whose body lists the known ones; input for the wrong kind of model is a 422; a
 model file that cannot be reloaded is a 409 and the loaded version stays in service; models that could
-not be loaded at start-up make the model routes answer 503 (``/health`` still answers).
+not be loaded at start-up make the model routes answer 503 (``/health`` still answers). Bad input gets a 4xx, never a 500.
 
 The lifespan (given) loads the models into ``app.state.registry`` and makes the caches —
 ``Caches(memory=MemoryCache(settings.cache_size), disk=DiskCache(settings.cache_dir))`` — in
