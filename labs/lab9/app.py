@@ -36,6 +36,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from workbook.docs import serve_docs_offline
+from workbook.validation_errors import limit_body_read_time
 
 from .batching import BatchError, MicroBatcher
 from .cache import ResponseCache, ResponseCacheMiddleware
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """
         raise NotImplementedError("Task 9.6: The micro-batched route, served for real")
 
+    limit_body_read_time(app)  # outermost: the response cache reads bodies too; over 30 s is a 408
     return serve_docs_offline(app)
 
 

@@ -34,7 +34,7 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, HTTPExce
 from fastapi.responses import JSONResponse
 
 from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler
+from workbook.validation_errors import install_safe_validation_handler, limit_body_read_time
 
 from .jobs import JobStore, UnknownJobError
 from .prediction_log import prediction_record, write_prediction_log
@@ -162,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     add_error_handlers(app)
     install_safe_validation_handler(app)  # a 422 that echoes NaN or bad text must not become a 500
+    limit_body_read_time(app)  # a body that takes over 30 s to arrive is a 408: slow clients cannot hold us
     return serve_docs_offline(app)
 
 

@@ -33,7 +33,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from workbook.docs import serve_docs_offline
-from workbook.validation_errors import install_safe_validation_handler
+from workbook.validation_errors import install_safe_validation_handler, limit_body_read_time
 
 from .auth import API_KEY_HEADER, ApiKeyMiddleware, require_api_key
 from workbook.registry import ModelRegistry, UnknownModelError
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(protected)
     add_error_handlers(app)
     install_safe_validation_handler(app)  # a 422 that echoes NaN or bad text must not become a 500
+    limit_body_read_time(app)  # a body that takes over 30 s to arrive is a 408 (inside the request log)
     install_middleware(app, settings)
     return serve_docs_offline(app)
 
