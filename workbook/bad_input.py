@@ -289,8 +289,8 @@ def requests_that_break(client, document: Mapping | None = None, *, headers: Map
     """Send every hostile request through ``client`` (a TestClient of the app, lifespan running); return
     those answered >= 500 or that raised. ``document`` defaults to ``client.app.openapi()``.
 
-    ``model_names``: names the app serves; each ``{model_name}`` request is also sent with each of them, so
-    bodies reach real models. ``only``: the paths (templates, e.g. ``"/predict/{model_name}"``) to attack,
+    ``model_names``: names the app serves; the body and query requests of a ``{model_name}`` route are sent
+    with each of them (rather than an unknown name), so bodies reach real models. ``only``: the paths (templates, e.g. ``"/predict/{model_name}"``) to attack,
     if not all; ``skip``: paths left out. ``headers`` go with
     every request (an API key, a bearer token). A ``NotImplementedError`` (an untouched starter) is re-raised.
     """
@@ -303,9 +303,12 @@ def requests_that_break(client, document: Mapping | None = None, *, headers: Map
         raise ValueError(f"no such paths in the OpenAPI document: {sorted(wanted - set(kept_paths))}")
     document = {**document, "paths": kept_paths}
     requests = hostile_requests(document)
-    requests += [HostileRequest(r.method, r.path.replace(UNKNOWN_MODEL, name), f"{r.what} (model {name})",
-                                r.body, r.headers)
-                 for name in model_names for r in list(requests) if UNKNOWN_MODEL in r.path and "{" not in r.what]
+    names = list(model_names)
+    if names:  # bodies and queries go to the real models instead (an unknown name is one of PATH_VALUES)
+        aimed = [r for r in requests if UNKNOWN_MODEL in r.path and "{" not in r.what]
+        requests = [r for r in requests if r not in aimed] + [
+            HostileRequest(r.method, r.path.replace(UNKNOWN_MODEL, name), f"{r.what} (model {name})", r.body, r.headers)
+            for name in names for r in aimed]
     broken: list[Broken] = []
     for request in requests:
         sent = dict(headers or {})

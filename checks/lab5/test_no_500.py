@@ -15,6 +15,7 @@ SERVED = ("random_forest", "newsgroups")  # one tabular and one text model: bodi
 
 
 @pytest.mark.task("5.3", points=1)
+@pytest.mark.timeout(30)  # ~100-300 requests: seconds on a quiet machine, more on a busy one
 @pytest.mark.needs("5.1", "5.2")  # your schemas refuse the bad values; your score() runs on the good ones
 def test_prediction_routes_answer_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predict/random_forest", json=FLOWER)
@@ -26,6 +27,7 @@ def test_prediction_routes_answer_bad_input_with_a_4xx_never_a_500(client):
 
 
 @pytest.mark.task("5.4", points=1)
+@pytest.mark.timeout(30)  # ~100-300 requests: seconds on a quiet machine, more on a busy one
 @pytest.mark.needs("5.1", "5.2")
 def test_batch_route_answers_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predictions/batch", json={"items": [FLOWER]})

@@ -15,6 +15,7 @@ SERVED = ("random_forest", "newsgroups")
 
 
 @pytest.mark.task("6.2", points=1)
+@pytest.mark.timeout(30)  # ~100-300 requests: seconds on a quiet machine, more on a busy one
 @pytest.mark.needs("6.1")  # each good prediction is logged by your write_prediction_log
 def test_predict_route_answers_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predict/random_forest", json=FLOWER)
@@ -26,6 +27,7 @@ def test_predict_route_answers_bad_input_with_a_4xx_never_a_500(client):
 
 
 @pytest.mark.task("6.4", points=1)
+@pytest.mark.timeout(30)  # ~100-300 requests: seconds on a quiet machine, more on a busy one
 @pytest.mark.needs("6.3")  # the routes keep their jobs in your JobStore
 def test_job_routes_answer_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/jobs", json={"model": "random_forest", "items": [FLOWER]})

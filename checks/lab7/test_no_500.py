@@ -17,6 +17,7 @@ SERVED = ("random_forest", "newsgroups")
 
 
 @pytest.mark.task("7.4", points=1)
+@pytest.mark.timeout(30)  # ~100-300 requests: seconds on a quiet machine, more on a busy one
 @pytest.mark.needs("7.1", "7.2", "7.3")  # every request passes through your key check and request log
 def test_service_answers_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predict/random_forest", json=FLOWER, headers={"X-API-Key": API_KEY})
