@@ -148,8 +148,9 @@ class BodyLimitMiddleware:
             if body_done:  # after the body only http.disconnect is left: waiting for it is no slow client
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), timeout=max(deadline - loop.time(), 0.0))
-            except asyncio.TimeoutError:
+                async with asyncio.timeout_at(deadline):  # no extra task per message, unlike wait_for
+                    message = await receive()
+            except TimeoutError:
                 body_done = True
                 raise BodyTimeout(status_code=408, headers={"Connection": "close"},
                                   detail=f"request body not received within {self.body_timeout:g} seconds") from None
