@@ -16,7 +16,8 @@ SERVED = ("random_forest", "newsgroups")
 
 @pytest.mark.task("10.1", points=1)
 @pytest.mark.timeout(30)  # ~100-300 requests: seconds on a quiet machine, more on a busy one
-@pytest.mark.needs("10.2", "10.3")  # the upload route parses with your parse_iris_csv; /token logs in with your login
+# the upload route parses with your parse_iris_csv, /token logs in with your login, /ready is yours too
+@pytest.mark.needs("10.2", "10.3", "10.5")
 def test_service_answers_bad_input_with_a_4xx_never_a_500(make_app, settings):
     with sync_client(make_app(settings, logged_in_as="alice")) as client:
         response = client.post("/predict/no_such_model", json={"text": "hello"})
