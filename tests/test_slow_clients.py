@@ -29,6 +29,7 @@ CASES = {
     "lab5": ("/predictions", {}),
     "lab7": ("/predict/random_forest", {"API_KEY": API_KEY}),  # behind BaseHTTPMiddleware layers
     "lab9": ("/predict/random_forest", {"CACHE_SIZE": "128"}),  # the response cache reads the body itself
+    "lab10": ("/predict/random_forest", {"JWT_SECRET": "j" * 40}),  # the body is read before the token is checked
 }
 
 
