@@ -25,12 +25,25 @@ workers = env_int("WEB_CONCURRENCY", 2)
 worker_class = "uvicorn_worker.UvicornWorker"
 
 # A worker that does not report back for `timeout` seconds is stuck: it is killed and replaced.
+# For a uvicorn worker this is a heartbeat of its event loop, NOT a limit per request: a slow client
+# does not stop the heartbeat, so this never times one out (a model call that blocks the loop does).
 timeout = env_int("WORKER_TIMEOUT", 60)
 # On SIGTERM (docker stop, a rolling update) requests in flight get this long to finish. Keep it below
 # the orchestrator's own grace period (docker stop: 10 s, Kubernetes: 30 s), or they get killed anyway.
 graceful_timeout = env_int("GRACEFUL_TIMEOUT", 8)
-# Seconds an idle keep-alive connection stays open; a load balancer's idle timeout should be longer.
+# Seconds an idle keep-alive connection stays open (uvicorn's --timeout-keep-alive); a load balancer's
+# idle timeout should be longer.
 keepalive = env_int("KEEPALIVE", 5)
+
+# Slow clients. The app answers 408 to a request body that has not arrived whole within
+# BODY_TIMEOUT_SECONDS (30 s by default; labkit.validation_errors), so a client that sends its body
+# slowly, or stops mid-body, cannot hold a connection for ever. Headers are another matter: uvicorn
+# (0.54) has NO timeout for them. It starts no timer when a connection opens, and its keep-alive timer
+# runs only between requests and is cancelled by the first byte that arrives, so a client that opens
+# connections and trickles header bytes ("slowloris") keeps each one open indefinitely. In production,
+# put a reverse proxy in front that reads whole headers (and buffers bodies) with its own timeouts
+# (nginx: client_header_timeout, client_body_timeout, proxy_request_buffering on; a cloud load
+# balancer does this for you) and forwards only complete requests to this server.
 
 # Replace each worker after about this many requests (the jitter keeps them from restarting together):
 # a slow memory leak in a library then never takes the service down.

@@ -22,6 +22,8 @@ a person, and a few errors add members (``known_models``, ``errors``, ``model``)
   Never the exception's text or a traceback: they leak internals. (Starlette re-raises the exception
   after this handler answers, so the server still logs the traceback.)
 
+Bad input gets a 4xx, never a 500. A 500 is for a bug of the service, never for what a client sent.
+
 Check your work with ``pytest checks/lab10 -k errors``.
 """
 

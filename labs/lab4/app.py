@@ -9,6 +9,7 @@ this module loads no model and reads no file.
 * Task 4.5 ``get_registry``, ``list_models`` and ``predict``: the routes reach the registry through a
   dependency. ``GET /models`` lists the models, ``POST /predict/{model_name}`` predicts with one. Prediction
   routes stay plain ``def``: the model must never run on the event loop (Lab 2).
+  Bad input gets a 4xx, never a 500.
 * Task 4.6 ``unknown_model_handler`` and ``registry_unavailable_handler``: errors that say what to do —
   404 with the known model names, 503 with the reason the models are unavailable.
 

@@ -12,6 +12,7 @@ plus two uses of background work:
   "pending"}``; ``GET /jobs/{job_id}`` -> ``{"job_id", "status", "result", "error"}``; unknown id -> 404.
 
 An unknown model is a 404 whose body lists the known ones; input for the wrong kind of model is a 422.
+Bad input gets a 4xx, never a 500.
 The lifespan (given) loads the models into ``app.state.registry`` and makes ``app.state.jobs``, a
 ``JobStore``; ``create_app`` keeps the settings in ``app.state.settings``. Routes reach them through the
 dependencies ``Registry``, ``Jobs`` and ``AppSettings``.
@@ -33,7 +34,7 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, HTTPExce
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
-from labkit.validation_errors import install_safe_validation_handler
+from labkit.validation_errors import install_safe_validation_handler, limit_body_read_time
 
 from .jobs import JobStore, UnknownJobError
 from .prediction_log import prediction_record, write_prediction_log
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     add_error_handlers(app)
     install_safe_validation_handler(app)  # a 422 that echoes NaN or bad text must not become a 500
+    limit_body_read_time(app)  # a body that takes over 30 s to arrive is a 408: slow clients cannot hold us
     return serve_docs_offline(app)
 
 

@@ -13,7 +13,7 @@ Given: ``GET /hello`` (the cheapest route there is: the ceiling every other rout
 cleanly), an in-memory response cache for repeated single predictions (cache.py) and the error
 answers: an unknown model is a 404 that lists the known ones, a bad body a 422 that says what is wrong,
 a body over the size limit a 413. The models come from ``labkit.registry``, the finished registry of lab 4
-that labs 5–8 serve from too.
+that labs 5–8 serve from too. Bad input gets a 4xx, never a 500.
 
 Run it for real (from the repository root; ``MODEL_DIR`` defaults to ``models``)::
 
@@ -38,6 +38,7 @@ from starlette.requests import ClientDisconnect
 
 from labkit.docs import serve_docs_offline
 from labkit.registry import ModelEntry, ModelRegistry, UnknownModelError
+from labkit.validation_errors import limit_body_read_time
 
 from .batching import BatchError, MicroBatcher
 from .cache import ResponseCache, ResponseCacheMiddleware
@@ -230,6 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """
         raise NotImplementedError("Task 9.6: The micro-batched route, served for real")
 
+    limit_body_read_time(app)  # outermost: the response cache reads bodies too; over 30 s is a 408
     return serve_docs_offline(app)
 
 

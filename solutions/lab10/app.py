@@ -33,6 +33,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 
 from labkit.docs import serve_docs_offline
+from labkit.validation_errors import limit_body_read_time
 
 from . import auth, batch
 from .deps import get_registry, get_settings
@@ -160,6 +161,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.include_router(predictions, max_body_size=max_body)
     # ...or before it arrives, when its Content-Length announces it.
     app.add_middleware(RefuseOversizedBodies, max_bytes=max_body)
+    # A body that takes longer than BODY_TIMEOUT_SECONDS (30 s) to arrive is a 408: slow clients cannot hold us.
+    limit_body_read_time(app)
     return serve_docs_offline(app)
 
 

@@ -14,6 +14,7 @@ schemas.py and every prediction carries class probabilities, a confidence and a 
 
 Routes stay thin: find the entry (``registry.get``) and call the functions of scoring.py. Prediction
 routes stay plain ``def``: the model must never run on the event loop (Lab 2).
+Bad input gets a 4xx, never a 500. (Task 5.1's schemas refuse it before your route runs.)
 Run it: ``uvicorn lab5.app:app --app-dir labs`` from the repository root, then open
 http://127.0.0.1:8000/docs. Check it: ``pytest checks/lab5``.
 """

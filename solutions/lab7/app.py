@@ -11,6 +11,7 @@ You add the layers around it: the key check (Tasks 7.1, 7.2, in auth.py), the re
 request_log.py) and, here, Task 7.4 ``install_middleware``: CORS, and the order of the middlewares.
 ``create_app`` calls ``install_middleware``, so this module imports only once Task 7.4 is done; until then,
 try Tasks 7.1–7.3 in small apps, as the notebook does (their checks use small apps too).
+Bad input gets a 4xx, never a 500. Your layers run around every request, the malformed ones too.
 
 Run it::
 
@@ -32,7 +33,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
-from labkit.validation_errors import install_safe_validation_handler
+from labkit.validation_errors import install_safe_validation_handler, limit_body_read_time
 
 from .auth import API_KEY_HEADER, ApiKeyMiddleware, require_api_key
 from labkit.registry import ModelRegistry, UnknownModelError
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(protected)
     add_error_handlers(app)
     install_safe_validation_handler(app)  # a 422 that echoes NaN or bad text must not become a 500
+    limit_body_read_time(app)  # a body that takes over 30 s to arrive is a 408 (inside the request log)
     install_middleware(app, settings)
     return serve_docs_offline(app)
 

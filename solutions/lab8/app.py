@@ -15,7 +15,7 @@ plus the caches:
 
 An unknown model is a 404 whose body lists the known ones; input for the wrong kind of model is a 422; a
 model file that cannot be reloaded is a 409 and the loaded version stays in service; models that could
-not be loaded at start-up make the model routes answer 503 (``/health`` still answers).
+not be loaded at start-up make the model routes answer 503 (``/health`` still answers). Bad input gets a 4xx, never a 500.
 
 The lifespan (given) loads the models into ``app.state.registry`` and makes the caches —
 ``Caches(memory=MemoryCache(settings.cache_size), disk=DiskCache(settings.cache_dir))`` — in
@@ -38,7 +38,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
-from labkit.validation_errors import install_safe_validation_handler
+from labkit.validation_errors import install_safe_validation_handler, limit_body_read_time
 
 from .auth import API_KEY_HEADER, require_api_key
 from .caching import Caches, predict_cached
@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(protected)
     add_error_handlers(app)
     install_safe_validation_handler(app)  # a 422 that echoes NaN or bad text must not become a 500
+    limit_body_read_time(app)  # a body that takes over 30 s to arrive is a 408 (inside the request log)
     install_middleware(app, settings)
     return serve_docs_offline(app)
 

@@ -1,0 +1,38 @@
+"""Lab 5: no input gives a 500 — every route of your service, attacked with a fixed set of hostile requests.
+
+``workbook.bad_input`` reads your app's own OpenAPI document and sends each operation wrong JSON types,
+``NaN``/``Infinity``/``1e999``, huge numbers, empty, non-JSON and non-UTF-8 bodies, wrong Content-Types,
+deeply nested JSON, lone surrogates, extra fields, missing or odd query and path parameters and unknown
+model names. Every one must get a 4xx; labs 6 to 10 are checked the same way: a lesson once taught stays graded.
+"""
+
+import pytest
+
+from workbook.bad_input import describe, requests_that_break
+
+FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+SERVED = ("random_forest", "newsgroups")  # one tabular and one text model: bodies reach both kinds
+
+
+@pytest.mark.task("5.3", points=1)
+@pytest.mark.timeout(30)  # ~100-300 requests: seconds on a quiet machine, more on a busy one
+@pytest.mark.needs("5.1", "5.2")  # your schemas refuse the bad values; your score() runs on the good ones
+def test_prediction_routes_answer_bad_input_with_a_4xx_never_a_500(client):
+    response = client.post("/predict/random_forest", json=FLOWER)
+    assert response.status_code == 200, (
+        f"POST /predict/random_forest with a valid flower should answer 200; it answered "
+        f"{response.status_code}: {response.text[:300]}")
+    broken = requests_that_break(client, model_names=SERVED, only=("/predict/{model_name}", "/predictions"))
+    assert not broken, describe(broken)
+
+
+@pytest.mark.task("5.4", points=1)
+@pytest.mark.timeout(30)  # ~100-300 requests: seconds on a quiet machine, more on a busy one
+@pytest.mark.needs("5.1", "5.2")
+def test_batch_route_answers_bad_input_with_a_4xx_never_a_500(client):
+    response = client.post("/predictions/batch", json={"items": [FLOWER]})
+    assert response.status_code == 200, (
+        f"POST /predictions/batch with one valid flower should answer 200; it answered "
+        f"{response.status_code}: {response.text[:300]}")
+    broken = requests_that_break(client, only=("/predictions/batch",))
+    assert not broken, describe(broken)
