@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import joblib
 
@@ -19,7 +20,7 @@ MODEL_NAMES = ("newsgroups", "logistic_regression", "random_forest")
 
 
 @cache
-def reference_model(name: str):
+def reference_model(name: str) -> tuple[Any, list[str]]:  # a fitted sklearn Pipeline (sklearn has no types)
     """(pipeline, target_names), trained once per process."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.feature_extraction.text import TfidfVectorizer

@@ -18,8 +18,11 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -40,8 +43,13 @@ TIMEOUT_LAST_RESORT = 30.0  # ... and if it still has not ended this long after 
 NOT_STARTED = re.compile(r"Task (\d+\.\d+)")
 STATUS_WIDTH = 13  # the score table's status column, wider only when a longer word is shown
 
+if TYPE_CHECKING:  # pytest.skip.Exception is this class; mypy cannot take a base class from a function's attribute
+    from _pytest.outcomes import Skipped as _Skip
+else:
+    _Skip = pytest.skip.Exception
 
-class GradedByInstructor(pytest.skip.Exception):
+
+class GradedByInstructor(_Skip):
     """Raised by a check (in ``checks/``) that cannot grade here; the message says who does and what to do
     meanwhile. The check gets the status graded-by-instructor and its points leave the local max. Raised from
     anywhere else (the code under test), it is an ordinary skip: a failure."""
@@ -144,7 +152,7 @@ class _Deadline:
         self.timeout = timeout
         self.fired = False
         self.done = threading.Event()
-        self.previous = None
+        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
         self.in_phase = False  # only setup, call and teardown are interrupted, never pytest's own reporting
 
     def start(self) -> None:
@@ -375,7 +383,8 @@ def _task_function_at(filename: str, lineno: int) -> tuple[str, str] | None:
         return _task_function_by_indent(lines, lineno)
     best = None
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= lineno <= node.end_lineno:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno is not None \
+                and node.lineno <= lineno <= node.end_lineno:
             marks = [m for n in range(node.lineno, node.body[0].lineno) if (m := _MARK.search(lines[n - 1]))]
             if marks and (best is None or node.lineno > best[2]):
                 best = (marks[-1].group(1), node.name, node.lineno)
@@ -469,7 +478,8 @@ def _with_body(filename: str, lineno: int) -> str:
     except Exception:  # noqa: BLE001 - a message must never crash the grader
         return ""
     blocks = [node for node in ast.walk(tree)
-              if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno <= lineno <= node.end_lineno]
+              if isinstance(node, (ast.With, ast.AsyncWith)) and node.end_lineno is not None
+              and node.lineno <= lineno <= node.end_lineno]
     if not blocks:
         return ""
     innermost = max(blocks, key=lambda node: node.lineno)
@@ -524,7 +534,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if call.when == "call" and previous is None:
             state.results[item.nodeid] = _result(item, task_id, points, "pass", "", call.duration)
         return None
-    if excinfo.errisinstance(GradedByInstructor) and _raised_by_a_check(excinfo.value):
+    if isinstance(excinfo.value, GradedByInstructor) and _raised_by_a_check(excinfo.value):
         if previous is None:
             state.results[item.nodeid] = _result(item, task_id, points, BY_INSTRUCTOR, excinfo.value.msg or "",
                                                  call.duration)
@@ -547,13 +557,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         state.results[item.nodeid] = _result(item, task_id, points, status, message, call.duration)
     if item.config.getoption("grader_tracebacks"):
         return None
+    phase = call.when
+    assert phase != "collect", "pytest makes runtest reports for setup, call and teardown only"
     report = pytest.TestReport(
         item.nodeid, item.location, keywords=dict.fromkeys(item.keywords, 1), outcome="failed",
-        longrepr=f"[Task {task_id}] {message}", when=call.when,
+        longrepr=f"[Task {task_id}] {message}", when=phase,
         sections=[(f"Captured {key} {when}", content) for when, key, content in item._report_sections],
         duration=call.duration, start=call.start, stop=call.stop, user_properties=item.user_properties,
     )
-    report.workbook_status = status
+    cast(Any, report).workbook_status = status  # our own attribute, read by pytest_report_teststatus
     return report
 
 

@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -258,7 +259,10 @@ def find_submissions(folder: Path, leave_out: Path | None = None) -> list[Submis
     """
     if not folder.is_dir():
         raise GradingError(f"{folder} is not a folder of submissions")
-    submissions, taken, names = [], set(), set()
+    submissions: list[Submission] = []
+    taken: set[str] = set()
+    names: set[str] = set()
+    reader: Callable[[Path, Submission], None]
     for entry in sorted(folder.iterdir(), key=lambda p: p.name.lower()):
         if entry.name.startswith(".") or leave_out is not None and entry.resolve() == leave_out.resolve():
             continue
@@ -291,7 +295,7 @@ def find_submissions(folder: Path, leave_out: Path | None = None) -> list[Submis
 def _check_layout(submission: Submission) -> None:
     """Refuse what cannot be written as files: names over 255 bytes, a file that is also a folder."""
     for lab, files in submission.labs.items():
-        folders = set()
+        folders: set[str] = set()
         for relative in files:
             parts = PurePosixPath(relative).parts
             if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts):
@@ -830,7 +834,7 @@ def _write_grades_csv(result: ClassGrades, path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["student", *tasks, "total", "max", "status", "duration_s", "checks_sha256", "review"])
         for grade in result.grades:
-            per_task = collections.Counter()
+            per_task: collections.defaultdict[str, float] = collections.defaultdict(float)
             for check in grade.checks:
                 per_task[check.task] += check.points
             writer.writerow([cell(grade.submission.name), *(_num(per_task[t]) for t in tasks), _num(grade.points),
@@ -887,7 +891,7 @@ def item_analysis(result: ClassGrades) -> list[dict]:
             tried = [c for c in outcomes if c.status not in ("pass", "not-started")]
             failed = tried or [c for c in outcomes if c.status != "pass"]
             failures = collections.Counter(_message_key(c.message) for c in failed)
-            example = {}
+            example: dict[str, str] = {}
             for c in failed:
                 first_line = c.message.strip().splitlines()[0] if c.message.strip() else ""
                 example.setdefault(_message_key(c.message), first_line)

@@ -182,7 +182,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, run: _PythonRun):
         self.run = run
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport  # set by connection_made, which asyncio calls before anything else
         self.buffer = bytearray()
         self.sent_at = 0.0
         self.in_flight = False

@@ -65,6 +65,7 @@ import tempfile
 import threading
 import time
 import tomllib
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -145,7 +146,14 @@ def _offsets(source: str) -> list[int]:
     return offsets
 
 
-def _span(offsets: list[int], node: ast.AST) -> tuple[int, int]:
+# A node with a place in the source text (a function, its statements and their expressions).
+Located = ast.expr | ast.stmt
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _span(offsets: list[int], node: Located) -> tuple[int, int]:
+    # ast.parse sets the end position of every statement and expression; only hand-built nodes lack it.
+    assert node.end_lineno is not None and node.end_col_offset is not None
     return offsets[node.lineno - 1] + node.col_offset, offsets[node.end_lineno - 1] + node.end_col_offset
 
 
@@ -160,18 +168,18 @@ def _with(node: ast.AST, **changes) -> ast.AST:
     return new
 
 
-def _marked_functions(tree: ast.Module, lines: list[str]) -> list[tuple[str, ast.AST]]:
-    found = []
+def _marked_functions(tree: ast.Module, lines: list[str]) -> list[tuple[str, Function]]:
+    found: list[tuple[str, Function]] = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            marks = [MARK.search(lines[n - 1]) for n in range(node.lineno, node.body[0].lineno)]
-            marks = [m for m in marks if m]
+            searched = [MARK.search(lines[n - 1]) for n in range(node.lineno, node.body[0].lineno)]
+            marks = [m for m in searched if m]
             if marks:
                 found.append((marks[-1].group(1), node))
     return found
 
 
-def _body(func: ast.AST) -> list[ast.stmt]:
+def _body(func: Function) -> list[ast.stmt]:
     body = list(func.body)
     first = body[0]
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
@@ -179,9 +187,10 @@ def _body(func: ast.AST) -> list[ast.stmt]:
     return body
 
 
-def _candidates(node: ast.AST, indent_of, quiet: set[int]) -> list[tuple[str, ast.AST, str]]:
+def _candidates(node: ast.AST, indent_of: Callable[[ast.stmt], str],
+                quiet: set[int]) -> list[tuple[str, Located, str]]:
     """(operator, node whose text is replaced, replacement text) for one node."""
-    out: list[tuple[str, ast.AST, str]] = []
+    out: list[tuple[str, Located, str]] = []
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
             for new_op in CMP.get(type(op), ()):
@@ -199,6 +208,7 @@ def _candidates(node: ast.AST, indent_of, quiet: set[int]) -> list[tuple[str, as
         out.append(("arith", node, ast.unparse(_with(node, op=ARITH[type(node.op)]()))))
     elif isinstance(node, ast.Constant) and isinstance(node.value, (bool, int, float)):
         value = node.value
+        new: bool | int | float
         if isinstance(value, bool):
             new = not value
         elif value in (0, 1):
@@ -241,7 +251,7 @@ def _candidates(node: ast.AST, indent_of, quiet: set[int]) -> list[tuple[str, as
     return out
 
 
-def _walk(nodes: list[ast.AST], marked: set[int]):
+def _walk(nodes: Sequence[ast.AST], marked: set[int]) -> Iterator[ast.AST]:
     """Every node under ``nodes``, minus f-strings, annotations and functions marked with their own task."""
     stack = list(reversed(nodes))
     while stack:
@@ -251,7 +261,7 @@ def _walk(nodes: list[ast.AST], marked: set[int]):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) in marked:
             continue
         yield node
-        children = []
+        children: list[ast.AST] = []
         for name, value in ast.iter_fields(node):
             if name in ("annotation", "returns", "decorator_list", "type_comment"):
                 continue
@@ -277,7 +287,7 @@ def _message_strings(tree: ast.Module) -> set[int]:
     return quiet
 
 
-def _async_toggle(source: str, offsets: list[int], func: ast.AST) -> tuple[int, int, str, str] | None:
+def _async_toggle(source: str, offsets: list[int], func: Function) -> tuple[int, int, str, str] | None:
     """``async def`` -> ``def`` when the body awaits nothing itself; ``def`` -> ``async def`` for a decorated
     function (a route: FastAPI then runs it on the event loop instead of in a thread)."""
     start = offsets[func.lineno - 1] + func.col_offset
@@ -293,7 +303,7 @@ def _async_toggle(source: str, offsets: list[int], func: ast.AST) -> tuple[int, 
     return None
 
 
-def _is_generator_like(func: ast.AST) -> bool:
+def _is_generator_like(func: Function) -> bool:
     return any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in _walk(func.body, {id(func)}))
 
 
@@ -306,7 +316,7 @@ def mutants_of_source(source: str, lab: str, file: str) -> list[Mutant]:
     marked = {id(func) for _, func in functions}
     found: dict[str, Mutant] = {}
 
-    def indent_of(node: ast.AST) -> str:
+    def indent_of(node: ast.stmt) -> str:
         return " " * node.col_offset
 
     quiet = _message_strings(tree)
@@ -348,7 +358,7 @@ def sample(mutants: list[Mutant], per_task: int | None) -> list[Mutant]:
     by_task: dict[str, list[Mutant]] = {}
     for mutant in mutants:
         by_task.setdefault(mutant.task, []).append(mutant)
-    keep = set()
+    keep: set[str] = set()
     for group in by_task.values():
         ranked = sorted(group, key=lambda m: hashlib.sha256(m.id.encode()).hexdigest())
         keep.update(m.id for m in ranked[:per_task])
@@ -456,7 +466,7 @@ class LabReport:
 
     def as_dict(self) -> dict:
         killed, counted = self.score()
-        tasks = {}
+        tasks: dict[str, dict[str, int]] = {}
         for m in self.mutants:
             row = tasks.setdefault(m.task, {"mutants": 0, "killed": 0, "survived": 0, "recorded": 0})
             row["mutants"] += 1

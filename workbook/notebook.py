@@ -24,6 +24,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
 
 from workbook import catalog
 from workbook.paths import ROOT
@@ -31,6 +32,10 @@ from workbook.student import exception_chain
 from workbook.target import LabFinder
 
 STARTER = re.compile(r"^Task (\d+\.\d+)\b")
+
+if TYPE_CHECKING:
+    def get_ipython() -> Any:  # IPython puts it in builtins while a kernel runs a cell; elsewhere a NameError
+        ...
 
 
 def unfinished_task(exc: BaseException) -> NotImplementedError | None:
@@ -75,7 +80,9 @@ def _is_student_frame(filename: str, target: Path | None) -> bool:
 
 def not_done_message(error: NotImplementedError) -> str:
     """``Task N.K — <title> is not done yet: open labs/labN/<file>, then re-run this cell.``"""
-    task_id = STARTER.match(str(error)).group(1)
+    starter = STARTER.match(str(error))
+    assert starter is not None, f"not a starter's NotImplementedError (see unfinished_task): {error}"
+    task_id = starter.group(1)
     found = catalog.task(task_id)
     title = found.title if found else str(error).split(":", 1)[-1].strip()
     target = _target()
@@ -105,7 +112,7 @@ def trimmed_traceback(exc: BaseException) -> list[str]:
     formatted = traceback.TracebackException.from_exception(exc)
     hidden = 0
     seen: set[int] = set()
-    todo = [formatted]
+    todo: list[traceback.TracebackException | None] = [formatted]
     while todo:
         link = todo.pop()
         if link is None or id(link) in seen:
@@ -148,7 +155,7 @@ _reported: set[tuple[object, str]] = set()
 def _cell_run() -> object:
     """Which run of which cell this is (IPython's execution count), so a cell says each thing once."""
     try:
-        return get_ipython().execution_count  # noqa: F821 - defined inside IPython only
+        return get_ipython().execution_count
     except NameError:
         return None
 
@@ -166,7 +173,9 @@ class your_code:  # noqa: N801 - used like a function: ``with your_code():``
             return False  # nothing raised, or KeyboardInterrupt / SystemExit: not ours to handle
         error = unfinished_task(exc)
         if error is not None:
-            task_id = STARTER.match(str(error)).group(1)
+            starter = STARTER.match(str(error))
+            assert starter is not None  # unfinished_task found the error by this very match
+            task_id = starter.group(1)
             cell = _cell_run()
             if (cell, task_id) in _reported:  # said once in this run of the cell already
                 print(f"(this part waits for Task {task_id} too, see above)", flush=True)
@@ -176,7 +185,7 @@ class your_code:  # noqa: N801 - used like a function: ``with your_code():``
             return True
         lines = trimmed_traceback(exc)
         try:
-            exc._render_traceback_ = lambda: lines  # IPython shows these lines instead of its own
+            cast(Any, exc)._render_traceback_ = lambda: lines  # IPython shows these lines instead of its own
         except (AttributeError, TypeError):
             pass
         return False

@@ -70,18 +70,18 @@ def watch_logging(outputs: Outputs) -> Iterator[Outputs]:
     """Every logging record of every logger, at any level, into ``outputs.logging``."""
     real_handle = logging.Logger.handle
 
-    def handle(logger: logging.Logger, record: logging.LogRecord) -> None:
+    def handle(self: logging.Logger, record: logging.LogRecord) -> None:
         outputs.logging.append(_describe(record))
-        return real_handle(logger, record)
+        return real_handle(self, record)
 
     root = logging.getLogger()
     old_level = root.level
-    logging.Logger.handle = handle
+    logging.Logger.handle = handle  # type: ignore[method-assign]  # on purpose: every logger's records, any level
     root.setLevel(logging.DEBUG)
     try:
         yield outputs
     finally:
-        logging.Logger.handle = real_handle
+        logging.Logger.handle = real_handle  # type: ignore[method-assign]  # put back
         root.setLevel(old_level)
 
 

@@ -33,6 +33,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
+from types import FrameType
 
 import pytest
 
@@ -181,7 +182,8 @@ WATCH_EVERY = 0.002  # seconds between two looks of the watcher thread
 
 
 def _clock_identities() -> dict[str, int]:
-    seen = {}
+    seen: dict[str, int] = {}
+    names: tuple[str, ...]
     for module_name, names in CLOCKS:
         module = sys.modules.get(module_name)
         if module is not None:
@@ -253,7 +255,7 @@ def _assigned_by_a_check() -> bool:
 
     library = tuple(p for p in {os.path.dirname(os.__file__), os.path.dirname(pytest.__file__),
                                 os.path.dirname(os.path.dirname(pytest.__file__))} if p)
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not (filename.startswith("<") or filename.startswith(library)):
@@ -377,7 +379,7 @@ class ResultChannelPlugin:
         _record_writes()
 
     def _verify(self) -> None:
-        if self.baseline is None or self.tampered:
+        if self.baseline is None or self.config is None or self.tampered:  # the config comes with the baseline
             return
         now = _fingerprint(self.config)
         changed = sorted(name for name in self.baseline.keys() | now.keys()
@@ -451,6 +453,7 @@ class ResultChannelPlugin:
     def _grader_says(self, nodeid: str) -> tuple[str | None, str, float]:
         """The grader's status word and message for a check (None when it recorded nothing)."""
         grader = sys.modules.get("workbook.grader")
+        assert self.config is not None  # set by pytest_configure, before any check runs
         state = self.config.stash.get(grader.STATE, None) if grader else None
         result = state.results.get(nodeid) if state else None
         if result is None:

@@ -41,7 +41,7 @@ class MarkError(Exception):
 
 def _is_generator(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """True when the function itself (not a nested one) yields."""
-    stack = list(func.body)
+    stack: list[ast.AST] = list(func.body)
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
@@ -60,7 +60,7 @@ def find_stubs(source: str, filename: str = "<solution>") -> list[Stub]:
             continue
         body_start = node.body[0].lineno
         signature = range(node.lineno, body_start)
-        marks = [(n, MARK.search(lines[n - 1])) for n in signature if MARK.search(lines[n - 1])]
+        marks = [(n, m) for n in signature if (m := MARK.search(lines[n - 1]))]
         if not marks:
             continue
         mark_line, match = marks[-1]
@@ -69,6 +69,7 @@ def find_stubs(source: str, filename: str = "<solution>") -> list[Stub]:
                          and isinstance(first.value.value, str))
         if has_docstring and len(node.body) == 1:
             raise MarkError(f"{filename}:{node.lineno}: {node.name} is marked but has no body to hide")
+        assert first.end_lineno is not None and node.end_lineno is not None  # ast.parse sets every end position
         start = first.end_lineno + 1 if has_docstring else mark_line + 1
         stubs.append(Stub(match.group(1), start, node.end_lineno, " " * node.body[0].col_offset,
                           _is_generator(node)))

@@ -77,9 +77,9 @@ def missing_name(module: ModuleType, attr: str) -> StudentImportError:
 
 def as_missing_name(exc: BaseException) -> StudentImportError | None:
     """An AttributeError raised by looking a name up on a lab module, as an import error; else None."""
-    if isinstance(exc, AttributeError) and isinstance(getattr(exc, "obj", None), ModuleType) \
-            and is_lab_module(exc.obj.__name__) and exc.name:
-        return missing_name(exc.obj, exc.name)
+    if isinstance(exc, AttributeError) and isinstance(module := getattr(exc, "obj", None), ModuleType) \
+            and is_lab_module(module.__name__) and exc.name:
+        return missing_name(module, exc.name)
     return None
 
 
