@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+from workbook.paths import CACHE_DIRS
+
+SKIPPED_PARTS = CACHE_DIRS
 
 
 def tree_digest(files: dict[str, bytes]) -> str:

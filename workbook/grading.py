@@ -44,7 +44,7 @@ from workbook import catalog, lab_process, sandbox
 from workbook.digests import tree_digest
 from workbook.fork_server import ForkServer, ForkServerError
 from workbook.lab_process import MISSING, NO_RESULT, TAMPERED, LabRun, PlannedCheck
-from workbook.paths import ROOT
+from workbook.paths import CACHE_DIRS, ROOT
 from workbook.results import CheckResult, SubmissionStatus
 from workbook.sandbox import Limits
 
@@ -52,8 +52,8 @@ LAB_DIR = re.compile(r"^lab\d+$")
 KIT_NEEDS = ("conftest.py", "pyproject.toml", "workbook", "labkit", "checks")
 # Not part of the kit: the code under test and its sources, the project's own tests, local state, tooling.
 KIT_LEAVES_OUT = {"solutions", "labs", "starters", "tests", "notebooks", "models", "build", "bench", ".git",
-                  ".venv", ".workbook", ".ci", ".github", ".pytest_cache", ".ipynb_checkpoints", "__pycache__"}
-SKIP_NAMES = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".DS_Store"}
+                  ".venv", ".workbook", ".ci", ".github", *CACHE_DIRS}
+SKIP_NAMES = {*CACHE_DIRS, ".DS_Store"}
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 LAB_SLACK = 60.0  # seconds a lab's run may take beyond the sum of its checks' timeouts (start-up, teardown)
@@ -600,7 +600,7 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
 
 # --- the instructor's side, checked whole ---------------------------------------------------------
 
-LISTING_LEAVES_OUT = {".git", ".pytest_cache", ".workbook", ".ipynb_checkpoints"}
+LISTING_LEAVES_OUT = {".git", ".workbook", *CACHE_DIRS - {"__pycache__"}}
 
 
 def instructor_listing(root: Path = ROOT, leave_out: tuple[Path, ...] = (), *, site_packages: bool = True,

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbook import catalog
-from workbook.paths import LABS, SOLUTIONS
+from workbook.paths import CACHE_DIRS, LABS, SOLUTIONS
 
 MARK = re.compile(r"#\s*Task\s+(\d+\.\d+)\b")
-SKIP = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+SKIP = CACHE_DIRS
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,13 @@ import sys
 from pathlib import Path
 
 from workbook import starters
-from workbook.paths import ROOT
+from workbook.paths import CACHE_DIRS, ROOT
 
 LEFT_OUT = {"solutions", "tests", ".ci", ".github", "CONTRIBUTING.md", "models", "labs", "starters", ".workbook",
             ".git", ".venv", "build", "dist", ".pytest_cache", ".ipynb_checkpoints", "__pycache__"}
 NEEDED = ("README.md", "Makefile", "pyproject.toml", "requirements.txt", "conftest.py", "workbook", "labkit",
           "checks", "notebooks")
-IGNORED = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.pyc", "*.egg-info",
+IGNORED = shutil.ignore_patterns(*CACHE_DIRS, "*.pyc", "*.egg-info",
                                  ".DS_Store")
 TESTPATHS = 'testpaths = ["tests"]'
 STUDENT_TESTPATHS = 'testpaths = ["checks"]  # a student copy has no tests/: `pytest` grades every lab'

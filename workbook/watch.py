@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from workbook import catalog, lab_process, status
+from workbook.paths import CACHE_DIRS
 from workbook.target import TargetError, describe
 
-IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+IGNORED_PARTS = CACHE_DIRS
 DEBOUNCE = 0.3  # editors write a file in several steps: wait until the folder is quiet this long
 
 
