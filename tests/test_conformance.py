@@ -22,30 +22,32 @@ measurements, a 20 MiB body, and a body whose 422 would echo it many times.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
-
-from workbook.models import write_reference_models
-from workbook.paths import SOLUTIONS
-from workbook.target import activate
-
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from hypothesis.errors import Unsatisfiable  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.core.failures import FailureGroup  # noqa: E402
-from schemathesis.python import asgi  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
+
+from workbook.clients import sync_client
+from workbook.models import write_reference_models
+from workbook.paths import SOLUTIONS
+from workbook.target import activate
 
 pytestmark = pytest.mark.conformance
 
@@ -67,9 +69,8 @@ class Service:
 
 
 def lab_module(name: str):
+    """A module of the reference solutions (``lab7.app``)."""
     activate(SOLUTIONS)
-    import importlib
-
     return importlib.import_module(name)
 
 
@@ -121,6 +122,8 @@ def lab9(tmp_path, models, monkeypatch) -> Service:
 
 def lab10(tmp_path, models, monkeypatch) -> Service:
     auth = lab_module("lab10.auth")
+    # A failed login checks a dummy hash of 600,000 PBKDF2 rounds (so unknown users take as long): cheap here.
+    monkeypatch.setattr(auth, "UNKNOWN_USER_HASH", auth.hash_password("nobody", iterations=1_000))
     settings = lab_module("lab10.settings").Settings(
         model_dir=models, jwt_secret=JWT_SECRET,
         users={USERNAME: auth.hash_password(PASSWORD, iterations=1_000)}, rate_limit=1_000_000)
@@ -143,8 +146,6 @@ SERVICES = {"lab2": lab2, "lab4": lab4, "lab5": lab5, "lab6": lab6, "lab7": lab7
 
 def strategy(operation, mode: GenerationMode):
     """The operation's cases; a ``{model_name}`` in the path is as often a served model as a generated name."""
-    from hypothesis import strategies as st
-
     names = {parameter.name for parameter in operation.path_parameters}
     if "model_name" not in names:
         return operation.as_strategy(generation_mode=mode)
@@ -213,8 +214,6 @@ MODEL_LABS = [lab for lab in SERVICES if lab != "lab2"]
 @pytest.mark.parametrize("lab", MODEL_LABS)
 def test_hand_made_nasty_requests(lab, tmp_path, models, monkeypatch):
     """What random generation may miss: booleans and strings as measurements, a huge body, a huge 422."""
-    from workbook.clients import sync_client
-
     service = SERVICES[lab](tmp_path, models, monkeypatch)
     with sync_client(service.app, raise_server_exceptions=False, headers=service.credentials or {}) as client:
         for what, value in NOT_NUMBERS.items():
