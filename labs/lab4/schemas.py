@@ -4,7 +4,7 @@ A text model takes ``{"text": "..."}``; an iris model takes the four measurement
 Unknown fields are refused, and each measurement must be a finite number of modest size: ``NaN``, or
 ``1e308`` (which overflows the 32-bit floats a random forest computes with), would otherwise reach
 scikit-learn and fail there, as a 500 instead of a 422. JSON ``true`` is not a number either: Pydantic
-would read it as 1.0, so it is refused before the float is validated.
+would read it as 1.0, so it is refused before the float is validated; nor is the string ``"5.1"``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def not_a_boolean(value):
     return value
 
 
-Measurement = Annotated[float, BeforeValidator(not_a_boolean), Field(allow_inf_nan=False, ge=-1e6, le=1e6)]
+# strict: a string such as "5.1" is not a number either (lax Pydantic would read it as 5.1)
+Measurement = Annotated[float, BeforeValidator(not_a_boolean), Field(strict=True, allow_inf_nan=False, ge=-1e6, le=1e6)]
 
 
 class TextInput(BaseModel):

@@ -27,6 +27,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from labkit.docs import serve_docs_offline
 from labkit.validation_errors import install_safe_validation_handler, limit_request_body
@@ -37,6 +38,42 @@ from .scoring import WrongInputError, predict_many, predict_one
 from .settings import Settings
 
 PREDICTIONS_MODEL = "logistic_regression"  # the iris model behind /predictions
+
+
+class ErrorMessage(BaseModel):
+    """Given: an error answer; ``detail`` says what went wrong."""
+
+    detail: str
+
+
+class UnknownModel(ErrorMessage):
+    """Given: the 404 for a model name that is not served; ``known_models`` are the names that are."""
+
+    known_models: list[str]
+
+
+class FieldError(BaseModel):
+    """Given: one problem in a 422 (FastAPI's ``ValidationError``): where, what, and its type."""
+
+    model_config = ConfigDict(extra="allow")  # FastAPI adds the refused "input", sometimes a "ctx"
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrors(BaseModel):
+    """Given: FastAPI's 422 body (``HTTPValidationError``): every problem of the request."""
+
+    detail: list[FieldError]
+
+
+# Given: the errors a route can answer, documented in /docs and the OpenAPI schema.
+UNAVAILABLE = {503: {"model": ErrorMessage, "description": "The models could not be loaded at start-up"}}
+UNKNOWN_MODEL = {404: {"model": UnknownModel, "description": "No model of that name: the known names are listed"}}
+BODY_ERRORS = {400: {"model": ErrorMessage, "description": "The body could not be read as JSON text"},
+               413: {"model": ErrorMessage, "description": "The body is larger than 1 MiB"}}
+WRONG_INPUT = {422: {"model": ValidationErrors | ErrorMessage,
+                     "description": "The body is not valid (a list of problems), or not for this model (a sentence)"}}
 
 
 @asynccontextmanager
@@ -126,11 +163,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_safe_validation_handler(app)
     limit_request_body(app)  # a body over 1 MiB is a 413, before it is parsed
     app.get("/health")(health)
-    app.get("/models")(list_models)
-    app.post("/predict/{model_name}")(predict)
-    app.get("/predictions")(predict_from_query)
-    app.post("/predictions")(predict_from_body)
-    app.post("/predictions/batch")(predict_batch)
+    app.get("/models", responses=UNAVAILABLE)(list_models)
+    app.post("/predict/{model_name}", responses={**UNKNOWN_MODEL, **BODY_ERRORS, **WRONG_INPUT, **UNAVAILABLE})(predict)
+    app.get("/predictions", responses={**UNKNOWN_MODEL, **UNAVAILABLE})(predict_from_query)
+    app.post("/predictions", responses={**UNKNOWN_MODEL, **BODY_ERRORS, **UNAVAILABLE})(predict_from_body)
+    app.post("/predictions/batch", responses={**UNKNOWN_MODEL, **BODY_ERRORS, **UNAVAILABLE})(predict_batch)
     return serve_docs_offline(app)
 
 

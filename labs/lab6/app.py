@@ -34,14 +34,14 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, HTTPExce
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
-from labkit.validation_errors import install_safe_validation_handler, limit_body_read_time
+from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .jobs import JobStore, UnknownJobError
 from .prediction_log import prediction_record, write_prediction_log
 from .predictions import predict_batch, predict_label
 from labkit.registry import ModelRegistry, UnknownModelError
-from .schemas import (BatchRequest, IrisFeatures, JobAccepted, JobOut, ModelInfo, PredictionOut, TextInput,
-                      WrongInputError, model_input)
+from .schemas import (BatchRequest, ErrorMessage, IrisFeatures, JobAccepted, JobOut, ModelInfo, PredictionOut,
+                      TextInput, UnknownModel, WrongInputError, model_input)
 from .settings import Settings
 
 
@@ -64,6 +64,11 @@ Payload = Annotated[TextInput | IrisFeatures, Body()]
 
 router = APIRouter()
 
+# The errors a route can answer, documented in /docs and the OpenAPI schema (422 is FastAPI's own).
+BODY_ERRORS = {400: {"model": ErrorMessage, "description": "The body could not be read as JSON text"},
+               413: {"model": ErrorMessage, "description": "The body is larger than 1 MiB"}}
+UNKNOWN_MODEL = {404: {"model": UnknownModel, "description": "No model of that name: the known names are listed"}}
+
 
 @router.get("/health")
 async def health() -> dict[str, str]:
@@ -76,7 +81,7 @@ async def list_models(registry: Registry) -> list[ModelInfo]:
 
 
 # Plain `def` routes: predicting blocks (CPU work), so FastAPI runs these in its thread pool.
-@router.post("/predict/{model_name}")
+@router.post("/predict/{model_name}", responses={**UNKNOWN_MODEL, **BODY_ERRORS})
 def predict(model_name: str, payload: Payload, background_tasks: BackgroundTasks, registry: Registry,
             settings: AppSettings) -> PredictionOut:  # Task 6.2
     """Answer ``model_name``'s label for ``payload`` at once; log the prediction after the answer has left.
@@ -92,7 +97,7 @@ def predict(model_name: str, payload: Payload, background_tasks: BackgroundTasks
     raise NotImplementedError("Task 6.2: Log each prediction after the response")
 
 
-@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED, responses={**UNKNOWN_MODEL, **BODY_ERRORS})
 def submit_job(batch: BatchRequest, response: Response, background_tasks: BackgroundTasks,
                registry: Registry, jobs: Jobs) -> JobAccepted:  # Task 6.4
     """Accept a batch to label later: 202 ``{"job_id": ..., "status": "pending"}``, header ``Location: /jobs/<id>``.
@@ -106,7 +111,7 @@ def submit_job(batch: BatchRequest, response: Response, background_tasks: Backgr
     raise NotImplementedError("Task 6.4: Job routes: 202, polling and 404")
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses={404: {"model": ErrorMessage, "description": "No job with that id"}})
 def get_job(job_id: str, jobs: Jobs) -> JobOut:  # Task 6.4
     """The job as it is now: ``{"job_id", "status", "result", "error"}``.
 
@@ -124,7 +129,9 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WrongInputError)
     async def wrong_input(request: Request, exc: WrongInputError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        # The shape of every other 422 (FastAPI's HTTPValidationError): one list of problems to read.
+        return JSONResponse(status_code=422, content={"detail": [{"type": "wrong_input", "loc": ["body"],
+                                                                  "msg": str(exc)}]})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -145,7 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     add_error_handlers(app)
     install_safe_validation_handler(app)  # a 422 that echoes NaN or bad text must not become a 500
-    limit_body_read_time(app)  # a body that takes over 30 s to arrive is a 408: slow clients cannot hold us
+    limit_request_body(app)  # a body over 1 MiB is a 413 before it is parsed; one slower than 30 s a 408
     return serve_docs_offline(app)
 
 

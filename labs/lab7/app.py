@@ -33,12 +33,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
-from labkit.validation_errors import install_safe_validation_handler, limit_body_read_time
+from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .auth import API_KEY_HEADER, ApiKeyMiddleware, require_api_key
 from labkit.registry import ModelRegistry, UnknownModelError
 from .request_log import PROCESS_TIME_HEADER, REQUEST_ID_HEADER, RequestLogMiddleware, configure_request_logging
-from .schemas import IrisFeatures, ModelInfo, PredictionOut, TextInput, WrongInputError, model_input, predict_label
+from .schemas import (ErrorMessage, IrisFeatures, ModelInfo, PredictionOut, TextInput, UnknownModel, WrongInputError,
+                      model_input, predict_label)
 from .settings import Settings
 
 CORS_METHODS = ["GET", "POST"]
@@ -53,9 +54,17 @@ async def get_registry(request: Request) -> ModelRegistry:
 Registry = Annotated[ModelRegistry, Depends(get_registry)]
 Payload = Annotated[TextInput | IrisFeatures, Body()]
 
+# The errors a route can answer, documented in /docs and the OpenAPI schema (422 is FastAPI's own).
+KEY_ERRORS = {401: {"model": ErrorMessage, "description": "No API key: send it in the X-API-Key header",
+                    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+              403: {"model": ErrorMessage, "description": "The API key is not valid"}}
+BODY_ERRORS = {400: {"model": ErrorMessage, "description": "The body could not be read as JSON text"},
+               413: {"model": ErrorMessage, "description": "The body is larger than 1 MiB"}}
+UNKNOWN_MODEL = {404: {"model": UnknownModel, "description": "No model of that name: the known names are listed"}}
+
 public = APIRouter()
 # Every route of this router needs the key: the dependency checks it, and documents it in /docs.
-protected = APIRouter(dependencies=[Depends(require_api_key)])
+protected = APIRouter(dependencies=[Depends(require_api_key)], responses=KEY_ERRORS)
 
 
 @public.get("/health")
@@ -68,7 +77,7 @@ async def list_models(registry: Registry) -> list[ModelInfo]:
     return [ModelInfo.of(entry) for entry in registry.entries()]
 
 
-@protected.post("/predict/{model_name}")
+@protected.post("/predict/{model_name}", responses={**UNKNOWN_MODEL, **BODY_ERRORS})
 def predict(model_name: str, payload: Payload, registry: Registry) -> PredictionOut:
     entry = registry.get(model_name)
     return PredictionOut(model=entry.name, version=entry.version,
@@ -101,7 +110,9 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WrongInputError)
     async def wrong_input(request: Request, exc: WrongInputError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        # The shape of every other 422 (FastAPI's HTTPValidationError): one list of problems to read.
+        return JSONResponse(status_code=422, content={"detail": [{"type": "wrong_input", "loc": ["body"],
+                                                                  "msg": str(exc)}]})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -126,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(protected)
     add_error_handlers(app)
     install_safe_validation_handler(app)  # a 422 that echoes NaN or bad text must not become a 500
-    limit_body_read_time(app)  # a body that takes over 30 s to arrive is a 408 (inside the request log)
+    limit_request_body(app)  # a body over 1 MiB is a 413 before it is parsed; one slower than 30 s a 408
     install_middleware(app, settings)
     return serve_docs_offline(app)
 

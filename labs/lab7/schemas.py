@@ -16,7 +16,8 @@ from labkit.datasets import IRIS_FEATURES
 from labkit.registry import ModelEntry
 
 Features = str | tuple[float, ...]
-Measurement = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False, description="cm")]
+# strict: JSON true/false and strings such as "5.1" are not measurements (lax Pydantic reads them as numbers)
+Measurement = Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False, description="cm")]
 
 
 class TextInput(BaseModel):
@@ -52,6 +53,18 @@ class ModelInfo(BaseModel):
     @classmethod
     def of(cls, entry: ModelEntry) -> ModelInfo:
         return cls(name=entry.name, kind=entry.kind, version=entry.version, classes=list(entry.classes))
+
+
+class ErrorMessage(BaseModel):
+    """An error answer: ``detail`` says what went wrong."""
+
+    detail: str
+
+
+class UnknownModel(ErrorMessage):
+    """The 404 for a model name that is not served: ``known_models`` are the names that are."""
+
+    known_models: list[str]
 
 
 class WrongInputError(ValueError):

@@ -40,7 +40,8 @@ from .deps import get_registry, get_settings
 from .errors import RefuseOversizedBodies, ServiceError, error_response, install_error_handlers
 from .ratelimit import RateLimiter, enforce_rate_limit
 from .registry import ModelRegistry
-from .schemas import IrisFeatures, ModelInfo, Prediction, TextInput, Token
+from .schemas import ErrorBody, InvalidRequest, IrisFeatures, ModelInfo, NotReady, Prediction, TextInput, Token
+from .schemas import UnknownModelError as UnknownModelBody
 from .settings import Settings
 
 # Multipart boundaries and part headers around the CSV file; the whole request may be this much larger.
@@ -50,8 +51,27 @@ Registry = Annotated[ModelRegistry, Depends(get_registry)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 User = Annotated[str, Depends(auth.current_user)]
 
+# The errors a route can answer, each with the one error body, documented in /docs and the OpenAPI schema.
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that can answer these statuses."""
+    return {status: ERRORS[status] for status in statuses}
+
+
+ERRORS: dict[int, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read (not JSON text, broken form data)"},
+    401: {"model": ErrorBody, "description": "No valid token, or a failed login",
+          "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+    404: {"model": UnknownModelBody, "description": "No model of that name: the known names are listed"},
+    413: {"model": ErrorBody, "description": "The body is larger than the limit"},
+    415: {"model": ErrorBody, "description": "The uploaded file is not text/csv"},
+    422: {"model": InvalidRequest, "description": "The request, or the input for this model, is not valid"},
+    429: {"model": ErrorBody, "description": "Too many requests: retry after Retry-After seconds",
+          "headers": {"Retry-After": {"schema": {"type": "string"}}}},
+    503: {"model": ErrorBody, "description": "The model could not be loaded, or login is switched off"},
+}
+
 router = APIRouter()
-predictions = APIRouter(dependencies=[Depends(enforce_rate_limit)])
+predictions = APIRouter(dependencies=[Depends(enforce_rate_limit)], responses=errors(400, 404, 413, 422, 429, 503))
 
 
 @router.get("/health")
@@ -60,7 +80,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "not ready: no model loaded, or one failed"}})
+@router.get("/ready", responses={503: {"model": NotReady, "description": "not ready: no model loaded, or one failed"}})
 async def ready(registry: Registry) -> JSONResponse:  # Task 10.5
     """Readiness: may this instance get traffic? 200 ``{"status": "ready", "models": [names]}`` when at
     least one model is loaded and none failed; otherwise 503 with the error body, error ``"not_ready"``,
@@ -101,7 +121,7 @@ def predict(model_name: str, payload: Annotated[dict[str, Any], Body(openapi_exa
     entry = registry.get(model_name)
     schema = TextInput if entry.kind == "text" else IrisFeatures
     try:
-        features = schema.model_validate(payload)
+        features = schema.model_validate(payload, strict=True)  # strict: true and "5.1" are not numbers
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors], body=payload) from None
@@ -111,7 +131,8 @@ def predict(model_name: str, payload: Annotated[dict[str, Any], Body(openapi_exa
 
 @predictions.post("/predict/{model_name}/batch", response_class=StreamingResponse,
                   responses={200: {"content": {"application/x-ndjson": {}},
-                                   "description": "one JSON line per row, then a summary line"}})
+                                   "description": "one JSON line per row, then a summary line"},
+                             **errors(401, 415)})
 async def predict_batch(model_name: str, file: Annotated[UploadFile, File(description="iris rows, text/csv")],
                         registry: Registry, settings: AppSettings, user: User) -> StreamingResponse:
     """Batch predictions for an uploaded CSV of iris rows, streamed back as NDJSON (Task 10.2)."""
@@ -127,13 +148,13 @@ async def predict_batch(model_name: str, file: Annotated[UploadFile, File(descri
                              media_type="application/x-ndjson")
 
 
-@router.post("/token")
+@router.post("/token", responses=errors(400, 401, 413, 422, 503))
 def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], settings: AppSettings) -> Token:
     """The OAuth2 password flow: a form with ``username`` and ``password`` -> a bearer token (Task 10.3)."""
     return auth.login(form.username, form.password, settings)
 
 
-@router.get("/me")
+@router.get("/me", responses=errors(401, 503))
 async def me(user: User) -> dict[str, str]:
     """Who the token belongs to (Task 10.3)."""
     return {"username": user}

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from labkit.datasets import IRIS_FEATURES
 
 # Sanity bounds in cm: iris measurements are a few cm; 0, negatives, NaN and 5 m are input mistakes.
+# A JSON body is validated in strict mode (app.py): there, true and "5.1" are not measurements either.
 Measurement = Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)]
 
 
@@ -52,3 +53,36 @@ class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class ErrorBody(BaseModel):
+    """The body of every error this service answers (errors.py): a few errors add members of their own."""
+
+    model_config = ConfigDict(extra="allow")
+    status: int = Field(description="the HTTP status, repeated")
+    error: str = Field(description="a short machine-readable code: unknown_model, rate_limited, ...")
+    detail: str = Field(description="what went wrong, in a sentence")
+
+
+class FieldError(BaseModel):
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class InvalidRequest(ErrorBody):
+    """A 422: ``errors`` lists every bad field of a request that failed validation."""
+
+    errors: list[FieldError] | None = None
+
+
+class UnknownModelError(ErrorBody):
+    """The 404 for a model name that is not served: ``known_models`` are the names that are."""
+
+    known_models: list[str]
+
+
+class NotReady(ErrorBody):
+    """The 503 of ``/ready``: ``failed`` maps each model that failed to load to the reason."""
+
+    failed: dict[str, str]

@@ -28,6 +28,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from labkit.docs import serve_docs_offline
 from labkit.validation_errors import install_safe_validation_handler, limit_request_body
@@ -36,6 +37,42 @@ from .predictor import WrongInputError, newsgroups_model, predict_one
 from .registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .schemas import IrisFeatures, ModelInfo, Prediction, TextInput
 from .settings import Settings
+
+
+class ErrorMessage(BaseModel):
+    """Given: an error answer; ``detail`` says what went wrong."""
+
+    detail: str
+
+
+class UnknownModel(ErrorMessage):
+    """Given: the 404 for a model name that is not served; ``known_models`` are the names that are."""
+
+    known_models: list[str]
+
+
+class FieldError(BaseModel):
+    """Given: one problem in a 422 (FastAPI's ``ValidationError``): where, what, and its type."""
+
+    model_config = ConfigDict(extra="allow")  # FastAPI adds the refused "input", sometimes a "ctx"
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrors(BaseModel):
+    """Given: FastAPI's 422 body (``HTTPValidationError``): every problem of the request."""
+
+    detail: list[FieldError]
+
+
+# Given: the errors a route can answer, documented in /docs and the OpenAPI schema.
+UNAVAILABLE = {503: {"model": ErrorMessage, "description": "The models could not be loaded at start-up"}}
+UNKNOWN_MODEL = {404: {"model": UnknownModel, "description": "No model of that name: the known names are listed"}}
+BODY_ERRORS = {400: {"model": ErrorMessage, "description": "The body could not be read as JSON text"},
+               413: {"model": ErrorMessage, "description": "The body is larger than 1 MiB"}}
+WRONG_INPUT = {422: {"model": ValidationErrors | ErrorMessage,
+                     "description": "The body is not valid (a list of problems), or not for this model (a sentence)"}}
 
 
 @asynccontextmanager
@@ -145,9 +182,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(UnknownModelError, unknown_model_handler)
     app.add_exception_handler(RegistryUnavailableError, registry_unavailable_handler)
     app.get("/health")(health)
-    app.get("/models")(list_models)
-    app.post("/predict/{model_name}")(predict)
-    app.post("/newsgroups/predict")(predict_newsgroup)
+    app.get("/models", responses=UNAVAILABLE)(list_models)
+    app.post("/predict/{model_name}", responses={**UNKNOWN_MODEL, **BODY_ERRORS, **WRONG_INPUT, **UNAVAILABLE})(predict)
+    app.post("/newsgroups/predict", responses={**UNKNOWN_MODEL, **BODY_ERRORS, **UNAVAILABLE})(predict_newsgroup)
     install_safe_validation_handler(app)
     limit_request_body(app)  # a body over 1 MiB is a 413, before it is parsed
     return serve_docs_offline(app)

@@ -17,7 +17,8 @@ from labkit.datasets import IRIS_FEATURES
 from labkit.registry import ModelEntry
 
 Features = str | tuple[float, ...]
-Measurement = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False, description="cm")]
+# strict: JSON true/false and strings such as "5.1" are not measurements (lax Pydantic reads them as numbers)
+Measurement = Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False, description="cm")]
 MAX_BATCH = 1000
 
 
@@ -81,6 +82,18 @@ class JobOut(BaseModel):
     status: str
     result: Any = None  # the labels, once done
     error: str | None = None  # "ExceptionType: message", once failed
+
+
+class ErrorMessage(BaseModel):
+    """An error answer: ``detail`` says what went wrong."""
+
+    detail: str
+
+
+class UnknownModel(ErrorMessage):
+    """The 404 for a model name that is not served: ``known_models`` are the names that are."""
+
+    known_models: list[str]
 
 
 class WrongInputError(ValueError):

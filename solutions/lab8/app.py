@@ -38,7 +38,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
-from labkit.validation_errors import install_safe_validation_handler, limit_body_read_time
+from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .auth import API_KEY_HEADER, require_api_key
 from .caching import Caches, predict_cached
@@ -47,7 +47,8 @@ from .memory_cache import MemoryCache
 from .prediction_log import PredictionLog
 from labkit.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .request_log import PROCESS_TIME_HEADER, REQUEST_ID_HEADER, RequestLogMiddleware, configure_request_logging
-from .schemas import ModelInfo, PredictionInput, PredictionOut, WrongInputError, model_input
+from .schemas import (ErrorMessage, ModelInfo, PredictionInput, PredictionOut, UnknownModel, WrongInputError,
+                      model_input)
 from .settings import Settings
 
 CACHE_HEADER = "X-Cache"
@@ -71,8 +72,17 @@ async def get_caches(request: Request) -> Caches:
 Registry = Annotated[ModelRegistry, Depends(get_registry)]
 CachesDep = Annotated[Caches, Depends(get_caches)]
 
+# The errors a route can answer, documented in /docs and the OpenAPI schema (422 is FastAPI's own).
+KEY_ERRORS = {401: {"model": ErrorMessage, "description": "No API key: send it in the X-API-Key header",
+                    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+              403: {"model": ErrorMessage, "description": "The API key is not valid"}}
+UNAVAILABLE = {503: {"model": ErrorMessage, "description": "The models could not be loaded at start-up"}}
+BODY_ERRORS = {400: {"model": ErrorMessage, "description": "The body could not be read as JSON text"},
+               413: {"model": ErrorMessage, "description": "The body is larger than 1 MiB"}}
+UNKNOWN_MODEL = {404: {"model": UnknownModel, "description": "No model of that name: the known names are listed"}}
+
 public = APIRouter()
-protected = APIRouter(dependencies=[Depends(require_api_key)])  # every route here needs X-API-Key
+protected = APIRouter(dependencies=[Depends(require_api_key)], responses=KEY_ERRORS)  # every route: X-API-Key
 
 
 @public.get("/health")
@@ -80,13 +90,13 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@protected.get("/models")
+@protected.get("/models", responses=UNAVAILABLE)
 async def list_models(registry: Registry) -> list[ModelInfo]:
     return [ModelInfo.of(entry) for entry in registry.entries()]
 
 
 # Plain `def` routes: predicting and the disk cache block, so FastAPI runs these in its thread pool.
-@protected.post("/predict/{model_name}")
+@protected.post("/predict/{model_name}", responses={**UNKNOWN_MODEL, **BODY_ERRORS, **UNAVAILABLE})
 def predict(model_name: str, payload: PredictionInput, response: Response, registry: Registry, caches: CachesDep,
             log: PredictionLog) -> PredictionOut:  # Task 8.3
     """Answer ``model_name``'s label for ``payload`` through the caches, saying in ``X-Cache`` where it came from.
@@ -117,7 +127,9 @@ def delete_cache(caches: CachesDep) -> Response:  # Task 8.4
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@protected.post("/models/{model_name}/reload")
+@protected.post("/models/{model_name}/reload", responses={
+    **UNKNOWN_MODEL, **UNAVAILABLE,
+    409: {"model": ErrorMessage, "description": "The model file cannot be loaded: the loaded version stays"}})
 def reload_model(model_name: str, registry: Registry, caches: CachesDep) -> ModelInfo:  # Task 8.4
     """Reload ``model_name`` from its file with ``registry.reload`` and forget its in-memory answers.
 
@@ -145,7 +157,9 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WrongInputError)
     async def wrong_input(request: Request, exc: WrongInputError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        # The shape of every other 422 (FastAPI's HTTPValidationError): one list of problems to read.
+        return JSONResponse(status_code=422, content={"detail": [{"type": "wrong_input", "loc": ["body"],
+                                                                  "msg": str(exc)}]})
 
     @app.exception_handler(RegistryUnavailableError)
     async def registry_unavailable(request: Request, exc: RegistryUnavailableError) -> JSONResponse:
@@ -183,7 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(protected)
     add_error_handlers(app)
     install_safe_validation_handler(app)  # a 422 that echoes NaN or bad text must not become a 500
-    limit_body_read_time(app)  # a body that takes over 30 s to arrive is a 408 (inside the request log)
+    limit_request_body(app)  # a body over 1 MiB is a 413 before it is parsed; one slower than 30 s a 408
     install_middleware(app, settings)
     return serve_docs_offline(app)
 

@@ -24,7 +24,8 @@ REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def measurement(description: str, example: float) -> Any:
-    return Field(gt=0, le=MAX_CM, description=description, examples=[example])
+    # strict: JSON true/false and strings such as "5.1" are not measurements (lax Pydantic reads them as numbers)
+    return Field(strict=True, gt=0, le=MAX_CM, description=description, examples=[example])
 
 
 class IrisFeatures(BaseModel):
@@ -84,6 +85,18 @@ class ModelInfo(BaseModel):
     @classmethod
     def of(cls, entry: ModelEntry) -> "ModelInfo":
         return cls(name=entry.name, kind=entry.kind, version=entry.version, classes=list(entry.classes))
+
+
+class ErrorMessage(BaseModel):
+    """An error answer: ``detail`` says what went wrong."""
+
+    detail: str
+
+
+class UnknownModel(ErrorMessage):
+    """The 404 for a model name that is not served: ``known_models`` are the names that are."""
+
+    known_models: list[str]
 
 
 class WrongInputError(ValueError):

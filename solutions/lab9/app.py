@@ -34,6 +34,7 @@ import numpy as np
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from labkit.docs import serve_docs_offline
@@ -47,6 +48,42 @@ from .predicting import (ColumnsIn, IrisFeatures, RowsIn, TextIn, TextsIn, answe
 from .settings import Settings
 
 BATCH_MAX_BYTES = 8 * 1024 * 1024  # about 10,000 rows or long texts; more is a 413
+MAX_BODY_BYTES = 1024 * 1024  # any other route: one input is a few hundred bytes; more is a 413
+
+
+class ErrorMessage(BaseModel):
+    """Given: an error answer; ``detail`` says what went wrong."""
+
+    detail: str
+
+
+class UnknownModel(ErrorMessage):
+    """Given: the 404 for a model name that is not served; ``known_models`` are the names that are."""
+
+    known_models: list[str]
+
+
+class Prediction(BaseModel):
+    """Given: the answer of a single prediction (sent as pre-serialised bytes; documented here)."""
+
+    model: str
+    version: str
+    label: str
+
+
+class BatchPrediction(BaseModel):
+    """Given: the answer of a batch: one label per input, in input order."""
+
+    model: str
+    version: str
+    labels: list[str]
+
+
+# Given: the errors a prediction route can answer, documented in /docs and the OpenAPI schema (422 is FastAPI's).
+UNKNOWN_MODEL = {404: {"model": UnknownModel, "description": "No model of that name: the known names are listed"}}
+TOO_LARGE = {413: {"description": "The body is larger than the route's limit (Starlette's plain-text answer)",
+                   "content": {"text/plain": {"schema": {"type": "string"}}}}}
+BATCH_FAILED = {503: {"model": ErrorMessage, "description": "The micro-batch this request was in failed"}}
 
 
 class Serving:
@@ -140,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await serving.close()
 
-    app = FastAPI(title="Lab 9 — serving at scale", lifespan=lifespan)
+    app = FastAPI(title="Lab 9 — serving at scale", lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
     app.state.cache = ResponseCache(settings.cache_size)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.cache)
 
@@ -180,7 +217,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "batchers": {name: {"batches": b.batches, "items": b.items, "running": b.running}
                              for name, b in serving.batchers.items()}}
 
-    @app.post("/predict/{model_name}", openapi_extra=SINGLE_BODY)
+    @app.post("/predict/{model_name}", openapi_extra=SINGLE_BODY,
+              responses={200: {"model": Prediction}, **UNKNOWN_MODEL, **TOO_LARGE})
     async def predict(model_name: str, request: Request, serving: ServingDep) -> Response:  # Task 9.1
         """One prediction, without ever blocking the event loop with a slow model.
 
@@ -209,7 +247,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             index = (await run_in_threadpool(predict_indices, entry, [item]))[0]
         return answer(entry, index)
 
-    @app.post("/predict/{model_name}/batch", openapi_extra=BATCH_BODY, max_body_size=BATCH_MAX_BYTES)
+    @app.post("/predict/{model_name}/batch", openapi_extra=BATCH_BODY, max_body_size=BATCH_MAX_BYTES,
+              responses={200: {"model": BatchPrediction}, **UNKNOWN_MODEL, **TOO_LARGE})
     async def predict_batch(model_name: str, request: Request, serving: ServingDep) -> Response:  # Task 9.2
         """Many predictions in one request, from ONE ``predict`` call: the vectorised batch route.
 
@@ -234,7 +273,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             indices = await run_in_threadpool(predict_indices, entry, items)
         return batch_answer(entry, indices)
 
-    @app.post("/predict/{model_name}/microbatched", openapi_extra=SINGLE_BODY)
+    @app.post("/predict/{model_name}/microbatched", openapi_extra=SINGLE_BODY,
+              responses={200: {"model": Prediction}, **UNKNOWN_MODEL, **TOO_LARGE, **BATCH_FAILED})
     async def predict_microbatched(model_name: str, request: Request, serving: ServingDep) -> Response:  # Task 9.6
         """One prediction, answered from a micro-batch shared with the requests arriving at the same time.
 

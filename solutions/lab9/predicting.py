@@ -82,7 +82,8 @@ BATCH_EXAMPLE = {"text": '{"texts": ["...", "..."]}',
 
 def _validate(schema: type[BaseModel], body: bytes, entry: ModelEntry, example: str) -> BaseModel:
     try:
-        return schema.model_validate_json(body)
+        # strict: in a JSON body, true and "5.1" are not measurements (the Flask app's query strings are lax)
+        return schema.model_validate_json(body, strict=True)
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])}
                   for error in exc.errors(include_url=False, include_context=False, include_input=False)]
@@ -123,6 +124,10 @@ def parse_batch(entry: ModelEntry, body: bytes, max_rows: int) -> list[str] | np
 
 def _rows_fast(body: bytes) -> np.ndarray | None:
     """An (n, 4) float array if the rows or columns are plainly valid, else None (then pydantic explains)."""
+    # numpy would read true as 1.0 and "5.1" as 5.1: a body with a boolean or a quoted value (more quotes than
+    # its one key, or its key and the four column names, need) is left to pydantic, which refuses them.
+    if b"true" in body or b"false" in body or body.count(b'"') not in (2, 2 + 2 * len(IRIS_FEATURES)):
+        return None
     try:
         parsed = orjson.loads(body)
         if not isinstance(parsed, dict) or len(parsed) != 1:
