@@ -33,6 +33,7 @@ import asyncio
 import json
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -83,7 +84,7 @@ def short_echo(value: Any) -> Any:
     return f"{text[:MAX_ECHO_CHARS]}… ({len(text)} characters in all)"
 
 
-def short_errors(errors: list[Any]) -> list[Any]:
+def short_errors(errors: Sequence[Any]) -> list[Any]:
     """The first ``MAX_ERRORS`` errors, JSON-safe, each echoed ``input`` (and ``ctx`` value) kept short."""
     kept = []
     for error in json_safe(list(errors)[:MAX_ERRORS]):
@@ -96,8 +97,10 @@ def short_errors(errors: list[Any]) -> list[Any]:
     return kept
 
 
-async def safe_validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def safe_validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 answer, with every echoed value made JSON-safe and short."""
+    # Registered for RequestValidationError only (Starlette types every handler as taking an Exception).
+    assert isinstance(exc, RequestValidationError)
     return JSONResponse(status_code=422, content={"detail": short_errors(exc.errors())})
 
 

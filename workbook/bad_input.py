@@ -183,19 +183,19 @@ def _body_requests(document: Mapping, method: str, path: str, content: Mapping) 
     if JSON in content:
         media = content[JSON] or {}
         schema = media.get("schema", {})
-        bases = [example.get("value") for example in (media.get("examples") or {}).values()
-                 if isinstance(example, Mapping)]
+        bases: list[Any] = [example.get("value") for example in (media.get("examples") or {}).values()
+                            if isinstance(example, Mapping)]
         if "example" in media:
             bases.append(media["example"])
         bases += [_sample(document, alternative) for alternative in _alternatives(document, schema)]
-        bases = [base for base in bases if isinstance(base, dict)] or [{}]
-        for base in bases:
+        objects: list[dict] = [base for base in bases if isinstance(base, dict)] or [{}]
+        for base in objects:
             for name in base:
                 for what, raw in FIELD_VALUES:
                     add(f'"{name}" set to {what}', _with_value(base, name, raw))
                 rest = {key: value for key, value in base.items() if key != name}
                 add(f'"{name}" missing', json.dumps(rest).encode())
-        base = bases[0]
+        base = objects[0]
         add("an extra field", json.dumps({**base, "unexpected_field": 1}).encode())
         add("the right JSON sent as text/plain", json.dumps(base).encode(), "text/plain")
         add("the right JSON and no Content-Type", json.dumps(base).encode(), None)
@@ -329,7 +329,7 @@ def requests_that_break(client, document: Mapping | None = None, *, headers: Map
 
 def _chain(exc: BaseException) -> Iterable[BaseException]:
     seen: set[int] = set()
-    todo = [exc]
+    todo: list[BaseException | None] = [exc]
     while todo:
         link = todo.pop()
         if link is None or id(link) in seen:
