@@ -29,8 +29,10 @@ lab: $(INSTALLED)
 grade: $(INSTALLED)
 	$(BIN)/python -m pytest checks
 
+# The suite on both cores (pytest-xdist): a module's tests stay on one worker (they may share a costly fixture), but
+# kept mistakes, mutants and notebooks are spread one by one; the longest start first (tests/conftest.py says how).
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder
 
 setup: $(INSTALLED)
 
