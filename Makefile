@@ -29,14 +29,16 @@ lab: $(INSTALLED)
 grade: $(INSTALLED)
 	$(BIN)/python -m pytest checks
 
+# The suite on both cores (pytest-xdist): a module's tests stay on one worker (they may share a costly fixture), but
+# kept mistakes, mutants and notebooks are spread one by one; the longest start first (tests/conftest.py says how).
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder
 
 # The author's loop for one lab: its checks on the solutions and on the untouched starters, its kept mistakes,
 # its notebook (both targets) and its traceability map.   make check LAB=lab3
 check: $(INSTALLED)
 	@test -n "$(LAB)" || { echo "usage: make check LAB=labN   (e.g. make check LAB=lab3)"; exit 2; }
-	$(BIN)/python -m pytest tests --lab $(LAB) -m "not slow"
+	$(BIN)/python -m pytest tests --lab $(LAB) -m "not slow" -n 2 --no-loadscope-reorder
 
 setup: $(INSTALLED)
 

@@ -1,6 +1,13 @@
 """Every graded check passes on the solutions and reports "not started" on the untouched starters."""
 
+import pytest
+
+from tests.runner import BACKSTOP
 from workbook import catalog
+
+# Both runs grade every check of every lab (session fixtures, in the first test's set-up). They are stopped only
+# when they make no progress (tests.runner.run_checks), never at a fixed wall-clock limit.
+pytestmark = pytest.mark.timeout(BACKSTOP)
 
 
 def test_every_check_passes_on_the_solutions(solutions_run):

@@ -116,7 +116,7 @@ def test_a_thread_spinning_forever_does_not_hang_the_run(tmp_path):
         '    time.sleep(delay)\n    return {"route": "slow-sync", "waited": delay}',
         "    while True:  # a student's infinite loop, in a worker thread\n        pass",
     ))
-    run = run_checks("checks/lab2", target=target, extra=("--check-timeout", "2"), timeout=60)
+    run = run_checks("checks/lab2", target=target, extra=("--check-timeout", "2"), idle=90)
     statuses = run.statuses()
     assert statuses["test_fast_stays_responsive_during_slow_sync"] == "timeout", statuses
     assert statuses["test_fast_stays_responsive_during_slow_fixed"] == "pass", statuses

@@ -14,7 +14,6 @@ import os
 import subprocess
 import zipfile
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,9 @@ from tests.hostile import LABS, MAX_POINTS, Case, all_cases, make_class
 from workbook.digests import folders_digest
 from workbook import starters
 from workbook.paths import CHECKS, ROOT, SOLUTIONS
-from tests.runner import lab_points as points_of_lab, planned
+from tests.runner import BACKSTOP, WatchedCommand, lab_points as points_of_lab, planned
 
-pytestmark = pytest.mark.timeout(900)  # grading the class happens in the first test's set-up
+pytestmark = pytest.mark.timeout(BACKSTOP)  # grading the class happens in the first test's set-up (watched)
 
 TARGET_SECONDS = 180  # on an idle 2-core machine (26 graded submissions, each in its own sandbox)
 TASKS = ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "3.4", "3.5"]
@@ -100,18 +99,13 @@ def graded(tmp_path_factory) -> Graded:
     command = [sys.executable, "-m", "workbook", "grade", str(submissions), "--out", str(out), "--jobs", "2",
                *(arg for lab in LABS for arg in ("--lab", lab))]
     seen: set[str] = set()  # names of the hostile cases' processes, seen alive while grading
-    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as process:
-        reader = threading.Thread(target=lambda: outputs.extend(process.communicate()), daemon=True)
-        outputs: list[str] = []
-        reader.start()
-        while reader.is_alive() and time.monotonic() - start < 900:
+    # No wall-clock budget: grade prints a line per submission, and is stopped only if it falls silent.
+    with WatchedCommand(command, cwd=ROOT, env=env) as watched:
+        while watched.running():
             seen.update(name for _, name in _alive_named("hostile-"))
-            reader.join(0.3)
-        if reader.is_alive():
-            process.kill()
-            reader.join()
-    done = subprocess.CompletedProcess(command, process.returncode, *outputs)
+            time.sleep(0.3)
+        done = watched.result()
+    assert watched.stuck is None, f"grade was stopped: {watched.stuck}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return Graded(cases, out, done, time.monotonic() - start, busy, pids, before, seen)
 
 

@@ -7,16 +7,15 @@ import csv
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 
 from tests.hostile import Case, write_case
 from workbook.paths import ROOT, SOLUTIONS
-from tests.runner import lab_points as points_of_lab
+from tests.runner import BACKSTOP, lab_points as points_of_lab, run_watched
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(BACKSTOP)  # grade is watched: stopped only if it falls silent
 
 KILLS_ITS_PARENT = """
 # Hostile: kill the process that started the checks (the fork server, or the grader itself without one).
@@ -29,9 +28,10 @@ os.kill(os.getppid(), signal.SIGKILL)
 
 def grade(submissions, out, *extra):
     env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    return subprocess.run([sys.executable, "-m", "workbook", "grade", str(submissions), "--out", str(out),
-                           "--lab", "lab1", "--lab", "lab2", *extra], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=500)
+    done = run_watched([sys.executable, "-m", "workbook", "grade", str(submissions), "--out", str(out),
+                        "--lab", "lab1", "--lab", "lab2", *extra], cwd=ROOT, env=env)
+    assert done.stuck is None, f"grade was stopped: {done.stuck}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
 
 
 def totals(out) -> dict[str, tuple[str, str]]:

@@ -16,12 +16,15 @@ when the mistake's ``caught_by`` names it (this spares the real-server checks of
 behind a broken micro-batcher).
 
 The kept correct variants (``[[variant]]``) must get full marks.
+
+Each run is forked from a warm process (``tests.runner.fork_server``, as ``grade`` does), and is stopped only when it
+makes no progress, never at a fixed wall-clock limit: on a loaded machine a lab's checks just take longer.
 """
 
 import pytest
 
 from tests.mistakes import load_mistakes, load_variants
-from tests.runner import run_checks
+from tests.runner import BACKSTOP, run_checks
 
 MISTAKES = load_mistakes()
 VARIANTS = load_variants()
@@ -71,10 +74,11 @@ def _marked_checks(lab: str) -> dict[str, tuple[str, tuple[str, ...]]]:
     return found
 
 
+@pytest.mark.timeout(BACKSTOP)
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.id)
 def test_mistake_is_caught_and_charged_to_its_task(mistake, tmp_path):
     target = mistake.apply(tmp_path)
-    run = run_checks(f"checks/{mistake.lab}", target=target, extra=_ignored(mistake))
+    run = run_checks(f"checks/{mistake.lab}", target=target, extra=_ignored(mistake), fork=True)
     checks = run.by_name()
     for name in mistake.caught_by:
         assert name in checks, f"no check named {name} ran for {mistake.lab}: {sorted(checks)}"
@@ -95,10 +99,11 @@ def test_mistake_is_caught_and_charged_to_its_task(mistake, tmp_path):
     )
 
 
+@pytest.mark.timeout(BACKSTOP)
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.id)
 def test_correct_variant_gets_full_marks(variant, tmp_path):
     target = variant.apply(tmp_path)
-    run = run_checks(f"checks/{variant.lab}", target=target)
+    run = run_checks(f"checks/{variant.lab}", target=target, fork=True)
     failing = {c["name"]: f"{c['status']}: {c['message']}" for c in run.grade["checks"] if c["status"] != "pass"}
     assert run.grade["checks"], f"{variant.id!r}: no check ran"
     assert not failing, f"{variant.id!r} is correct code, yet these checks fail: {failing}"

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
+from tests.runner import BACKSTOP, run_watched
 from workbook import catalog
 from workbook.mutation import load_records
 from workbook.paths import ROOT, SOLUTIONS
@@ -39,7 +39,7 @@ def test_records_are_well_formed(lab):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(BACKSTOP)
 @pytest.mark.parametrize("lab", LABS)
 def test_every_mutant_is_killed_or_recorded(lab, tmp_path):
     out = tmp_path / "report.json"
@@ -47,13 +47,10 @@ def test_every_mutant_is_killed_or_recorded(lab, tmp_path):
     if PER_TASK != "all":
         command += ["--max-per-task", PER_TASK]
     env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        output, _ = process.communicate(timeout=1750)
-    except subprocess.TimeoutExpired:
-        process.terminate()  # mutate stops the runs in flight on SIGTERM
-        output, _ = process.communicate(timeout=60)
-    assert out.exists(), f"mutate wrote no report (exit {process.returncode}):\n{output[-4000:]}"
+    done = run_watched(command, cwd=ROOT, env=env)  # a line per mutant; stopped only if it falls silent
+    output = done.stdout + done.stderr
+    assert done.stuck is None, f"mutate was stopped: {done.stuck} (exit {done.returncode}):\n{output[-4000:]}"
+    assert out.exists(), f"mutate wrote no report (exit {done.returncode}):\n{output[-4000:]}"
     report = json.loads(out.read_text())
     print(f"{lab}: mutation score {report['killed']} / {report['non_equivalent']} = {100 * report['score']:.1f} % "
           f"({report['mutants']} mutants, {report['seconds']} s)")

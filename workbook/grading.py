@@ -600,7 +600,8 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
 
 # --- the instructor's side, checked whole ---------------------------------------------------------
 
-LISTING_LEAVES_OUT = {".git", ".workbook", *CACHE_DIRS - {"__pycache__"}}
+# models/ is what notebook 3 writes (and `make lab` users train): grading never reads it (checks train their own).
+LISTING_LEAVES_OUT = {".git", ".workbook", "models", *CACHE_DIRS - {"__pycache__"}}
 
 
 def instructor_listing(root: Path = ROOT, leave_out: tuple[Path, ...] = (), *, site_packages: bool = True,
