@@ -24,7 +24,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotations only: run as a script, this module imports nothing of the workbook
+    from workbook.sandbox import Limits
 
 # Heavy and common to every lab's checks. Not the workbook (each child imports the kit's copy), and not pytest's
 # plugins (pytest rewrites their asserts when it loads them, which it cannot do to a module already imported).
@@ -39,7 +44,7 @@ HEADER = struct.Struct("!I")
 MAX_FDS = 8
 
 
-def _send(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
+def _send(sock: socket.socket, message: dict, fds: Sequence[int] = ()) -> None:
     data = json.dumps(message).encode()
     socket.send_fds(sock, [HEADER.pack(len(data)) + data], list(fds))
 
@@ -159,8 +164,8 @@ def _set_limits(spec: str) -> None:
         name, value = item.split("=")
         what = getattr(resource, name)
         _, hard = resource.getrlimit(what)
-        value = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
-        resource.setrlimit(what, (value, value))
+        limit = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
+        resource.setrlimit(what, (limit, limit))
 
 
 def serve(sock: socket.socket, sandboxed: bool = False) -> None:
@@ -194,10 +199,10 @@ def serve(sock: socket.socket, sandboxed: bool = False) -> None:
         if request is None:  # the client is gone: so are we
             return
         if "kill" in request:  # the grader is done with this run: end it, and all it started
-            pid = next((p for p, i in children.items() if i == request["kill"]), None)
-            if pid is not None:
+            doomed = next((p for p, i in children.items() if i == request["kill"]), None)
+            if doomed is not None:
                 try:
-                    os.killpg(pid, 9)
+                    os.killpg(doomed, 9)
                 except (ProcessLookupError, PermissionError):
                     pass
                 if sandboxed:
@@ -257,7 +262,7 @@ class ForkedProcess:
                 self.exited.set()
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired("pytest (forked)", timeout)
+                raise subprocess.TimeoutExpired("pytest (forked)", timeout or 0.0)
         return self.returncode
 
     def _ended_without_the_server(self) -> bool:
@@ -276,7 +281,7 @@ class ForkServer:
     """The client side. With ``sandbox=(work, kit, limits)`` the server runs inside a bubblewrap sandbox
     (:mod:`workbook.sandbox`) whose writable folder is ``work``, started from the kit's own copy of this script."""
 
-    def __init__(self, sandbox: tuple[Path, Path, object] | None = None) -> None:
+    def __init__(self, sandbox: tuple[Path, Path, Limits] | None = None) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sandboxed = sandbox is not None
         self.cgroup = None

@@ -243,13 +243,13 @@ def _start(command: list[str], cwd: Path, env: dict[str, str], channel_fd: int, 
             os.close(output_write)
     env = {**env, result_channel.ENV_VAR: f"{channel_fd}:{key_read}"}
     with keeper.lock:
-        process = subprocess.Popen(
+        popen = subprocess.Popen(
             command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None,
             pass_fds=(channel_fd, key_read), start_new_session=True,
         )
-        keeper.active.add(process.pid)
-    return process, process.stdout
+        keeper.active.add(popen.pid)
+    return popen, popen.stdout
 
 
 def run_pytest(command: list[str], *, cwd: Path, env: dict[str, str], wall_limit: float,
@@ -330,7 +330,7 @@ class _StallWatch:
                     self._now_running(None)
         timeout = self.timeouts.get(self.running) if self.running else None
         elapsed = time.perf_counter() - self.since
-        if timeout and elapsed > STALL_FACTOR * timeout + STALL_GRACE:
+        if self.running and timeout and elapsed > STALL_FACTOR * timeout + STALL_GRACE:
             return self.running, elapsed
         return None
 
@@ -405,10 +405,10 @@ def outcomes(lab: str, plan: list[PlannedCheck], raw: RawRun, wall_limit: float)
         run.notes.append(f"{lab}: the checks' process ended early (exit code {raw.returncode}) without "
                          "finishing the run")
     for check in plan:
-        record = results.get(check.nodeid)
-        if record is not None:
-            status = record["status"]
-            message, duration = record.get("message", ""), float(record.get("duration") or 0.0)
+        reported = results.get(check.nodeid)
+        if reported is not None:
+            status = reported["status"]
+            message, duration = reported.get("message", ""), float(reported.get("duration") or 0.0)
         elif raw.stalled == check.nodeid:
             status, duration = "timeout", raw.stalled_after
             message = (f"this check was still running {raw.stalled_after:.0f} s after it started, far past its "
