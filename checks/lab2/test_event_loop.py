@@ -9,8 +9,10 @@ mistake fixtures in tests/ prove it.
 
 import asyncio
 import inspect
+import threading
 import time
 
+import anyio.to_thread
 import pytest
 
 DELAY = 0.6  # how long each slow route waits
@@ -70,7 +72,11 @@ def assert_fast_stayed_responsive(result: dict, path: str, app=None, fix: str = 
 
 
 @pytest.mark.task("2.1", points=1)
-async def test_health_and_fast_answer(async_client):
+@pytest.mark.timeout(30)
+async def test_health_and_fast_answer(async_client, app):
+    """Both answer, also while every worker thread is busy: the pool shrinks to one thread, which the check holds
+    itself (until both answered, or 8 s). An ``async def`` route answers on the loop at once; a plain ``def`` route
+    can only answer once the thread is free again."""
     health = await async_client.get("/health")
     assert health.status_code == 200 and health.json() == {"status": "ok"}, (
         f"GET /health should answer 200 {{'status': 'ok'}}, got {health.status_code} {health.text[:200]}"
@@ -79,6 +85,32 @@ async def test_health_and_fast_answer(async_client):
     assert fast.status_code == 200 and fast.json() == {"message": "fast"}, (
         f"GET /fast should answer 200 {{'message': 'fast'}}, got {fast.status_code} {fast.text[:200]}"
     )
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    tokens = limiter.total_tokens
+    release = threading.Event()
+    limiter.total_tokens = 1
+    holder = asyncio.create_task(anyio.to_thread.run_sync(release.wait, 8.0))
+    try:
+        while limiter.borrowed_tokens < 1 and not holder.done():
+            await asyncio.sleep(0.01)
+        for path in ("/health", "/fast"):
+            response = await async_client.get(path)
+            pool_still_busy = not holder.done()
+            assert response.status_code == 200, (
+                f"GET {path}, sent while every worker thread was busy, answered {response.status_code}: "
+                f"{response.text[:200]}"
+            )
+            how = "declared plain `def`" if declared_async(app, path) is False else "waiting for a worker thread"
+            assert pool_still_busy, (
+                f"GET {path}, sent while every worker thread was busy, answered only once a thread was free again: "
+                f"{path} is {how}, so it queues behind slow requests (a liveness probe that does is how a healthy "
+                "server gets restarted). A route that does nothing slow is `async def`: it answers on the event "
+                "loop at once."
+            )
+    finally:
+        release.set()
+        await asyncio.gather(holder, return_exceptions=True)
+        limiter.total_tokens = tokens
 
 
 @pytest.mark.task("2.2", points=2)

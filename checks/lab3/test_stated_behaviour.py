@@ -129,7 +129,7 @@ def test_file_sha256_reads_in_chunks(persistence, tmp_path):
     finally:
         tracemalloc.stop()
     assert got == expected, f"file_sha256 of a 16 MiB file gave {got!r}, expected {expected!r}."
-    assert peak < size / 4, (
+    assert peak < size / 2, (  # a whole read holds all 16 MiB; chunks of 1-2 MiB hold about two of them
         f"file_sha256 of a 16 MiB file held {peak / 2**20:.1f} MiB at once: it read the whole file into memory. "
         "Model files can be large: read and hash them in chunks (handle.read(1 << 20) in a loop)."
     )

@@ -5,6 +5,8 @@ loads fine and fails only when it predicts (see ``model_dir_with_broken_model`` 
 """
 
 import json
+import logging
+import threading
 
 import pytest
 
@@ -83,6 +85,19 @@ def test_job_goes_from_pending_to_running_to_done(jobs_module):
         "changing the Job that get() returned changed the store's job: return a copy (dataclasses.replace)."
     )
 
+    seen: list = []
+    reader = threading.Thread(target=lambda: seen.append(store.get(job.job_id)), daemon=True)
+    with store._lock:  # while the check holds the store's lock (a writer mid-update), get() must wait for it
+        reader.start()
+        reader.join(1.0)
+        read_while_held = list(seen)
+    reader.join(5.0)
+    assert not read_while_held, (
+        "store.get() read the job while another thread held the store's lock (as _update does mid-change): "
+        "read under `with self._lock:` too, or a reader can see a job half-updated."
+    )
+    assert seen and seen[0].status == "done", f"once the lock was free again, get() returned {seen}; expected the job."
+
 
 @pytest.mark.task("6.3", points=2)
 @pytest.mark.timeout(5)
@@ -93,11 +108,24 @@ def test_failing_job_is_recorded_and_the_store_keeps_working(jobs_module):
     def explode():
         raise ValueError("the model file is corrupt")
 
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = logged.append
+    logger = getattr(jobs_module, "logger", None) or logging.getLogger(jobs_module.__name__)
+    logger.addHandler(handler)
     try:
         store.run(job.job_id, explode)
     except ValueError:
         pytest.fail("JobStore.run let the job's ValueError escape: catch it and record the job as failed. "
                     "In a background task an escaping error is lost, and the job would say 'running' forever.")
+    finally:
+        logger.removeHandler(handler)
+    with_traceback = [r for r in logged if r.levelno >= logging.ERROR and r.exc_info and r.exc_info[0] is ValueError]
+    assert with_traceback, (
+        f"a job whose work raised ValueError left {len(logged)} log records and none at level ERROR with the "
+        "exception's traceback: log it with logger.exception(...) inside the except block (the job records only "
+        "one line; the traceback is what an operator needs)."
+    )
     failed = store.get(job.job_id)
     assert failed.status == "failed", f"a job whose work raised is {failed}; expected status 'failed'."
     assert failed.error and "ValueError" in failed.error and "the model file is corrupt" in failed.error, (

@@ -10,6 +10,7 @@ are lower bounds (a slow write takes at least its delay), which a busy machine c
 import asyncio
 import inspect
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -78,8 +79,13 @@ def record(i: int) -> dict:
 
 @pytest.mark.task("6.1", points=2)
 def test_concurrent_writes_leave_one_whole_line_each(prediction_log, tmp_path):
-    path = tmp_path / "logs" / "predictions.jsonl"  # the folder does not exist yet
-    write(prediction_log, path, record(0), 0.0)
+    path = tmp_path / "logs" / "today" / "predictions.jsonl"  # neither folder exists yet
+    try:
+        write(prediction_log, path, record(0), 0.0)
+    except FileNotFoundError as exc:
+        pytest.fail(f"write_prediction_log to logs/today/predictions.jsonl, where neither folder exists yet, raised "
+                    f"FileNotFoundError: {exc}. Create the parent folder if it is missing, with its own missing "
+                    "parents (path.parent.mkdir(parents=True, exist_ok=True)).")
     assert path.exists(), f"write_prediction_log wrote nothing to {path.name} (create the parent folder if missing)."
     first = parse_lines(read_log(path))
     assert first == [record(0)], f"after one write the log holds {len(first)} records; expected exactly the one written."
@@ -95,6 +101,25 @@ def test_concurrent_writes_leave_one_whole_line_each(prediction_log, tmp_path):
     ids = sorted(r.get("request_id") for r in parse_lines(lines))
     assert ids == sorted(f"check-{i:04d}" for i in range(101)), (
         "the log's request ids are not exactly the 101 written: some lines were lost or written twice."
+    )
+
+    lock = getattr(prediction_log, "_WRITE_LOCK", None)
+    assert hasattr(lock, "acquire") and hasattr(lock, "release"), (
+        f"prediction_log._WRITE_LOCK is {lock!r}; it should stay the given threading.Lock() every writer holds."
+    )
+    held = tmp_path / "held" / "predictions.jsonl"
+    writer = threading.Thread(target=prediction_log.write_prediction_log, args=(held, record(101), 0.0), daemon=True)
+    with lock:  # while the check holds _WRITE_LOCK, a writer that takes it cannot write
+        writer.start()
+        writer.join(1.0)
+        written_while_held = read_log(held)
+    writer.join(5.0)
+    assert not written_while_held, (
+        "write_prediction_log appended its line while another thread held _WRITE_LOCK: open and write the file "
+        "while holding `with _WRITE_LOCK:`, so no other thread's line can land in the middle of it."
+    )
+    assert len(read_log(held)) == 1, (
+        f"once _WRITE_LOCK was free again, write_prediction_log left {len(read_log(held))} lines; expected 1."
     )
 
 

@@ -25,6 +25,13 @@ def test_memory_cache_returns_what_was_put(memory_cache):
     assert len(cache) == 1, f"one entry was put; len(cache) is {len(cache)}."
     with raises(ValueError, "MemoryCache(maxsize=0)"):
         memory_cache.MemoryCache(maxsize=0)
+    try:
+        smallest = memory_cache.MemoryCache(maxsize=1)
+    except ValueError as exc:
+        pytest.fail(f"MemoryCache(maxsize=1) raised ValueError ({exc}): only a maxsize below 1 is refused; one "
+                    "entry is the smallest cache there is.")
+    smallest.put(key("m", 1), "sci.space")
+    assert smallest.get(key("m", 1)) == "sci.space", "a maxsize=1 cache should return the one label put into it."
 
 
 @pytest.mark.task("8.2", points=2)
@@ -96,6 +103,19 @@ def test_memory_cache_stays_consistent_across_threads(memory_cache):
     assert not wrong, f"get() returned another key's label under 8 threads: {wrong[:3]}"
     assert len(cache) <= 16, f"after 8 threads used it, the maxsize=16 cache holds {len(cache)} entries."
 
+    for name, call in (("get(key)", lambda: cache.get(key("m", 1))), ("len(cache)", lambda: len(cache))):
+        done: list = []
+        reader = threading.Thread(target=lambda: done.append(call()), daemon=True)
+        with cache._lock:  # while the check holds the lock (another thread mid-change), a reader must wait
+            reader.start()
+            reader.join(1.0)
+            read_while_held = list(done)
+        reader.join(5.0)
+        assert not read_while_held, (
+            f"{name} read the entries while another thread held self._lock: every method holds self._lock while "
+            "it reads or changes the entries (get also moves the key to the end: a change)."
+        )
+
 
 @pytest.mark.task("8.4", points=1)
 @pytest.mark.needs("8.2")  # drop_model and clear sit beside your put, get and len in the same cache
@@ -111,7 +131,17 @@ def test_memory_cache_drops_one_models_entries(memory_cache):
     )
     assert cache.get(key("other", 1)) == "comp.graphics", "drop_model('newsgroups') also forgot another model's entry."
     assert dropped == 2, f"drop_model should return how many entries it forgot (2), returned {dropped!r}."
-    cache.clear()
+    cache.put(key("m", 9), "sci.space")
+    clearer = threading.Thread(target=cache.clear, daemon=True)
+    with cache._lock:  # while the check holds the lock (a put mid-change), clear() must wait for it
+        clearer.start()
+        clearer.join(1.0)
+        cleared_while_held = not cache._entries
+    clearer.join(5.0)
+    assert not cleared_while_held, (
+        "clear() emptied the entries while another thread held self._lock (a put between storing a key and "
+        "moving it to the end would then fail): hold self._lock in clear() too."
+    )
     assert len(cache) == 0 and cache.get(key("other", 1)) is None, "after clear(), the cache should be empty."
 
 

@@ -5,6 +5,7 @@ never by timing: a hit is an answer for which no model ran.
 """
 
 import asyncio
+import logging
 
 import pytest
 from sklearn.dummy import DummyClassifier
@@ -145,7 +146,19 @@ async def test_concurrent_requests_get_the_uncached_answers(async_client):
 def test_delete_cache_empties_both_caches(no_secret_output, client, model_calls):
     predict(client, "random_forest", SETOSA)
     predict(client, "random_forest", SETOSA)
-    deleted = client.delete("/cache")
+    warnings: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = warnings.append
+    logging.getLogger().addHandler(handler)
+    try:
+        deleted = client.delete("/cache")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    flushing = [r.getMessage() for r in warnings if "Flushing" in r.getMessage()]
+    assert not flushing, (
+        f"DELETE /cache logged the warning {flushing[0]!r}: clear the disk cache with Memory.clear(warn=False), "
+        "emptying it on purpose is not worth a warning in the service's log."
+    )
     assert deleted.status_code == 204 and deleted.content == b"", (
         f"DELETE /cache should answer 204 No Content with no body; got {deleted.status_code} {deleted.text[:200]!r}."
     )

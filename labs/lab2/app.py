@@ -41,13 +41,13 @@ async def root() -> dict[str, str]:
 
 @app.get("/health")
 async def health() -> dict[str, str]:  # Task 2.1
-    """Liveness probe: ``{"status": "ok"}``."""
+    """Liveness probe: ``{"status": "ok"}``, at once even while every worker thread is busy (nothing slow here)."""
     raise NotImplementedError("Task 2.1: Health and fast routes")
 
 
 @app.get("/fast")
 async def fast() -> dict[str, str]:  # Task 2.1
-    """Answer ``{"message": "fast"}`` immediately."""
+    """Answer ``{"message": "fast"}`` immediately, even while every worker thread is busy."""
     raise NotImplementedError("Task 2.1: Health and fast routes")
 
 
