@@ -8,7 +8,7 @@ import platform
 from importlib.metadata import version
 from pathlib import Path
 
-from .plan import BATCH_ROWS, CEILING, GROUP_ORDER, TARGETS
+from .plan import CEILING, GROUP_ORDER, TARGETS
 
 PACKAGES = ("fastapi", "starlette", "pydantic", "uvicorn", "uvicorn-worker", "gunicorn", "flask",
             "scikit-learn", "numpy", "orjson", "uvloop", "httptools")

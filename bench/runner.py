@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx2
 
-from workbook.loadtest import LoadResult, generator_ceiling, run_load, wrk_available
 from labkit.models import write_reference_models
+from workbook.loadtest import LoadResult, generator_ceiling, run_load, wrk_available
 from workbook.paths import ROOT
 from workbook.server import serve
 

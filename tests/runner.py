@@ -287,7 +287,7 @@ def run_watched(command: list[str], *, env: dict[str, str], idle: float = LINE_I
     return done
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def planned(lab: str) -> dict:
     """The grader's JSON for a lab's checks collected but not run: every check it would grade, with its points."""
     return run_checks(f"checks/{lab}", target="solutions", extra=("--collect-only",), fork=True).grade

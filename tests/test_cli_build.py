@@ -13,9 +13,9 @@ import tomllib
 
 import pytest
 
+from tests.runner import lab_points
 from workbook import catalog, starters
 from workbook.paths import ROOT, SOLUTIONS
-from tests.runner import lab_points
 
 
 def run(command, cwd, timeout=300, installed=None):

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
+from tests.runner import lab_points
 from workbook import catalog, starters, status
 from workbook.paths import ROOT, SOLUTIONS
-from tests.runner import lab_points
 
 
 def workbook_cli(*args, state, cwd=ROOT, timeout=300):

@@ -44,8 +44,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from workbook.clients import sync_client
 from labkit.models import write_reference_models
+from workbook.clients import sync_client
 from workbook.paths import SOLUTIONS
 from workbook.target import activate
 

@@ -4,8 +4,8 @@ import shutil
 
 from tests.runner import run_checks
 from workbook import grader, results
-from workbook.results import GRADER_STATUSES, SCHEMA_VERSION
 from workbook.paths import CHECKS, SOLUTIONS
+from workbook.results import GRADER_STATUSES, SCHEMA_VERSION
 
 
 def make_target(tmp_path, *labs: str):

@@ -12,19 +12,20 @@ import hashlib
 import json
 import os
 import subprocess
-import zipfile
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.hostile import LABS, MAX_POINTS, Case, all_cases, make_class
-from workbook.digests import folders_digest
+from tests.runner import BACKSTOP, WatchedCommand, planned
+from tests.runner import lab_points as points_of_lab
 from workbook import starters
+from workbook.digests import folders_digest
 from workbook.paths import CHECKS, ROOT, SOLUTIONS
-from tests.runner import BACKSTOP, WatchedCommand, lab_points as points_of_lab, planned
 
 pytestmark = pytest.mark.timeout(BACKSTOP)  # grading the class happens in the first test's set-up (watched)
 

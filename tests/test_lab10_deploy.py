@@ -10,9 +10,9 @@ import fnmatch
 import importlib.metadata
 import os
 import re
+import runpy
 import subprocess
 import sys
-import runpy
 
 import pytest
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from workbook.clients import sync_client
 from labkit.models import write_reference_models
+from workbook.clients import sync_client
 from workbook.paths import SOLUTIONS
 from workbook.target import activate
 

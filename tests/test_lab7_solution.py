@@ -3,9 +3,9 @@ answers bad input with a clear 4xx behind the key, and keeps /docs whole behind 
 
 import pytest
 
-from workbook.clients import sync_client
 from labkit.docs import ASSETS_URL
 from labkit.models import write_reference_models
+from workbook.clients import sync_client
 from workbook.paths import SOLUTIONS
 from workbook.target import activate
 

@@ -13,8 +13,8 @@ import sys
 import pytest
 from pydantic import SecretStr
 
-from workbook.clients import sync_client
 from labkit.models import write_reference_models
+from workbook.clients import sync_client
 from workbook.paths import ROOT, SOLUTIONS
 from workbook.target import activate
 

@@ -122,10 +122,11 @@ def test_labkit_holds_the_one_rule_for_a_models_kind():
 
 
 def test_lab_4s_given_kind_rule_is_labkits(monkeypatch):
-    from labkit.models import reference_model
     from sklearn.feature_extraction.text import HashingVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
+
+    from labkit.models import reference_model
 
     # Lab 4's registry imports nothing of its lab: load the file alone, leaving the active target as it is.
     spec = importlib.util.spec_from_file_location("lab4_registry_for_labkit", SOLUTIONS / "lab4" / "registry.py")

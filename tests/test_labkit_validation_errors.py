@@ -6,8 +6,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbook.clients import sync_client
 from labkit.validation_errors import install_safe_validation_handler, json_safe
+from workbook.clients import sync_client
 
 
 class Reading(BaseModel):
@@ -71,9 +71,9 @@ def test_json_safe_replaces_only_what_json_cannot_carry():
 # --- short 422s, bounded bodies, strict numbers (issue 9) ----------------------------------------------
 
 from labkit.models import write_reference_models  # noqa: E402
+from labkit.validation_errors import MAX_ECHO_CHARS, MAX_ERRORS, limit_request_body  # noqa: E402
 from workbook.paths import SOLUTIONS  # noqa: E402
 from workbook.target import activate  # noqa: E402
-from labkit.validation_errors import MAX_ECHO_CHARS, MAX_ERRORS, limit_request_body  # noqa: E402
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 

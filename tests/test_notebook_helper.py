@@ -61,7 +61,7 @@ def test_the_unfinished_task_is_found_wherever_it_was_raised(target, capsys, wra
             try:
                 raise error
             except NotImplementedError:
-                raise KeyError("label")  # while handling it: its __context__
+                raise KeyError("label")  # noqa: B904 -- on purpose: raised while handling it, so its __context__
         if wrap == "thread":
             with ThreadPoolExecutor(1) as pool:
                 pool.submit(lambda: (_ for _ in ()).throw(error)).result()

@@ -34,7 +34,6 @@ from workbook.results import INFO, CheckResult, Status
 from workbook.student import StudentImportError, as_missing_name, exception_chain, show_path
 from workbook.target import ENV_VAR, TargetError, activate, describe, resolve_target
 
-
 NOT_RUN, BY_INSTRUCTOR = Status.NOT_RUN, Status.BY_INSTRUCTOR
 DEFAULT_CHECK_TIMEOUT = 10.0
 TIMEOUT_PREFIX = "Timeout (>"
@@ -470,7 +469,6 @@ def _did_not_raise(exc: BaseException) -> str | None:
 def _with_body(filename: str, lineno: int) -> str:
     """The statements inside the ``with`` block that starts (or ends) at ``lineno`` of a check file."""
     import ast
-
     import linecache
 
     try:

@@ -37,7 +37,7 @@ import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from workbook import catalog, lab_process, sandbox
@@ -564,7 +564,7 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
             out.write_bytes(content)
         run = None
         if isinstance(fork_server, _SubmissionSandbox):
-            for attempt in range(2):  # a run that killed the sandbox's server cost only that run: start anew
+            for _attempt in range(2):  # a run that killed the sandbox's server cost only that run: start anew
                 try:
                     run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
                                               check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
@@ -682,7 +682,7 @@ class ClassGrades:
 
 def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: Path = ROOT,
                 progress=lambda line: None) -> ClassGrades:
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     start = time.perf_counter()
     sys.dont_write_bytecode = True  # the grader itself adds no file to the instructor's side
     outside = (out, submissions_dir)

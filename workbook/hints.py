@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from workbook import catalog, local_state
 
@@ -26,7 +26,7 @@ def take_hint(task: catalog.Task, again: bool = False) -> int:
     entry = data.setdefault("tasks", {}).setdefault(task.id, {"level": 0, "history": []})
     level = entry["level"] if again and entry["level"] else min(entry["level"] + 1, len(task.hints))
     entry["level"] = level
-    entry["history"].append({"level": level, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    entry["history"].append({"level": level, "at": datetime.now(UTC).isoformat(timespec="seconds")})
     local_state.write_json(RECORD, data)
     return level
 

@@ -164,7 +164,7 @@ class your_code:  # noqa: N801 - used like a function: ``with your_code():``
     """Run the student's code: an unfinished task prints one line and the notebook goes on; any other error
     stops the cell with a traceback trimmed to the student's own frames."""
 
-    def __enter__(self) -> "your_code":
+    def __enter__(self) -> your_code:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -190,7 +190,7 @@ class your_code:  # noqa: N801 - used like a function: ``with your_code():``
             pass
         return False
 
-    async def __aenter__(self) -> "your_code":
+    async def __aenter__(self) -> your_code:
         return self
 
     async def __aexit__(self, kind, exc, tb) -> bool:

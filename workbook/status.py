@@ -18,7 +18,7 @@ import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from workbook import catalog, lab_process, local_state, results
@@ -55,7 +55,7 @@ def record_runs(target_key: str, runs: list[LabRun], digests: dict[str, str] | N
     """Store each lab's latest checks for this target; return the whole record for it."""
     data = local_state.read_json(RECORD)
     labs = data.setdefault("targets", {}).setdefault(target_key, {}).setdefault("labs", {})
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     for run in runs:
         labs[run.lab] = {"recorded_at": now, "duration": run.duration, "notes": run.notes,
                          "digest": (digests or {}).get(run.lab),

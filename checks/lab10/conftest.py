@@ -10,12 +10,19 @@ import shutil
 
 import pytest
 
-from workbook.model_calls import count_pipeline_calls
+from checks.lab10.common import (
+    CHUNK_ROWS,
+    JWT_SECRET,
+    MAX_UPLOAD_BYTES,
+    PASSWORD,
+    SETTINGS_ENV,
+    TOKEN_TTL,
+    USERNAME,
+    FakeClock,
+)
 from labkit.models import write_reference_models
+from workbook.model_calls import count_pipeline_calls
 from workbook.student import import_lab_module, lab_attr
-
-from checks.lab10.common import (CHUNK_ROWS, JWT_SECRET, MAX_UPLOAD_BYTES, PASSWORD, SETTINGS_ENV, TOKEN_TTL,
-                                 USERNAME, FakeClock)
 
 
 @pytest.fixture(autouse=True)

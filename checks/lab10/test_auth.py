@@ -9,10 +9,9 @@ import time
 import jwt
 import pytest
 
+from checks.lab10.common import JWT_SECRET, PASSWORD, TOKEN_TTL, USERNAME
 from workbook.clients import sync_client
 from workbook.constant_time import record_compare_digest
-
-from checks.lab10.common import JWT_SECRET, PASSWORD, TOKEN_TTL, USERNAME
 
 
 def bearer(token: str) -> dict[str, str]:

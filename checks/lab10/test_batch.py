@@ -10,12 +10,11 @@ import math
 
 import pytest
 
-from workbook.clients import sync_client
+from checks.lab10.common import CHUNK_ROWS, MAX_UPLOAD_BYTES, USERNAME
 from labkit.datasets import IRIS_FEATURES, load_iris
 from labkit.models import reference_model
+from workbook.clients import sync_client
 from workbook.student import import_lab_module
-
-from checks.lab10.common import CHUNK_ROWS, MAX_UPLOAD_BYTES, USERNAME
 
 HEADER = ",".join(IRIS_FEATURES)
 NDJSON = "application/x-ndjson"

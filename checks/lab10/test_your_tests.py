@@ -14,11 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from checks.lab10.student_tests import (
+    INSTRUCTOR_ONLY,
+    REFERENCE,
+    BrokenService,
+    SuiteRun,
+    build_service,
+    first_line,
+    load_broken,
+    run_tests,
+)
 from workbook.grader import GradedByInstructor
 from workbook.student import import_lab_module
-
-from checks.lab10.student_tests import (INSTRUCTOR_ONLY, REFERENCE, BrokenService, SuiteRun, build_service,
-                                        first_line, load_broken, run_tests)
 
 BROKEN = load_broken()
 PARALLEL_RUNS = 2  # the broken copies are independent: two pytest processes at a time

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 
-from workbook.checking import raises
 from labkit.datasets import load_corpus, load_iris
+from workbook.checking import raises
 
 CATEGORIES = ["comp.graphics", "rec.autos", "sci.med", "sci.space"]
 IRIS_NAMES = ["setosa", "versicolor", "virginica"]

@@ -10,7 +10,6 @@ from workbook.student import import_lab_module, lab_attr
 from workbook.target import is_lab_module
 
 
-
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch, tmp_path):
     """Each check runs in an empty working directory with no MODEL_DIR: your own .env cannot interfere."""

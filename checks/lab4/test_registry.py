@@ -7,8 +7,8 @@ from pathlib import Path
 import joblib
 import pytest
 
-from workbook.checking import raises, settle
 from labkit.models import MODEL_NAMES, reference_model
+from workbook.checking import raises, settle
 from workbook.student import lab_attr
 
 CATEGORIES = ("comp.graphics", "rec.autos", "sci.med", "sci.space")

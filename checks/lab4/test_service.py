@@ -11,8 +11,8 @@ from collections import Counter
 import joblib
 import pytest
 
-from workbook.clients import sync_client
 from labkit.models import MODEL_NAMES, reference_model
+from workbook.clients import sync_client
 from workbook.student import StudentImportError, import_lab_module, lab_attr
 
 FILES = sorted(f"{name}.joblib" for name in MODEL_NAMES)

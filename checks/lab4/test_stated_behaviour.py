@@ -11,10 +11,10 @@ from pathlib import Path
 import joblib
 import pytest
 
+from labkit.models import MODEL_NAMES, reference_model
 from workbook.checking import raises
 from workbook.clients import sync_client
 from workbook.model_calls import slow_pipelines
-from labkit.models import MODEL_NAMES, reference_model
 from workbook.student import import_lab_module, lab_attr
 
 FILES = sorted(f"{name}.joblib" for name in MODEL_NAMES)

@@ -4,10 +4,10 @@ from typing import Annotated
 import pytest
 from fastapi import FastAPI, Query
 
-from workbook.clients import sync_client
 from labkit.models import write_reference_models
-from workbook.student import import_lab_module, lab_attr
 from labkit.validation_errors import install_safe_validation_handler
+from workbook.clients import sync_client
+from workbook.student import import_lab_module, lab_attr
 
 
 @pytest.fixture(autouse=True)

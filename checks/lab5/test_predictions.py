@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from labkit.datasets import load_iris
-from labkit.registry import ModelEntry
 from labkit.models import MODEL_NAMES, reference_model
+from labkit.registry import ModelEntry
 from workbook.student import lab_attr
 
 FLOWERS = [

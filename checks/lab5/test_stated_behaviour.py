@@ -10,11 +10,10 @@ import time
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from sklearn.pipeline import Pipeline
 
-from workbook.model_calls import slow_pipelines
 from labkit.models import reference_model
 from labkit.registry import ModelEntry
+from workbook.model_calls import slow_pipelines
 from workbook.student import lab_attr
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")

@@ -3,9 +3,9 @@ import asyncio
 import pytest
 from fastapi import Depends, FastAPI, HTTPException
 
-from workbook.constant_time import record_compare_digest
 from labkit.docs import serve_docs_offline
 from labkit.models import write_reference_models
+from workbook.constant_time import record_compare_digest
 from workbook.student import import_lab_module, lab_attr
 
 API_KEY = "s3cret-Key_for-the-checks-0123456789"

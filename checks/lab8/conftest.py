@@ -1,10 +1,10 @@
 import pytest
 
+from labkit.models import write_reference_models
+from labkit.registry import ModelEntry
 from workbook.clients import async_client as start_async_client
 from workbook.clients import sync_client
 from workbook.model_calls import count_pipeline_calls
-from labkit.models import write_reference_models
-from labkit.registry import ModelEntry
 from workbook.student import import_lab_module, lab_attr
 
 CACHE_SIZE = 4  # small, so the checks' inputs evict each other

@@ -105,7 +105,7 @@ def test_memory_cache_stays_consistent_across_threads(memory_cache):
 
     for name, call in (("get(key)", lambda: cache.get(key("m", 1))), ("len(cache)", lambda: len(cache))):
         done: list = []
-        reader = threading.Thread(target=lambda: done.append(call()), daemon=True)
+        reader = threading.Thread(target=lambda done=done, call=call: done.append(call()), daemon=True)
         with cache._lock:  # while the check holds the lock (another thread mid-change), a reader must wait
             reader.start()
             reader.join(1.0)

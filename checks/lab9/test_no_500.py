@@ -8,8 +8,8 @@ parameters, unknown model names. Every one must get a 4xx, never a 500.
 
 import pytest
 
-from workbook.bad_input import describe, requests_that_break
 from labkit.models import MODEL_NAMES
+from workbook.bad_input import describe, requests_that_break
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 

@@ -16,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from labkit.datasets import IRIS_FEATURES
 
 
-
 def not_a_boolean(value):
     """``true``/``false`` are not measurements (lax Pydantic would read them as 1.0 and 0.0)."""
     if isinstance(value, bool):

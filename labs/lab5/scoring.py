@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from labkit.registry import ModelEntry
+
 from .schemas import BatchPrediction, IrisFeatures, Prediction, Scores, TextInput
 
 

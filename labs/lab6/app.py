@@ -34,14 +34,25 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, HTTPExce
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
+from labkit.registry import ModelRegistry, UnknownModelError
 from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .jobs import JobStore, UnknownJobError
 from .prediction_log import prediction_record, write_prediction_log
 from .predictions import predict_batch, predict_label
-from labkit.registry import ModelRegistry, UnknownModelError
-from .schemas import (BatchRequest, ErrorMessage, IrisFeatures, JobAccepted, JobOut, ModelInfo, PredictionOut,
-                      TextInput, UnknownModel, WrongInputError, model_input)
+from .schemas import (
+    BatchRequest,
+    ErrorMessage,
+    IrisFeatures,
+    JobAccepted,
+    JobOut,
+    ModelInfo,
+    PredictionOut,
+    TextInput,
+    UnknownModel,
+    WrongInputError,
+    model_input,
+)
 from .settings import Settings
 
 

@@ -12,7 +12,6 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from labkit.datasets import IRIS_FEATURES
-
 from labkit.registry import ModelEntry
 
 Features = str | tuple[float, ...]

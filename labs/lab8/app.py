@@ -38,6 +38,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
+from labkit.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .auth import API_KEY_HEADER, require_api_key
@@ -45,10 +46,8 @@ from .caching import Caches, predict_cached
 from .disk_cache import DiskCache
 from .memory_cache import MemoryCache
 from .prediction_log import PredictionLog
-from labkit.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .request_log import PROCESS_TIME_HEADER, REQUEST_ID_HEADER, RequestLogMiddleware, configure_request_logging
-from .schemas import (ErrorMessage, ModelInfo, PredictionInput, PredictionOut, UnknownModel, WrongInputError,
-                      model_input)
+from .schemas import ErrorMessage, ModelInfo, PredictionInput, PredictionOut, UnknownModel, WrongInputError, model_input
 from .settings import Settings
 
 CACHE_HEADER = "X-Cache"

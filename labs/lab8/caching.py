@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from labkit.registry import ModelEntry
+
 from .disk_cache import DiskCache
 from .memory_cache import MemoryCache
-from labkit.registry import ModelEntry
 from .schemas import Features
 
 CacheKey = tuple[str, str, Features]

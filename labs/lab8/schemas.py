@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from labkit.datasets import IRIS_FEATURES
-
 from labkit.registry import ModelEntry
 
 Features = str | tuple[float, ...]

@@ -30,9 +30,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from labkit.docs import serve_docs_offline
+from labkit.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
-from labkit.registry import ModelLoadError, ModelRegistry, RegistryUnavailableError, UnknownModelError
 from .schemas import BatchPrediction, BatchRequest, IrisFeatures, ModelInfo, Prediction, PredictionInput
 from .scoring import WrongInputError, predict_many, predict_one
 from .settings import Settings

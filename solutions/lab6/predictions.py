@@ -8,6 +8,7 @@ pool, never directly inside ``async def``.
 from __future__ import annotations
 
 from labkit.registry import ModelEntry
+
 from .schemas import Features
 
 

@@ -33,13 +33,22 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from labkit.docs import serve_docs_offline
+from labkit.registry import ModelRegistry, UnknownModelError
 from labkit.validation_errors import install_safe_validation_handler, limit_request_body
 
 from .auth import API_KEY_HEADER, ApiKeyMiddleware, require_api_key
-from labkit.registry import ModelRegistry, UnknownModelError
 from .request_log import PROCESS_TIME_HEADER, REQUEST_ID_HEADER, RequestLogMiddleware, configure_request_logging
-from .schemas import (ErrorMessage, IrisFeatures, ModelInfo, PredictionOut, TextInput, UnknownModel, WrongInputError,
-                      model_input, predict_label)
+from .schemas import (
+    ErrorMessage,
+    IrisFeatures,
+    ModelInfo,
+    PredictionOut,
+    TextInput,
+    UnknownModel,
+    WrongInputError,
+    model_input,
+    predict_label,
+)
 from .settings import Settings
 
 CORS_METHODS = ["GET", "POST"]

@@ -24,6 +24,7 @@ from typing import Any
 import joblib
 
 from labkit.registry import ModelEntry
+
 from .schemas import Features
 
 

@@ -19,6 +19,7 @@ from fastapi import BackgroundTasks, Depends, Request
 from pydantic import BaseModel
 
 from labkit.registry import ModelEntry
+
 from .settings import Settings, get_settings
 
 _WRITE_LOCK = threading.Lock()  # one writer at a time: lines of different threads never mix

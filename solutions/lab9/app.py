@@ -43,8 +43,19 @@ from labkit.validation_errors import limit_body_read_time
 
 from .batching import BatchError, MicroBatcher
 from .cache import ResponseCache, ResponseCacheMiddleware
-from .predicting import (ColumnsIn, IrisFeatures, RowsIn, TextIn, TextsIn, answer, batch_answer, linear_predictor,
-                         parse_batch, parse_item, predict_indices)
+from .predicting import (
+    ColumnsIn,
+    IrisFeatures,
+    RowsIn,
+    TextIn,
+    TextsIn,
+    answer,
+    batch_answer,
+    linear_predictor,
+    parse_batch,
+    parse_item,
+    predict_indices,
+)
 from .settings import Settings
 
 BATCH_MAX_BYTES = 8 * 1024 * 1024  # about 10,000 rows or long texts; more is a 413
