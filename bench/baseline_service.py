@@ -120,8 +120,7 @@ def create_app() -> FastAPI:
     def predict_batch(model_name: str, rows: list[IrisFeatures]):
         pipeline, names, version = get_model(model_name)
         matrix = [[r.sepal_length, r.sepal_width, r.petal_length, r.petal_width] for r in rows]
-        return BatchPrediction(model=model_name, version=version,
-                               labels=[names[i] for i in pipeline.predict(matrix)])
+        return BatchPrediction(model=model_name, version=version, labels=[names[i] for i in pipeline.predict(matrix)])
 
     @app.post("/predict-text/{model_name}", response_model=Prediction)
     def predict_text_route(model_name: str, body: TextIn):

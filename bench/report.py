@@ -10,22 +10,34 @@ from pathlib import Path
 
 from .plan import CEILING, GROUP_ORDER, TARGETS
 
-PACKAGES = ("fastapi", "starlette", "pydantic", "uvicorn", "uvicorn-worker", "gunicorn", "flask",
-            "scikit-learn", "numpy", "orjson", "uvloop", "httptools")
+PACKAGES = (
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "uvicorn",
+    "uvicorn-worker",
+    "gunicorn",
+    "flask",
+    "scikit-learn",
+    "numpy",
+    "orjson",
+    "uvloop",
+    "httptools",
+)
 WHY_MISSED = {
     "single-lr": "The route still pays for FastAPI's routing and one dependency, reading a request body (a POST "
-                 "costs more than the GET of hello world), one pydantic validation and a handful of numpy calls on "
-                 "a one-row array. What would close the rest: drop the dependency on the hot path "
-                 "(`request.app.state` instead; it costs tens of microseconds), or answer /predict from a pure "
-                 "ASGI route as the cache middleware does.",
+    "costs more than the GET of hello world), one pydantic validation and a handful of numpy calls on "
+    "a one-row array. What would close the rest: drop the dependency on the hot path "
+    "(`request.app.state` instead; it costs tens of microseconds), or answer /predict from a pure "
+    "ASGI route as the cache middleware does.",
     "cache-hit": "A hit still costs the HTTP round trip, a body read and a dictionary lookup, against a "
-                 "hello-world route that reads no body at all.",
+    "hello-world route that reads no body at all.",
     "micro-rf": "Each micro-batch still pays the HTTP cost of every request it answers; with the forest's "
-                "batch predict costing about as much as a single one, the HTTP layer becomes the limit.",
+    "batch predict costing about as much as a single one, the HTTP layer becomes the limit.",
     "batch-rows": "Per 1,000-row request the server still spends about 0.3 ms turning JSON into numpy (0.15 ms as "
-                  "columns) plus the HTTP exchange of ~16 KB each way, on a core it shares with the load "
-                  "generator and with whatever else runs. Larger requests (see the 10,000-row row) or a binary "
-                  "format (numpy bytes, Arrow) instead of JSON would close it.",
+    "columns) plus the HTTP exchange of ~16 KB each way, on a core it shares with the load "
+    "generator and with whatever else runs. Larger requests (see the 10,000-row row) or a binary "
+    "format (numpy bytes, Arrow) instead of JSON would close it.",
 }
 
 
@@ -53,8 +65,11 @@ READING = [
 
 
 def rps_table(report: dict) -> dict[str, float]:
-    return {key: row["result"]["requests_per_s"] for server in report["servers"].values()
-            for key, row in server["loads"].items()}
+    return {
+        key: row["result"]["requests_per_s"]
+        for server in report["servers"].values()
+        for key, row in server["loads"].items()
+    }
 
 
 def machine() -> str:
@@ -66,7 +81,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def packages() -> str:
@@ -97,8 +114,10 @@ def target_rows(report: dict) -> list[str]:
     for target in TARGETS:
         try:
             value = target.value(rps)
-            rounds = ", ".join(f"{target.value(table):,.0f}" if target.unit == "rows/s" else f"{target.value(table):.2f}"
-                               for table in per_round)
+            rounds = ", ".join(
+                f"{target.value(table):,.0f}" if target.unit == "rows/s" else f"{target.value(table):.2f}"
+                for table in per_round
+            )
         except KeyError:
             lines.append(f"| {target.text} | not measured in this run | | |")
             continue
@@ -121,39 +140,48 @@ def missed_notes(report: dict) -> list[str]:
         if value < target.threshold:
             notes.append(f"* **{target.text}** — missed. {WHY_MISSED[target.key]}")
         elif lowest < target.threshold:
-            notes.append(f"* **{target.text}** — at the edge: met by the medians, missed in a round. "
-                         f"{WHY_MISSED[target.key]}")
+            notes.append(
+                f"* **{target.text}** — at the edge: met by the medians, missed in a round. {WHY_MISSED[target.key]}"
+            )
     return notes
 
 
 def results_rows(report: dict) -> list[str]:
     rps = rps_table(report)
     ceiling = rps.get(CEILING)
-    lines = ["| configuration | server | clients | req/s | × ceiling | p50 ms | p99 ms | rows/s | errors | runs (req/s) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| configuration | server | clients | req/s | × ceiling | p50 ms | p99 ms | rows/s | errors | runs (req/s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for server in report["servers"].values():
         for row in server["loads"].values():
             result = row["result"]
             share = f"{result['requests_per_s'] / ceiling:.2f}" if ceiling else "–"
             rows_per_s = f"{result['requests_per_s'] * row['rows']:,.0f}" if row["rows"] > 1 else ""
             runs = ", ".join(f"{v:,.0f}" for v in row["all_requests_per_s"])
-            lines.append(f"| {row['label']} | {server['label']} | {row['concurrency']} | "
-                         f"{result['requests_per_s']:,.0f} | {share} | {result['p50_ms']:.1f} | "
-                         f"{result['p99_ms']:.1f} | {rows_per_s} | {result['errors']} | {runs} |")
+            lines.append(
+                f"| {row['label']} | {server['label']} | {row['concurrency']} | "
+                f"{result['requests_per_s']:,.0f} | {share} | {result['p50_ms']:.1f} | "
+                f"{result['p99_ms']:.1f} | {rows_per_s} | {result['errors']} | {runs} |"
+            )
     return lines
 
 
 def write_markdown(report: dict, path: Path, command: str) -> None:
     generator = report["generator_ceiling"]
-    gen_lines = [f"* {tool}: {r['requests_per_s']:,.0f} req/s against a server that does nothing "
-                 f"(p50 {r['p50_ms']:.2f} ms)" for tool, r in generator.items()]
+    gen_lines = [
+        f"* {tool}: {r['requests_per_s']:,.0f} req/s against a server that does nothing (p50 {r['p50_ms']:.2f} ms)"
+        for tool, r in generator.items()
+    ]
     ceiling = rps_table(report).get(CEILING)
     micro = []
     for server in report["servers"].values():
         for name, stats in ((server.get("stats") or {}).get("batchers") or {}).items():
             if stats["batches"]:
-                micro.append(f"{name}: {stats['items']:,} requests in {stats['batches']:,} batches "
-                             f"({stats['items'] / stats['batches']:.1f} per batch)")
+                micro.append(
+                    f"{name}: {stats['items']:,} requests in {stats['batches']:,} batches "
+                    f"({stats['items'] / stats['batches']:.1f} per batch)"
+                )
     clean = ", ".join(f"{s['label']}: exit {s['returncode']}" for s in report["servers"].values())
     lines = [
         "# Benchmark results",
@@ -208,15 +236,29 @@ def write_chart(report: dict, path: Path) -> None:
 
     rps = rps_table(report)
     ceiling = rps.get(CEILING)
-    singles = sorted(((row["group"], row["label"], row["result"]["requests_per_s"])
-                      for server in report["servers"].values() for row in server["loads"].values() if row["rows"] == 1),
-                     key=lambda single: GROUP_ORDER.index(single[0]) if single[0] in GROUP_ORDER else len(GROUP_ORDER))
-    batches = [(row["label"], row["result"]["requests_per_s"] * row["rows"])
-               for server in report["servers"].values() for row in server["loads"].values() if row["rows"] > 1]
+    singles = sorted(
+        (
+            (row["group"], row["label"], row["result"]["requests_per_s"])
+            for server in report["servers"].values()
+            for row in server["loads"].values()
+            if row["rows"] == 1
+        ),
+        key=lambda single: GROUP_ORDER.index(single[0]) if single[0] in GROUP_ORDER else len(GROUP_ORDER),
+    )
+    batches = [
+        (row["label"], row["result"]["requests_per_s"] * row["rows"])
+        for server in report["servers"].values()
+        for row in server["loads"].values()
+        if row["rows"] > 1
+    ]
     groups = list(dict.fromkeys(group for group, _, _ in singles))
     colours = dict(zip(groups, plt.get_cmap("tab10").colors))
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 0.34 * len(singles) + 0.5 * len(batches) + 2.5),
-                                      gridspec_kw={"height_ratios": [max(len(singles), 1), max(len(batches), 1) + 1]})
+    fig, (top, bottom) = plt.subplots(
+        2,
+        1,
+        figsize=(11, 0.34 * len(singles) + 0.5 * len(batches) + 2.5),
+        gridspec_kw={"height_ratios": [max(len(singles), 1), max(len(batches), 1) + 1]},
+    )
     labels = [label for _, label, _ in singles][::-1]
     values = [(value / ceiling if ceiling else value) for _, _, value in singles][::-1]
     top.barh(labels, values, color=[colours[group] for group, _, _ in singles][::-1])
@@ -225,8 +267,12 @@ def write_chart(report: dict, path: Path) -> None:
     top.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     top.set_xlabel("requests/s as a multiple of the hello-world ceiling (one uvicorn worker)")
     top.set_title(f"Throughput on {os.cpu_count()} cores, {report['tool']} as the load generator")
-    top.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups], labels=groups,
-               fontsize=8, loc="lower right")
+    top.legend(
+        handles=[plt.Rectangle((0, 0), 1, 1, color=colours[g]) for g in groups],
+        labels=groups,
+        fontsize=8,
+        loc="lower right",
+    )
     top.tick_params(axis="y", labelsize=8)
     if batches:
         bottom.barh([label for label, _ in batches][::-1], [v for _, v in batches][::-1], color="tab:green")

@@ -40,8 +40,16 @@ def median_result(results: list[LoadResult]) -> LoadResult:
     return ranked[(len(ranked) - 1) // 2]
 
 
-def measure_server(server: Server, model_dir: Path, *, seconds: float, warmup: float, rounds: int, tool: str,
-                   log: Callable[[str], None]) -> dict:
+def measure_server(
+    server: Server,
+    model_dir: Path,
+    *,
+    seconds: float,
+    warmup: float,
+    rounds: int,
+    tool: str,
+    log: Callable[[str], None],
+) -> dict:
     env = {"MODEL_DIR": str(model_dir), **server.env}
     runs: dict[str, list[LoadResult]] = {load.key: [] for load in server.loads}
     loads_seen: dict[str, list[float]] = {load.key: [] for load in server.loads}
@@ -51,9 +59,16 @@ def measure_server(server: Server, model_dir: Path, *, seconds: float, warmup: f
         for round_number in range(rounds):
             for load in server.loads:
                 loads_seen[load.key].append(os.getloadavg()[0])
-                result = run_load(running.url + load.path, method=load.method, json=load.json,
-                                  headers=load.headers, concurrency=load.concurrency, seconds=seconds,
-                                  warmup=warmup if round_number == 0 else 0, tool=tool)
+                result = run_load(
+                    running.url + load.path,
+                    method=load.method,
+                    json=load.json,
+                    headers=load.headers,
+                    concurrency=load.concurrency,
+                    seconds=seconds,
+                    warmup=warmup if round_number == 0 else 0,
+                    tool=tool,
+                )
                 runs[load.key].append(result)
                 log(f"  [{round_number + 1}/{rounds}] {load.label:<62} {result}")
         stats = stats_of(running.url)
@@ -61,14 +76,25 @@ def measure_server(server: Server, model_dir: Path, *, seconds: float, warmup: f
     for load in server.loads:
         chosen = median_result(runs[load.key])
         rows[load.key] = {
-            "label": load.label, "group": load.group, "server": server.label, "rows": load.rows,
-            "concurrency": load.concurrency, "result": chosen.as_dict(),
+            "label": load.label,
+            "group": load.group,
+            "server": server.label,
+            "rows": load.rows,
+            "concurrency": load.concurrency,
+            "result": chosen.as_dict(),
             "all_requests_per_s": [round(r.requests_per_s, 1) for r in runs[load.key]],
-            "load_average": round(statistics.mean(loads_seen[load.key]), 2), "sample": samples[load.key],
+            "load_average": round(statistics.mean(loads_seen[load.key]), 2),
+            "sample": samples[load.key],
         }
-    return {"label": server.label, "command": " ".join(running.command[2:]), "returncode": running.returncode,
-            "stopped_cleanly": running.returncode in (0, -15) and not running.killed,
-            "startup_seconds": round(running.startup_seconds, 2), "stats": stats, "loads": rows}
+    return {
+        "label": server.label,
+        "command": " ".join(running.command[2:]),
+        "returncode": running.returncode,
+        "stopped_cleanly": running.returncode in (0, -15) and not running.killed,
+        "startup_seconds": round(running.startup_seconds, 2),
+        "stats": stats,
+        "loads": rows,
+    }
 
 
 def stats_of(url: str) -> dict | None:
@@ -79,15 +105,30 @@ def stats_of(url: str) -> dict | None:
     return response.json() if response.status_code == 200 else None
 
 
-def run(*, seconds: float, warmup: float, rounds: int, tool: str, only: set[str] | None = None,
-        loads: set[str] | None = None, log: Callable[[str], None] = print) -> dict:
+def run(
+    *,
+    seconds: float,
+    warmup: float,
+    rounds: int,
+    tool: str,
+    only: set[str] | None = None,
+    loads: set[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
     tool = ("wrk" if wrk_available() else "python") if tool == "auto" else tool
     began = time.time()
-    report = {"tool": tool, "seconds": seconds, "warmup": warmup, "rounds": rounds,
-              "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_average_start": os.getloadavg(),
-              "generator_ceiling": {}, "servers": {}}
+    report = {
+        "tool": tool,
+        "seconds": seconds,
+        "warmup": warmup,
+        "rounds": rounds,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "load_average_start": os.getloadavg(),
+        "generator_ceiling": {},
+        "servers": {},
+    }
     log(f"generator: {tool}; its own ceiling against a server that does nothing:")
-    for candidate in ([tool, "python"] if tool == "wrk" else [tool]):
+    for candidate in [tool, "python"] if tool == "wrk" else [tool]:
         ceiling = generator_ceiling(candidate, seconds=max(1.0, seconds))
         report["generator_ceiling"][candidate] = ceiling.as_dict()
         log(f"  {candidate:<6} {ceiling}")
@@ -102,8 +143,9 @@ def run(*, seconds: float, warmup: float, rounds: int, tool: str, only: set[str]
                 continue
             log(f"{server.label}:")
             server = Server(server.key, server.label, server.command, chosen, server.ready_path, server.env)
-            report["servers"][server.key] = measure_server(server, model_dir, seconds=seconds, warmup=warmup,
-                                                           rounds=rounds, tool=tool, log=log)
+            report["servers"][server.key] = measure_server(
+                server, model_dir, seconds=seconds, warmup=warmup, rounds=rounds, tool=tool, log=log
+            )
     report["load_average_end"] = os.getloadavg()
     report["wall_seconds"] = round(time.time() - began, 1)
     return report

@@ -71,8 +71,7 @@ def make_posts(seed: int = SEED) -> list[tuple[str, str, str]]:
             rows.append((" ".join(post), category))
     rng.shuffle(rows)
     test_every = round(1 / TEST_FRACTION)
-    return [(text, category, "test" if i % test_every == 0 else "train")
-            for i, (text, category) in enumerate(rows)]
+    return [(text, category, "test" if i % test_every == 0 else "train") for i, (text, category) in enumerate(rows)]
 
 
 def render(rows: list[tuple[str, str, str]]) -> str:

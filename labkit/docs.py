@@ -17,8 +17,10 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs-assets"
 # The pages may load only what this app serves: ReDoc's bundle would otherwise fetch its logo from a CDN.
-DOCS_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-               "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; font-src 'self' data:")
+DOCS_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; font-src 'self' data:"
+)
 ASSETS_DIR = str(files("fastapi_offline") / "static")
 
 
@@ -30,11 +32,13 @@ def serve_docs_offline(app: FastAPI) -> FastAPI:
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
 
     if docs_url:
+
         @app.get(docs_url, include_in_schema=False)
         async def swagger_ui(request: Request) -> HTMLResponse:
             root = request.scope.get("root_path", "")
             page = get_swagger_ui_html(
-                openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+                openapi_url=f"{root}{app.openapi_url}",
+                title=f"{app.title} - Swagger UI",
                 oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
                 swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
                 swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
@@ -45,14 +49,18 @@ def serve_docs_offline(app: FastAPI) -> FastAPI:
             return page
 
     if redoc_url:
+
         @app.get(redoc_url, include_in_schema=False)
         async def redoc(request: Request) -> HTMLResponse:
             root = request.scope.get("root_path", "")
             page = get_redoc_html(
-                openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+                openapi_url=f"{root}{app.openapi_url}",
+                title=f"{app.title} - ReDoc",
                 redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-                redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png", with_google_fonts=False,
+                redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+                with_google_fonts=False,
             )
             page.headers["Content-Security-Policy"] = DOCS_POLICY
             return page
+
     return app

@@ -102,11 +102,17 @@ def read_model(path: Path) -> ModelEntry:
     pipeline, target_names = loaded
     if not callable(getattr(pipeline, "predict", None)):
         raise ModelLoadError(f"{path}: the first item has no predict method ({type(pipeline).__name__})")
-    if not (isinstance(target_names, (list, tuple)) and target_names
-            and all(isinstance(name, str) for name in target_names)):
+    if not (
+        isinstance(target_names, (list, tuple)) and target_names and all(isinstance(name, str) for name in target_names)
+    ):
         raise ModelLoadError(f"{path}: the second item must be a non-empty list of class names")
-    return ModelEntry(name=path.name[: -len(MODEL_SUFFIX)], kind=model_kind(pipeline),
-                      version=actual[:VERSION_CHARS], classes=tuple(target_names), pipeline=pipeline)
+    return ModelEntry(
+        name=path.name[: -len(MODEL_SUFFIX)],
+        kind=model_kind(pipeline),
+        version=actual[:VERSION_CHARS],
+        classes=tuple(target_names),
+        pipeline=pipeline,
+    )
 
 
 class ModelRegistry:

@@ -155,8 +155,11 @@ class BodyLimitMiddleware:
                     message = await receive()
             except TimeoutError:
                 body_done = True
-                raise BodyTimeout(status_code=408, headers={"Connection": "close"},
-                                  detail=f"request body not received within {self.body_timeout:g} seconds") from None
+                raise BodyTimeout(
+                    status_code=408,
+                    headers={"Connection": "close"},
+                    detail=f"request body not received within {self.body_timeout:g} seconds",
+                ) from None
             if message.get("type") != "http.request" or not message.get("more_body", False):
                 body_done = True
             if message.get("type") == "http.request":
@@ -171,8 +174,9 @@ class BodyLimitMiddleware:
         except BodyTimeout as exc:  # read outside FastAPI's handlers (an ASGI middleware): answer it here
             if started:
                 raise
-            await JSONResponse(status_code=exc.status_code, content={"detail": exc.detail},
-                               headers=exc.headers)(scope, receive, send)
+            await JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)(
+                scope, receive, send
+            )
 
 
 def limit_request_body(app: FastAPI, max_bytes: int = MAX_BODY_BYTES, body_timeout: float | None = None) -> FastAPI:

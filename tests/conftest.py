@@ -15,9 +15,13 @@ TESTS = Path(__file__).resolve().parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--lab", default=None, metavar="labN",
-                     help="only the project tests of one lab: its checks on the solutions and the starters, its "
-                          "kept mistakes, its notebook and its traceability (what `make check LAB=labN` runs)")
+    parser.addoption(
+        "--lab",
+        default=None,
+        metavar="labN",
+        help="only the project tests of one lab: its checks on the solutions and the starters, its "
+        "kept mistakes, its notebook and its traceability (what `make check LAB=labN` runs)",
+    )
 
 
 def _only_one_lab(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,16 +74,18 @@ def _once_per_run(tmp_path_factory, name: str, make) -> GradeRun:
 def solutions_run(tmp_path_factory, labs_under_test) -> GradeRun:
     """Every check (of the labs under test), graded once against the reference solutions."""
     paths = _paths(labs_under_test)
-    return _once_per_run(tmp_path_factory, "solutions-run-" + "-".join(labs_under_test),
-                         lambda: run_checks(*paths, target="solutions"))
+    return _once_per_run(
+        tmp_path_factory, "solutions-run-" + "-".join(labs_under_test), lambda: run_checks(*paths, target="solutions")
+    )
 
 
 @pytest.fixture(scope="session")
 def starters_run(tmp_path_factory, labs_under_test) -> GradeRun:
     """Every check (of the labs under test), graded once against the untouched starters in labs/."""
     paths = _paths(labs_under_test)
-    return _once_per_run(tmp_path_factory, "starters-run-" + "-".join(labs_under_test),
-                         lambda: run_checks(*paths, target="labs"))
+    return _once_per_run(
+        tmp_path_factory, "starters-run-" + "-".join(labs_under_test), lambda: run_checks(*paths, target="labs")
+    )
 
 
 # --- running the suite on both cores (pytest-xdist, `make test`) ---------------------------------------------
@@ -143,7 +149,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if _scope(item.nodeid) == item.nodeid and (shared := _shared_fixtures(item)):
             raise pytest.UsageError(
                 f"{item.nodeid} uses {shared}, which live longer than one test, but its module is in "
-                "tests/conftest.py's SPREAD (handed out test by test on two workers): take it out of SPREAD")
+                "tests/conftest.py's SPREAD (handed out test by test on two workers): take it out of SPREAD"
+            )
     if getattr(config.option, "numprocesses", None):
         items.sort(key=_cost_rank)  # stable: within a rank, the usual order
 

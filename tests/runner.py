@@ -38,8 +38,14 @@ STALL_FACTOR, STALL_GRACE = 2.0, 120.0
 # run that makes progress takes on a loaded machine (pytest.mark.timeout(runner.BACKSTOP)).
 BACKSTOP = 3000
 POLL = 0.5
-ENV_DROPPED = ("WORKBOOK_TARGET", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER",
-               "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+ENV_DROPPED = (
+    "WORKBOOK_TARGET",
+    "PYTEST_ADDOPTS",
+    "PYTEST_CURRENT_TEST",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "PYTEST_XDIST_TESTRUNUID",
+)
 
 
 @dataclass
@@ -169,8 +175,15 @@ def _start(args: list[str], env: dict[str, str], fork: bool):
             return process, os.fdopen(read, "rb"), process.kill_all
         finally:
             os.close(write)
-    process = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
     def kill() -> None:
         try:
@@ -181,15 +194,27 @@ def _start(args: list[str], env: dict[str, str], fork: bool):
     return process, process.stdout, kill
 
 
-def run_checks(*paths: str, target: str | Path, extra: tuple[str, ...] = (), fork: bool = False,
-               idle: float = IDLE_SECONDS) -> GradeRun:
+def run_checks(
+    *paths: str, target: str | Path, extra: tuple[str, ...] = (), fork: bool = False, idle: float = IDLE_SECONDS
+) -> GradeRun:
     """``pytest PATHS --target TARGET --grade-json …`` in a process of its own; stopped only when it makes no
     progress (no check started or finished for ``idle`` seconds, or one far past its own timeout)."""
     with tempfile.TemporaryDirectory() as scratch:
         out, progress = Path(scratch) / "grade.json", Path(scratch) / "progress"
         progress.touch()
-        args = [*paths, "--target", str(target), "--grade-json", str(out), "-q", "-p", "no:cacheprovider",
-                "-p", "tests.progress", *extra]
+        args = [
+            *paths,
+            "--target",
+            str(target),
+            "--grade-json",
+            str(out),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.progress",
+            *extra,
+        ]
         env = {k: v for k, v in os.environ.items() if k not in ENV_DROPPED}
         env[PROGRESS_ENV] = str(progress)
         process, stream, kill = _start(args, env, fork)
@@ -225,16 +250,27 @@ class WatchedCommand:
     """A command whose output lines show its progress: it may take as long as it needs, but is stopped once it has
     printed no line for ``idle`` seconds (``stuck`` then says so). Use as a context manager, then ``result()``."""
 
-    def __init__(self, command: list[str], *, env: dict[str, str], idle: float = LINE_IDLE_SECONDS,
-                 cwd: Path = ROOT) -> None:
+    def __init__(
+        self, command: list[str], *, env: dict[str, str], idle: float = LINE_IDLE_SECONDS, cwd: Path = ROOT
+    ) -> None:
         self.idle = idle
         self.stuck: str | None = None
         self.last = time.monotonic()
         self.streams: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, errors="replace")
-        self.readers = [threading.Thread(target=self._read, args=(stream, self.streams[name]), daemon=True)
-                        for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr))]
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+        self.readers = [
+            threading.Thread(target=self._read, args=(stream, self.streams[name]), daemon=True)
+            for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr))
+        ]
         for reader in self.readers:
             reader.start()
 
@@ -265,8 +301,9 @@ class WatchedCommand:
         self.process.wait()
         for reader in self.readers:
             reader.join(timeout=5)
-        return subprocess.CompletedProcess(self.process.args, self.process.returncode,
-                                           "".join(self.streams["stdout"]), "".join(self.streams["stderr"]))
+        return subprocess.CompletedProcess(
+            self.process.args, self.process.returncode, "".join(self.streams["stdout"]), "".join(self.streams["stderr"])
+        )
 
     def __enter__(self) -> WatchedCommand:
         return self
@@ -277,8 +314,9 @@ class WatchedCommand:
             self.process.wait()
 
 
-def run_watched(command: list[str], *, env: dict[str, str], idle: float = LINE_IDLE_SECONDS,
-                cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def run_watched(
+    command: list[str], *, env: dict[str, str], idle: float = LINE_IDLE_SECONDS, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
     """Run ``command`` to its end, stopping it only when it prints no line for ``idle`` seconds (then the result's
     ``stuck`` attribute says so, and its returncode is not 0)."""
     with WatchedCommand(command, env=env, idle=idle, cwd=cwd) as watched:

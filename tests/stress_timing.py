@@ -25,11 +25,17 @@ from tests.mistakes import load_mistakes  # noqa: E402
 from tests.runner import run_checks  # noqa: E402
 
 TIMING_LABS = ("checks/lab1", "checks/lab2", "checks/lab6")
-TIMING_MISTAKES = ("time.sleep inside the coroutine", "awaits each task right after creating it",
-                   "time.sleep in the fixed async route", "slow-sync declared async def",
-                   "slow-async does not block (anti-pattern 'fixed' by accident)",
-                   "writes the log line before answering", "async background task that sleeps with time.sleep",
-                   "sleeps while holding the lock", "ignores log_delay")
+TIMING_MISTAKES = (
+    "time.sleep inside the coroutine",
+    "awaits each task right after creating it",
+    "time.sleep in the fixed async route",
+    "slow-sync declared async def",
+    "slow-async does not block (anti-pattern 'fixed' by accident)",
+    "writes the log line before answering",
+    "async background task that sleeps with time.sleep",
+    "sleeps while holding the lock",
+    "ignores log_delay",
+)
 
 
 def burn() -> None:
@@ -57,12 +63,18 @@ def main() -> int:
             for mistake in mistakes:
                 with tempfile.TemporaryDirectory() as scratch:
                     statuses = run_checks(f"checks/{mistake.lab}", target=mistake.apply(Path(scratch))).statuses()
-                missed += [f"{mistake.name} -> {name}" for name in mistake.caught_by
-                           if statuses.get(name) not in {"fail", "timeout"}]
+                missed += [
+                    f"{mistake.name} -> {name}"
+                    for name in mistake.caught_by
+                    if statuses.get(name) not in {"fail", "timeout"}
+                ]
             slowest = max(result.grade["checks"], key=lambda c: c["duration"])
-            print(f"run {run:>2}: {len(result.grade['checks']) - len(failed)}/{len(result.grade['checks'])} pass "
-                  f"on solutions, {len(mistakes) - len(missed)}/{len(mistakes)} mistakes caught, "
-                  f"slowest check {slowest['duration']:.2f} s, {time.perf_counter() - start:.1f} s", flush=True)
+            print(
+                f"run {run:>2}: {len(result.grade['checks']) - len(failed)}/{len(result.grade['checks'])} pass "
+                f"on solutions, {len(mistakes) - len(missed)}/{len(mistakes)} mistakes caught, "
+                f"slowest check {slowest['duration']:.2f} s, {time.perf_counter() - start:.1f} s",
+                flush=True,
+            )
             flakes += [f"run {run}: solution check failed: {name}" for name in failed]
             flakes += [f"run {run}: mistake not caught: {m}" for m in missed]
     finally:

@@ -39,17 +39,27 @@ from workbook.paths import NOTEBOOKS, ROOT, SOLUTIONS
 pytestmark = pytest.mark.timeout(600)
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 NOTEBOOK = "notebooks/01_asyncio.ipynb"  # where `make lab` opens
 NOTEBOOK_HEADING = "Lab 1 — asyncio"
 LAB_FILE = "labs/lab1/runners.py"  # the first file an exercise says to open
 SHOWN = {"notebooks", "labs", "checks", "data"}  # what a student works with, at the top of the file browser
 HIDDEN = {"solutions", "workbook", ".venv", ".jupyter"}  # the answers, the tooling, the settings
-NEWS = re.compile("Jupyter news", re.IGNORECASE)  # JupyterLab's "Would you like to get notified about official Jupyter news?"
+NEWS = re.compile(
+    "Jupyter news", re.IGNORECASE
+)  # JupyterLab's "Would you like to get notified about official Jupyter news?"
 # Everything of the repository but what is made at run time or is big and irrelevant to the server.
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "models",
-                                    "cache", ".workbook", "*.egg-info")
+NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "models", "cache", ".workbook", "*.egg-info"
+)
 STARTUP = 120.0  # seconds for a server to answer on a busy 2-core machine
 
 
@@ -112,21 +122,37 @@ def jupyterlab(tmp_path_factory):
     token = secrets.token_hex(16)
     config = home / "config"
     config.mkdir()
-    (config / "jupyter_server_config.json").write_text(json.dumps({
-        # allow_root: CI machines run as root, which JupyterLab refuses unless told (students are not root).
-        "ServerApp": {"open_browser": False, "ip": "127.0.0.1", "allow_root": os.geteuid() == 0},
-        "IdentityProvider": {"token": token},
-    }))
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {
+                # allow_root: CI machines run as root, which JupyterLab refuses unless told (students are not root).
+                "ServerApp": {"open_browser": False, "ip": "127.0.0.1", "allow_root": os.geteuid() == 0},
+                "IdentityProvider": {"token": token},
+            }
+        )
+    )
     port = free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-           "IPYTHONDIR": str(home / "ipython"), "WORKBOOK_TARGET": "solutions"}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "WORKBOOK_TARGET": "solutions",
+    }
     env.pop("JUPYTER_CONFIG_PATH", None)
     log = home / "jupyter.log"
     with log.open("w") as out:
-        process = subprocess.Popen(["make", "-o", ".venv/.installed", "lab", f"PORT={port}"], cwd=root, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            ["make", "-o", ".venv/.installed", "lab", f"PORT={port}"],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/api/status?token={token}", process, log)
@@ -141,9 +167,24 @@ def docs_server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
     with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "lab2.app:app", "--app-dir", str(SOLUTIONS),
-                                    "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "lab2.app:app",
+                "--app-dir",
+                str(SOLUTIONS),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/openapi.json", process, log)
@@ -177,7 +218,9 @@ def test_jupyterlab_serves_the_whole_workbook_and_opens_on_the_first_notebook(ju
     # Plain `/` lands on the first notebook (so does the URL `make lab` prints and opens).
     landing = httpx2.get(f"{jupyterlab.base}/", params={"token": jupyterlab.token}, timeout=30, follow_redirects=False)
     assert landing.status_code in (301, 302) and landing.headers["location"].startswith(f"/lab/tree/{NOTEBOOK}"), (
-        landing.status_code, landing.headers.get("location"))
+        landing.status_code,
+        landing.headers.get("location"),
+    )
 
 
 @pytest.mark.parametrize("path", ["checks/lab1/lab.toml", "data/new-file.txt"])
@@ -185,9 +228,12 @@ def test_checks_and_data_are_for_reading_only(jupyterlab, path):
     """Saving into checks/ or data/ from JupyterLab is refused with a message (workbook/jupyter_settings.py)."""
     on_disk = jupyterlab.root / path
     before = on_disk.read_bytes() if on_disk.exists() else None
-    response = httpx2.put(f"{jupyterlab.base}/api/contents/{path}", timeout=30,
-                          headers={"Authorization": f"token {jupyterlab.token}"},
-                          json={"type": "file", "format": "text", "content": "changed from the browser\n"})
+    response = httpx2.put(
+        f"{jupyterlab.base}/api/contents/{path}",
+        timeout=30,
+        headers={"Authorization": f"token {jupyterlab.token}"},
+        json={"type": "file", "format": "text", "content": "changed from the browser\n"},
+    )
     assert response.status_code == 403, (response.status_code, response.text[:300])
     assert "is there to read" in response.json()["message"] and "labs/" in response.json()["message"]
     assert (on_disk.read_bytes() if on_disk.exists() else None) == before, f"{path} changed on disk"
@@ -197,10 +243,12 @@ def test_jupyterlab_ships_with_the_news_switched_off(jupyterlab):
     schema = jupyterlab.get("/lab/api/settings/@jupyterlab/apputils-extension:notification").json()["schema"]
     defaults = {name: schema["properties"][name]["default"] for name in ("fetchNews", "checkForUpdates")}
     assert defaults == {"fetchNews": "false", "checkForUpdates": False}, (
-        f"JupyterLab's notification defaults are {defaults}: .jupyter/lab/settings/overrides.json was not applied")
+        f"JupyterLab's notification defaults are {defaults}: .jupyter/lab/settings/overrides.json was not applied"
+    )
 
 
 # --- a real browser -------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
@@ -210,8 +258,12 @@ def browser(tmp_path_factory):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements.txt)")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 900})
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
         blocked: list[str] = []
 
         def only_this_machine(route):
@@ -277,7 +329,8 @@ def test_browser_edits_and_saves_a_lab_file(jupyterlab, browser, screenshots):
     line = page.locator(".jp-FileEditor .cm-content .cm-line").first
     line.wait_for(state="visible", timeout=STARTUP * 1000)
     page.locator(".jp-FileEditor .cm-content").get_by_text("sequential and concurrent waiting").first.wait_for(
-        state="visible", timeout=60_000)
+        state="visible", timeout=60_000
+    )
     line.click()
     page.keyboard.press("End")
     page.keyboard.type(added)
@@ -289,7 +342,8 @@ def test_browser_edits_and_saves_a_lab_file(jupyterlab, browser, screenshots):
     after = on_disk.read_text(encoding="utf-8")
     assert after != before, f"Ctrl+S in JupyterLab's editor did not change {on_disk} within 60 s"
     assert after.splitlines() == [first + added, *rest], (
-        "the saved file differs from the original in more than the first line:\n" + after[:500])
+        "the saved file differs from the original in more than the first line:\n" + after[:500]
+    )
     assert_no_news_pop_up(page, screenshots, "jupyterlab-lab-file-news")
     page.close()
     assert (ROOT / LAB_FILE).read_bytes() == repository_file, f"the repository's {LAB_FILE} changed"

@@ -42,10 +42,14 @@ def test_every_assert_in_the_checks_carries_a_message(path):
 @pytest.mark.parametrize("path", CHECK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_checks_say_which_call_did_not_raise(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    bare = [_where(path, node) for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "pytest.raises"]
-    assert not bare, ("use workbook.checking.raises(Error, 'the call and its input') instead of pytest.raises:\n"
-                      + "\n".join(bare))
+    bare = [
+        _where(path, node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "pytest.raises"
+    ]
+    assert not bare, (
+        "use workbook.checking.raises(Error, 'the call and its input') instead of pytest.raises:\n" + "\n".join(bare)
+    )
 
 
 def _names_in(code: str) -> set[str]:
@@ -79,5 +83,7 @@ def test_hints_name_only_what_the_solution_or_notebook_has(lab):
                 missing = sorted(n for n in _names_in(span) if n not in known)
                 if missing:
                     unknown.append(f"Task {task_id}: `{span}` names {', '.join(missing)}")
-    assert not unknown, (f"hints in checks/{lab}/lab.toml name what neither the task's files in "
-                         f"solutions/{lab}/ nor the notebook has:\n" + "\n".join(unknown))
+    assert not unknown, (
+        f"hints in checks/{lab}/lab.toml name what neither the task's files in "
+        f"solutions/{lab}/ nor the notebook has:\n" + "\n".join(unknown)
+    )

@@ -11,8 +11,9 @@ pytestmark = pytest.mark.timeout(BACKSTOP)
 
 
 def test_every_check_passes_on_the_solutions(solutions_run):
-    failing = {c["nodeid"]: f"{c['status']}: {c['message']}" for c in solutions_run.grade["checks"]
-               if c["status"] != "pass"}
+    failing = {
+        c["nodeid"]: f"{c['status']}: {c['message']}" for c in solutions_run.grade["checks"] if c["status"] != "pass"
+    }
     assert not failing, f"checks failing on solutions/: {failing}\n{solutions_run.output[-3000:]}"
     assert solutions_run.grade["points"] == solutions_run.grade["max_points"] > 0
     assert solutions_run.returncode == 0
@@ -24,8 +25,11 @@ def test_every_lab_with_a_catalog_has_checks(solutions_run, labs_under_test):
 
 
 def test_every_check_is_not_started_on_the_starters(starters_run):
-    wrong = {c["nodeid"]: f"{c['status']}: {c['message']}" for c in starters_run.grade["checks"]
-             if c["status"] != "not-started"}
+    wrong = {
+        c["nodeid"]: f"{c['status']}: {c['message']}"
+        for c in starters_run.grade["checks"]
+        if c["status"] != "not-started"
+    }
     assert not wrong, f"on the untouched starters every check must report not-started: {wrong}"
     assert starters_run.grade["points"] == 0
     assert len(starters_run.grade["checks"]) == len(_solutions_names(starters_run))

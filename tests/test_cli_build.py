@@ -36,8 +36,18 @@ def copy(tmp_path_factory):
 
 def test_the_copy_has_no_solutions_nor_the_projects_own_tests(copy):
     present = {path.name for path in copy.iterdir()}
-    assert {"workbook", "labkit", "checks", "notebooks", "labs", "starters", "data", "README.md", "Makefile",
-            ".jupyter"} <= present
+    assert {
+        "workbook",
+        "labkit",
+        "checks",
+        "notebooks",
+        "labs",
+        "starters",
+        "data",
+        "README.md",
+        "Makefile",
+        ".jupyter",
+    } <= present
     assert not present & {"solutions", "tests", ".ci", "CONTRIBUTING.md", ".git", ".venv", ".workbook", "models"}
     assert not list(copy.rglob("__pycache__"))
     config = tomllib.loads((copy / "pyproject.toml").read_text())
@@ -64,14 +74,34 @@ def makefile_parts(text: str) -> dict[str, list[str]]:
 
 def test_the_copy_has_a_students_readme(copy):
     readme = (copy / "README.md").read_text()
-    for command in ("make lab", "make grade", "pytest checks/lab3", "workbook status", "workbook hint",
-                    "workbook reset", "workbook watch", "workbook doctor", "graded by your instructor"):
+    for command in (
+        "make lab",
+        "make grade",
+        "pytest checks/lab3",
+        "workbook status",
+        "workbook hint",
+        "workbook reset",
+        "workbook watch",
+        "workbook doctor",
+        "graded by your instructor",
+    ):
         assert command in readme, f"the student README does not mention `{command}`"
     for lab in catalog.labs().values():
         assert f"| `{lab.notebook.split('/')[-1]}` |" in readme, f"the labs table lacks {lab.notebook}"
     lowered = readme.lower()
-    for word in ("solution", "instructors", "workbook grade", "build --student", "--target", "project's own",
-                 "test suite", "contribut", "`tests/`", ".ci", "<!--"):
+    for word in (
+        "solution",
+        "instructors",
+        "workbook grade",
+        "build --student",
+        "--target",
+        "project's own",
+        "test suite",
+        "contribut",
+        "`tests/`",
+        ".ci",
+        "<!--",
+    ):
         assert word not in lowered, f"the student README mentions {word!r}: it is for the instructor's copy"
     assert not (copy / "workbook" / "handout").exists(), "the handout templates were copied into the copy"
 
@@ -102,8 +132,11 @@ def test_the_copy_has_a_students_makefile(copy):
 def test_task_10_6_is_graded_by_the_instructor_in_the_copy(copy, tmp_path):
     """The copy has no reference service: Task 10.6 is "graded by your instructor" and out of the local max."""
     out = tmp_path / "grade.json"
-    done = run([sys.executable, "-m", "pytest", "checks/lab10", "-q", "-p", "no:cacheprovider", "--grade-json",
-                str(out)], cwd=copy, installed=copy)
+    done = run(
+        [sys.executable, "-m", "pytest", "checks/lab10", "-q", "-p", "no:cacheprovider", "--grade-json", str(out)],
+        cwd=copy,
+        installed=copy,
+    )
     assert out.exists(), done.stdout[-3000:] + done.stderr[-2000:]
     grade = json.loads(out.read_text())
     mine = [check for check in grade["checks"] if check["task"] == "10.6"]
@@ -123,14 +156,18 @@ def test_labs_and_starters_are_the_untouched_starters(copy):
     for lab in catalog.labs():
         expected = starters.starter_files(SOLUTIONS / lab)
         for folder in ("labs", "starters"):
-            found = {p.relative_to(copy / folder / lab): p.read_bytes()
-                     for p in (copy / folder / lab).rglob("*") if p.is_file()}
+            found = {
+                p.relative_to(copy / folder / lab): p.read_bytes()
+                for p in (copy / folder / lab).rglob("*")
+                if p.is_file()
+            }
             assert found == expected, f"{folder}/{lab} differs from the generated starter"
 
 
 def test_the_checks_run_in_the_copy(copy):
-    done = run([sys.executable, "-m", "pytest", "checks/lab1", "-q", "-p", "no:cacheprovider"], cwd=copy,
-               installed=copy)
+    done = run(
+        [sys.executable, "-m", "pytest", "checks/lab1", "-q", "-p", "no:cacheprovider"], cwd=copy, installed=copy
+    )
     assert done.returncode == 1, done.stdout[-2000:]
     assert "score — target: labs" in done.stdout and f"TOTAL 0 / {lab_points('lab1'):g}" in done.stdout
     assert "not started" in done.stdout
@@ -155,8 +192,9 @@ def test_student_commands_work_in_the_copy(copy):
     assert done.returncode == 0 and f"0 / {lab_points('lab1'):g}" in done.stdout, done.stderr
     assert run([sys.executable, "-m", "workbook", "hint", "1.1"], cwd=copy, installed=copy).returncode == 0
     assert list((copy / ".workbook").glob("hints.json")) and list((copy / ".workbook").glob("status.json"))
-    done = run([sys.executable, "-m", "workbook", "status", "--lab", "lab1", "--target", "solutions"], cwd=copy,
-               installed=copy)
+    done = run(
+        [sys.executable, "-m", "workbook", "status", "--lab", "lab1", "--target", "solutions"], cwd=copy, installed=copy
+    )
     assert done.returncode == 2 and "does not exist" in done.stderr
 
 

@@ -11,8 +11,13 @@ from workbook.paths import ROOT
 
 
 def doctor(*args):
-    return subprocess.run([sys.executable, "-m", "workbook", "doctor", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "workbook", "doctor", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_this_machine_is_ready():
@@ -28,8 +33,9 @@ def test_this_machine_is_ready():
 
 def test_wrong_or_missing_pins_are_problems_with_a_fix(tmp_path):
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("# pins\nfastapi==0.0.1\nuvicorn[standard]==0.54.0  # extras\n"
-                            "surely-not-installed-package==1.0\n")
+    requirements.write_text(
+        "# pins\nfastapi==0.0.1\nuvicorn[standard]==0.54.0  # extras\nsurely-not-installed-package==1.0\n"
+    )
     done = doctor("--requirements", requirements)
     assert done.returncode == 1
     assert "FAIL  fastapi 0.165.0: requirements.txt pins 0.0.1" in done.stdout

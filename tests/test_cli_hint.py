@@ -13,8 +13,9 @@ from workbook.paths import ROOT
 
 def hint(*args, state):
     env = {**os.environ, "WORKBOOK_STATE_DIR": str(state)}
-    return subprocess.run([sys.executable, "-m", "workbook", "hint", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "workbook", "hint", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_hints_escalate_and_the_level_is_recorded(tmp_path):
@@ -31,7 +32,7 @@ def test_hints_escalate_and_the_level_is_recorded(tmp_path):
     assert f"(hint {len(task.hints)} of {len(task.hints)})" in beyond  # never past the last one
     record = json.loads((tmp_path / "hints.json").read_text())["tasks"]["1.3"]
     assert record["level"] == len(task.hints)
-    assert [entry["level"] for entry in record["history"]] == [1, 2, 3, 3][:len(task.hints) + 1]
+    assert [entry["level"] for entry in record["history"]] == [1, 2, 3, 3][: len(task.hints) + 1]
 
 
 def test_again_repeats_without_escalating_and_list_shows_levels(tmp_path):

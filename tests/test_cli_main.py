@@ -13,8 +13,9 @@ COMMANDS = ["status", "watch", "hint", "reset", "doctor", "grade", "build", "bui
 
 
 def workbook_cli(*args):
-    return subprocess.run([sys.executable, "-m", "workbook", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "workbook", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_entry_point_lists_every_command():

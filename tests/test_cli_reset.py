@@ -20,8 +20,15 @@ from workbook.paths import ROOT, SOLUTIONS
 
 def workbook_cli(*args, state, stdin=subprocess.DEVNULL):
     env = {**os.environ, "WORKBOOK_STATE_DIR": str(state)}
-    return subprocess.run([sys.executable, "-m", "workbook", *map(str, args)], cwd=ROOT, env=env, stdin=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "workbook", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -36,8 +43,11 @@ def starter_text(lab="lab1", file="runners.py") -> str:
 
 
 def function_source(source: str, name: str) -> str:
-    node = next(n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                and n.name == name)
+    node = next(
+        n
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name
+    )
     return ast.get_source_segment(source, node)
 
 
@@ -83,30 +93,36 @@ def test_reset_task_replaces_only_that_tasks_functions(solved, tmp_path):
 
 
 def test_reset_task_keeps_the_students_indentation_and_docstring_edits():
-    current = ('class Service:\n'
-               '  def predict(self, text):  # Task 3.5\n'
-               '    """My own notes."""\n'
-               '    # thinking...\n'
-               '    return 42\n'
-               '\n'
-               'def other():\n'
-               '    return 1\n')
-    starter = ('class Service:\n'
-               '    def predict(self, text):  # Task 3.5\n'
-               '        """The task."""\n'
-               '        raise NotImplementedError("Task 3.5: Predict a category name")\n'
-               '\n'
-               'def other():\n'
-               '    return 1\n')
+    current = (
+        "class Service:\n"
+        "  def predict(self, text):  # Task 3.5\n"
+        '    """My own notes."""\n'
+        "    # thinking...\n"
+        "    return 42\n"
+        "\n"
+        "def other():\n"
+        "    return 1\n"
+    )
+    starter = (
+        "class Service:\n"
+        "    def predict(self, text):  # Task 3.5\n"
+        '        """The task."""\n'
+        '        raise NotImplementedError("Task 3.5: Predict a category name")\n'
+        "\n"
+        "def other():\n"
+        "    return 1\n"
+    )
     new, missing = reset.reset_functions(current, starter, ["Service.predict"], "x.py")
     assert missing == []
-    assert new == ('class Service:\n'
-                   '  def predict(self, text):  # Task 3.5\n'
-                   '    """My own notes."""\n'
-                   '    raise NotImplementedError("Task 3.5: Predict a category name")\n'
-                   '\n'
-                   'def other():\n'
-                   '    return 1\n')
+    assert new == (
+        "class Service:\n"
+        "  def predict(self, text):  # Task 3.5\n"
+        '    """My own notes."""\n'
+        '    raise NotImplementedError("Task 3.5: Predict a category name")\n'
+        "\n"
+        "def other():\n"
+        "    return 1\n"
+    )
 
 
 def test_reset_task_explains_what_it_cannot_do(solved, tmp_path):

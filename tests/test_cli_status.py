@@ -19,8 +19,14 @@ from workbook.paths import ROOT, SOLUTIONS
 def workbook_cli(*args, state, cwd=ROOT, timeout=300):
     env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
     env["WORKBOOK_STATE_DIR"] = str(state)
-    return subprocess.run([sys.executable, "-m", "workbook", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "workbook", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def starter_copy(lab: str, dest):
@@ -78,7 +84,10 @@ def test_the_grid_shows_every_lab_and_the_next_task(first_run, target, state):
     lines = shown.stdout.splitlines()
     lab1 = next(line for line in lines if line.startswith("lab1 "))
     lab2 = next(line for line in lines if line.startswith("lab2 "))
-    assert lab1.split()[:4] == ["lab1", "pass", "pass", "pass"] and f"{lab_points('lab1'):g} / {lab_points('lab1'):g}" in lab1
+    assert (
+        lab1.split()[:4] == ["lab1", "pass", "pass", "pass"]
+        and f"{lab_points('lab1'):g} / {lab_points('lab1'):g}" in lab1
+    )
     assert lab2.split()[:5] == ["lab2", "·", "·", "·", "·"] and f"0 / {lab_points('lab2'):g}" in lab2
     assert all(any(line.startswith(f"{lab} ") for line in lines) for lab in catalog.labs())
     assert "Next: Task 2.1 — Health and fast routes (not started)" in shown.stdout
@@ -93,11 +102,18 @@ def test_a_missing_target_is_explained(tmp_path, state):
 def test_summary_of_a_record_names_the_first_unfinished_task():
     labs = {name: catalog.labs()[name] for name in ("lab1", "lab2")}
     check = {"lab": "lab1", "name": "x", "nodeid": "x", "duration": 0, "points": 0.0, "max_points": 2.0}
-    record = {"labs": {"lab1": {"recorded_at": "now", "checks": [
-        {**check, "task": "1.1", "status": "pass", "points": 2.0, "message": ""},
-        {**check, "task": "1.2", "status": "fail", "message": "took 0.1 s; expected 0.6 s\nRead: …"},
-        {**check, "task": "1.3", "status": "not-started", "message": "not started"},
-    ]}}}
+    record = {
+        "labs": {
+            "lab1": {
+                "recorded_at": "now",
+                "checks": [
+                    {**check, "task": "1.1", "status": "pass", "points": 2.0, "message": ""},
+                    {**check, "task": "1.2", "status": "fail", "message": "took 0.1 s; expected 0.6 s\nRead: …"},
+                    {**check, "task": "1.3", "status": "not-started", "message": "not started"},
+                ],
+            }
+        }
+    }
     summary = status.summarise(record, labs)
     assert summary["next"]["task"] == "1.2" and summary["next"]["status"] == "fail"
     text = status.render(summary, "labs")
@@ -110,12 +126,21 @@ def test_a_task_graded_by_the_instructor_is_not_counted_nor_next():
     """Task 10.6 in a student's copy (no reference service): shown as the instructor's, out of the max."""
     labs = {"lab10": catalog.labs()["lab10"]}
     check = {"lab": "lab10", "name": "x", "nodeid": "x", "duration": 0, "points": 0.0, "message": ""}
-    record = {"labs": {"lab10": {"recorded_at": "now", "checks": [
-        *({**check, "task": task, "status": "pass", "points": 1.0, "max_points": 1.0}
-          for task in ("10.1", "10.2", "10.3", "10.4", "10.5")),
-        {**check, "task": "10.6", "status": "graded-by-instructor", "max_points": 1.0},
-        {**check, "task": "10.6", "status": "graded-by-instructor", "max_points": 5.0},
-    ]}}}
+    record = {
+        "labs": {
+            "lab10": {
+                "recorded_at": "now",
+                "checks": [
+                    *(
+                        {**check, "task": task, "status": "pass", "points": 1.0, "max_points": 1.0}
+                        for task in ("10.1", "10.2", "10.3", "10.4", "10.5")
+                    ),
+                    {**check, "task": "10.6", "status": "graded-by-instructor", "max_points": 1.0},
+                    {**check, "task": "10.6", "status": "graded-by-instructor", "max_points": 5.0},
+                ],
+            }
+        }
+    }
     summary = status.summarise(record, labs)
     assert (summary["points"], summary["max_points"], summary["percent"]) == (5.0, 5.0, 100.0), summary
     assert summary["next"] is None and summary["tasks_passed"] == summary["tasks"] == 5

@@ -20,9 +20,14 @@ from workbook.paths import ROOT, SOLUTIONS
 def start_watch(target, state, *extra):
     env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
     env["WORKBOOK_STATE_DIR"] = str(state)
-    return subprocess.Popen([sys.executable, "-m", "workbook", "watch", "lab1", "--target", str(target),
-                             "--max-runs", "2", *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbook", "watch", "lab1", "--target", str(target), "--max-runs", "2", *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def read_until(process, text: str, timeout: float = 120) -> str:
@@ -63,7 +68,9 @@ def test_watch_runs_again_when_a_file_changes(tmp_path, mode):
     finally:
         process.kill()
     assert process.returncode == 0, rest
-    assert "changed: runners.py" in rest and f"lab1: {checks} of {checks} checks pass, {points} / {points} points" in rest, rest
+    assert (
+        "changed: runners.py" in rest and f"lab1: {checks} of {checks} checks pass, {points} / {points} points" in rest
+    ), rest
     assert f"TOTAL {points} / {points}" in rest  # the checks' own output reaches the terminal
     record = json.loads((state / "status.json").read_text())
     (labs,) = record["targets"].values()
@@ -87,6 +94,7 @@ def test_polling_sees_changes_and_ignores_caches(tmp_path):
 
 
 def test_watch_refuses_an_unknown_lab():
-    done = subprocess.run([sys.executable, "-m", "workbook", "watch", "lab99"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "workbook", "watch", "lab99"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and "unknown lab" in done.stderr

@@ -51,8 +51,14 @@ from workbook.target import activate
 
 pytestmark = pytest.mark.conformance
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
 EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 8}  # per operation, per mode, per credential
 API_KEY = "conformance-run-key"
 JWT_SECRET = "conformance-run-secret-of-at-least-32-chars"
@@ -97,21 +103,26 @@ def lab5(tmp_path, models, monkeypatch) -> Service:
 
 
 def lab6(tmp_path, models, monkeypatch) -> Service:
-    settings = lab_module("lab6.settings").Settings(model_dir=models,
-                                                   prediction_log=tmp_path / "logs" / "predictions.jsonl")
+    settings = lab_module("lab6.settings").Settings(
+        model_dir=models, prediction_log=tmp_path / "logs" / "predictions.jsonl"
+    )
     return Service(lab_module("lab6.app").create_app(settings))
 
 
 def lab7(tmp_path, models, monkeypatch) -> Service:
-    settings = lab_module("lab7.settings").Settings(model_dir=models, api_key=API_KEY,
-                                                   cors_origins=["http://localhost:5173"])
+    settings = lab_module("lab7.settings").Settings(
+        model_dir=models, api_key=API_KEY, cors_origins=["http://localhost:5173"]
+    )
     return Service(lab_module("lab7.app").create_app(settings), credentials={"X-API-Key": API_KEY})
 
 
 def lab8(tmp_path, models, monkeypatch) -> Service:
     settings = lab_module("lab8.settings").Settings(
-        model_dir=models, api_key=API_KEY, cache_dir=tmp_path / "cache",
-        prediction_log=tmp_path / "logs" / "predictions.jsonl")
+        model_dir=models,
+        api_key=API_KEY,
+        cache_dir=tmp_path / "cache",
+        prediction_log=tmp_path / "logs" / "predictions.jsonl",
+    )
     return Service(lab_module("lab8.app").create_app(settings), credentials={"X-API-Key": API_KEY})
 
 
@@ -125,11 +136,13 @@ def lab10(tmp_path, models, monkeypatch) -> Service:
     # A failed login checks a dummy hash of 600,000 PBKDF2 rounds (so unknown users take as long): cheap here.
     monkeypatch.setattr(auth, "UNKNOWN_USER_HASH", auth.hash_password("nobody", iterations=1_000))
     settings = lab_module("lab10.settings").Settings(
-        model_dir=models, jwt_secret=JWT_SECRET,
-        users={USERNAME: auth.hash_password(PASSWORD, iterations=1_000)}, rate_limit=1_000_000)
+        model_dir=models,
+        jwt_secret=JWT_SECRET,
+        users={USERNAME: auth.hash_password(PASSWORD, iterations=1_000)},
+        rate_limit=1_000_000,
+    )
     token = auth.create_access_token(USERNAME, settings)
-    return Service(lab_module("lab10.app").create_app(settings),
-                   credentials={"Authorization": f"Bearer {token}"})
+    return Service(lab_module("lab10.app").create_app(settings), credentials={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +153,16 @@ def models(tmp_path_factory):
     return folder
 
 
-SERVICES = {"lab2": lab2, "lab4": lab4, "lab5": lab5, "lab6": lab6, "lab7": lab7, "lab8": lab8, "lab9": lab9,
-            "lab10": lab10}
+SERVICES = {
+    "lab2": lab2,
+    "lab4": lab4,
+    "lab5": lab5,
+    "lab6": lab6,
+    "lab7": lab7,
+    "lab8": lab8,
+    "lab9": lab9,
+    "lab10": lab10,
+}
 
 
 def strategy(operation, mode: GenerationMode):
@@ -149,18 +170,26 @@ def strategy(operation, mode: GenerationMode):
     names = {parameter.name for parameter in operation.path_parameters}
     if "model_name" not in names:
         return operation.as_strategy(generation_mode=mode)
-    return st.one_of(operation.as_strategy(generation_mode=mode),
-                     *(operation.as_strategy(generation_mode=mode, path_parameters={"model_name": name})
-                       for name in MODELS))
+    return st.one_of(
+        operation.as_strategy(generation_mode=mode),
+        *(operation.as_strategy(generation_mode=mode, path_parameters={"model_name": name}) for name in MODELS),
+    )
 
 
-def run_operation(operation, service: Service, headers: dict[str, str] | None, mode: GenerationMode,
-                  problems: dict[str, str]) -> int:
+def run_operation(
+    operation, service: Service, headers: dict[str, str] | None, mode: GenerationMode, problems: dict[str, str]
+) -> int:
     """Send ``EXAMPLES[mode]`` generated cases to one operation; record each new problem; return the count."""
     sent = 0
 
-    @settings(max_examples=EXAMPLES[mode], derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES[mode],
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy(operation, mode))
     def send(case) -> None:
         nonlocal sent
@@ -197,13 +226,15 @@ def test_every_answer_is_documented(lab, tmp_path, models, monkeypatch):
             for headers in [None, service.credentials] if secured else [None]:
                 for mode in EXAMPLES:
                     counts[operation.label] = counts.get(operation.label, 0) + run_operation(
-                        operation, service, headers, mode, problems)
+                        operation, service, headers, mode, problems
+                    )
     finally:
         asgi.shutdown_lifespans()
     elapsed = time.perf_counter() - started
     print(f"{lab}: {sum(counts.values())} cases in {elapsed:.1f} s: {counts}")
     assert not problems, f"{lab}: {len(problems)} problems:\n\n" + "\n\n".join(
-        f"== {key}\n{text}" for key, text in problems.items())
+        f"== {key}\n{text}" for key, text in problems.items()
+    )
 
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}

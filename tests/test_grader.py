@@ -34,8 +34,9 @@ def test_exit_at_import_and_missing_names_are_import_errors(tmp_path):
     persistence.write_text(persistence.read_text().replace("def predict_category(", "def predict_label("))
     run = run_checks("checks/lab1", "checks/lab3", target=target)
     statuses = run.statuses()
-    assert {s for n, s in statuses.items() if "asyncio" in n or "slow_task" in n or "concurrent" in n
-            or "sequential" in n} == {"import-error"}
+    assert {
+        s for n, s in statuses.items() if "asyncio" in n or "slow_task" in n or "concurrent" in n or "sequential" in n
+    } == {"import-error"}
     assert statuses["test_predict_category_returns_a_name"] == "import-error"
     assert statuses["test_round_trip_gives_identical_predictions"] == "pass"
     missing = run.by_name()["test_predict_category_returns_a_name"]["message"]
@@ -45,10 +46,12 @@ def test_exit_at_import_and_missing_names_are_import_errors(tmp_path):
 def test_a_hang_times_out_only_its_own_checks(tmp_path):
     target = make_target(tmp_path, "lab1")
     runners = target / "lab1" / "runners.py"
-    runners.write_text(runners.read_text().replace(
-        "    tasks = [asyncio.create_task(",
-        "    while True:  # a student's infinite loop\n        pass\n    tasks = [asyncio.create_task(",
-    ))
+    runners.write_text(
+        runners.read_text().replace(
+            "    tasks = [asyncio.create_task(",
+            "    while True:  # a student's infinite loop\n        pass\n    tasks = [asyncio.create_task(",
+        )
+    )
     run = run_checks("checks/lab1", target=target, extra=("--check-timeout", "1.5"))
     statuses = run.statuses()
     concurrent = {n: s for n, s in statuses.items() if "concurrent" in n}
@@ -77,8 +80,11 @@ def test_score_table_is_printed(solutions_run):
 def test_failure_message_says_what_was_expected_and_where_to_read(tmp_path):
     target = make_target(tmp_path, "lab1")
     runners = target / "lab1" / "runners.py"
-    runners.write_text(runners.read_text().replace("return list(await asyncio.gather(*tasks))",
-                                                   "return list(reversed(await asyncio.gather(*tasks)))"))
+    runners.write_text(
+        runners.read_text().replace(
+            "return list(await asyncio.gather(*tasks))", "return list(reversed(await asyncio.gather(*tasks)))"
+        )
+    )
     run = run_checks("checks/lab1", target=target, extra=("-k", "input_order"))
     message = run.by_name()["test_concurrent_results_keep_the_input_order"]["message"]
     assert "expected ['task 0', 'task 1', 'task 2']" in message
@@ -91,16 +97,23 @@ def test_unknown_target_is_a_usage_error(tmp_path):
 
     from workbook.paths import ROOT
 
-    done = subprocess.run([sys.executable, "-m", "pytest", "checks/lab1", "--target", str(tmp_path / "nowhere")],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/lab1", "--target", str(tmp_path / "nowhere")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 4 and "neither 'labs', 'solutions' nor a directory" in done.stderr
 
 
 def test_student_code_error_names_the_student_file(tmp_path):
     target = make_target(tmp_path, "lab1")
     runners = target / "lab1" / "runners.py"
-    runners.write_text(runners.read_text().replace(
-        "    await asyncio.sleep(delay)\n    return name", "    await asyncio.sleep(delay)\n    return name + 1"))
+    runners.write_text(
+        runners.read_text().replace(
+            "    await asyncio.sleep(delay)\n    return name", "    await asyncio.sleep(delay)\n    return name + 1"
+        )
+    )
     run = run_checks("checks/lab1", target=target, extra=("-k", "returns_its_name"))
     message = run.by_name()["test_slow_task_waits_and_returns_its_name"]["message"]
     assert message.startswith("your code raised TypeError")
@@ -112,10 +125,12 @@ def test_a_thread_spinning_forever_does_not_hang_the_run(tmp_path):
     still end (the grader leaves without waiting for that thread) and score the rest."""
     target = make_target(tmp_path, "lab2")
     app = target / "lab2" / "app.py"
-    app.write_text(app.read_text().replace(
-        '    time.sleep(delay)\n    return {"route": "slow-sync", "waited": delay}',
-        "    while True:  # a student's infinite loop, in a worker thread\n        pass",
-    ))
+    app.write_text(
+        app.read_text().replace(
+            '    time.sleep(delay)\n    return {"route": "slow-sync", "waited": delay}',
+            "    while True:  # a student's infinite loop, in a worker thread\n        pass",
+        )
+    )
     run = run_checks("checks/lab2", target=target, extra=("--check-timeout", "2"), idle=90)
     statuses = run.statuses()
     assert statuses["test_fast_stays_responsive_during_slow_sync"] == "timeout", statuses
@@ -125,8 +140,11 @@ def test_a_thread_spinning_forever_does_not_hang_the_run(tmp_path):
 def table_rows(output: str) -> dict[str, str]:
     """The score table's task rows, by task id."""
     table = output.split("score — target:", 1)[1]
-    return {line.split()[0]: line for line in table.splitlines() if line.startswith("  ") and line.split()
-            and line.split()[0][0].isdigit()}
+    return {
+        line.split()[0]: line
+        for line in table.splitlines()
+        if line.startswith("  ") and line.split() and line.split()[0][0].isdigit()
+    }
 
 
 def test_deselected_checks_are_not_run_and_cost_nothing():
@@ -149,15 +167,19 @@ def test_deselected_checks_are_not_run_and_cost_nothing():
 
 
 def test_deselected_checks_on_the_starters_are_not_run_either():
-    run = run_checks("checks/lab1", target="labs",
-                     extra=("--deselect", "checks/lab1/test_asyncio.py::test_slow_task_lets_other_tasks_run"))
+    run = run_checks(
+        "checks/lab1",
+        target="labs",
+        extra=("--deselect", "checks/lab1/test_asyncio.py::test_slow_task_lets_other_tasks_run"),
+    )
     statuses = run.statuses()
     assert statuses.pop("test_slow_task_lets_other_tasks_run") == "not-run", statuses
     assert set(statuses.values()) == {"not-started"}, statuses
     left_out = run.by_name()["test_slow_task_lets_other_tasks_run"]["max_points"]
     lab_total = sum(c["max_points"] for c in run.grade["checks"])
     assert run.grade["not_counted"] == {"not-run": left_out} and run.grade["max_points"] == lab_total - left_out, (
-        run.grade)
+        run.grade
+    )
     row = table_rows(run.output)["1.1"]
     assert "not started" in row and f"(+{left_out:g} not run)" in row, row
 
@@ -166,9 +188,12 @@ def test_only_a_check_can_hand_its_task_to_the_instructor(tmp_path):
     """Code under test that raises GradedByInstructor gets an ordinary failure: its points stay in the max."""
     target = make_target(tmp_path, "lab1")
     runners = target / "lab1" / "runners.py"
-    runners.write_text(runners.read_text().replace(
-        "    await asyncio.sleep(delay)\n    return name",
-        "    from workbook.grader import GradedByInstructor\n    raise GradedByInstructor('ask my teacher')"))
+    runners.write_text(
+        runners.read_text().replace(
+            "    await asyncio.sleep(delay)\n    return name",
+            "    from workbook.grader import GradedByInstructor\n    raise GradedByInstructor('ask my teacher')",
+        )
+    )
     run = run_checks("checks/lab1", target=target, extra=("-k", "returns_its_name"))
     check = run.by_name()["test_slow_task_waits_and_returns_its_name"]
     assert check["status"] == "fail" and run.grade["max_points"] == check["max_points"] == 1, check
@@ -178,10 +203,13 @@ def test_only_a_check_can_hand_its_task_to_the_instructor(tmp_path):
 def test_a_check_graded_by_the_instructor_costs_nothing():
     """The status a check gets when it raises GradedByInstructor itself (Task 10.6 in a student's copy,
     which has no reference service; tests/test_cli_build.py shows it in a real copy)."""
+
     def raised_in(filename: str) -> BaseException:
         try:
-            exec(compile("raise GradedByInstructor('graded by your instructor')", filename, "exec"),
-                 {"GradedByInstructor": grader.GradedByInstructor})
+            exec(
+                compile("raise GradedByInstructor('graded by your instructor')", filename, "exec"),
+                {"GradedByInstructor": grader.GradedByInstructor},
+            )
         except grader.GradedByInstructor as exc:
             return exc
         raise AssertionError("nothing was raised")
@@ -190,12 +218,25 @@ def test_a_check_graded_by_the_instructor_costs_nothing():
     assert not grader._raised_by_a_check(raised_in(str(SOLUTIONS / "lab10" / "app.py")))
 
     def check(task, status, points):
-        return results.CheckResult(lab="lab10", task=task, name=f"test_{task}_{status}", nodeid=f"x::{task}{status}",
-                                   status=status, points=points if status == "pass" else 0.0, max_points=points)
+        return results.CheckResult(
+            lab="lab10",
+            task=task,
+            name=f"test_{task}_{status}",
+            nodeid=f"x::{task}{status}",
+            status=status,
+            points=points if status == "pass" else 0.0,
+            max_points=points,
+        )
 
-    summary = results.summarise([check("10.1", "pass", 2.0), check("10.1", "fail", 1.0),
-                                check("10.6", "graded-by-instructor", 1.0),
-                                check("10.6", "graded-by-instructor", 5.0)], "labs")
+    summary = results.summarise(
+        [
+            check("10.1", "pass", 2.0),
+            check("10.1", "fail", 1.0),
+            check("10.6", "graded-by-instructor", 1.0),
+            check("10.6", "graded-by-instructor", 5.0),
+        ],
+        "labs",
+    )
     assert (summary["points"], summary["max_points"]) == (2.0, 3.0), summary
     assert summary["not_counted"] == {"graded-by-instructor": 6.0}
     assert summary["counts"]["graded-by-instructor"] == 2 and summary["counts"]["fail"] == 1

@@ -14,8 +14,13 @@ AFTER = "test_disk_cache_runs_the_model_once_per_input"
 def test_a_deadlock_times_out_and_the_next_check_still_runs(tmp_path):
     mistake = next(m for m in load_mistakes() if m.lab == "lab8" and "deadlock" in m.name)
     target = mistake.apply(tmp_path)
-    run = run_checks(f"checks/lab8/test_memory_cache.py::{HANG}", f"checks/lab8/test_disk_cache.py::{AFTER}",
-                     target=target, extra=("--check-timeout", "3"), idle=90)
+    run = run_checks(
+        f"checks/lab8/test_memory_cache.py::{HANG}",
+        f"checks/lab8/test_disk_cache.py::{AFTER}",
+        target=target,
+        extra=("--check-timeout", "3"),
+        idle=90,
+    )
     statuses = run.statuses()
     assert statuses.get(HANG) == "timeout", (statuses, run.output[-3000:])
     assert statuses.get(AFTER) == "pass", (statuses, run.output[-3000:])

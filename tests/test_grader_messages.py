@@ -76,8 +76,10 @@ def test_a_returned_coroutine_is_told_to_add_await():
 
 
 def test_did_not_raise_names_the_call_the_check_made():
-    exc = raise_from(CHECK_FILE, "def load_model(path):\n    return path\n"
-                                 "with pytest.raises(ValueError):\n    load_model('tampered.joblib')\n")
+    exc = raise_from(
+        CHECK_FILE,
+        "def load_model(path):\n    return path\nwith pytest.raises(ValueError):\n    load_model('tampered.joblib')\n",
+    )
     status, message = classify(exc)
     assert status == "fail" and "load_model('tampered.joblib')" in message and "ValueError" in message, message
     assert "DID NOT RAISE" not in message
@@ -108,11 +110,14 @@ def test_a_check_that_goes_through_earlier_tasks_names_them():
 
 
 def test_your_code_raised_names_the_task_whose_function_raised():
-    source = ("def score(entry, rows):  # Task 5.2\n"
-              "    raise ValueError('confidence must be at most 1')\n")
+    source = "def score(entry, rows):  # Task 5.2\n    raise ValueError('confidence must be at most 1')\n"
     namespace = {}
-    linecache.cache["/tmp/sub/lab5/scoring.py"] = (len(source), None, source.splitlines(keepends=True),
-                                                    "/tmp/sub/lab5/scoring.py")
+    linecache.cache["/tmp/sub/lab5/scoring.py"] = (
+        len(source),
+        None,
+        source.splitlines(keepends=True),
+        "/tmp/sub/lab5/scoring.py",
+    )
     exec(compile(source, "/tmp/sub/lab5/scoring.py", "exec"), namespace)
     exc = raise_from(CHECK_FILE, "score(None, [])\n", score=namespace["score"])
     status, message = classify(exc)
@@ -123,8 +128,16 @@ def test_your_code_raised_names_the_task_whose_function_raised():
 def test_the_task_function_is_found_without_ast_too():
     from workbook.grader import _task_function_by_indent
 
-    lines = ["class MicroBatcher:\n", "    async def run_batch(self, batch: list,\n",
-             "                        other: int) -> None:  # Task 9.5\n", '        """Doc."""\n',
-             "        if True:\n", "            raise ValueError('x')\n", "\n", "def given():\n", "    return 1\n"]
+    lines = [
+        "class MicroBatcher:\n",
+        "    async def run_batch(self, batch: list,\n",
+        "                        other: int) -> None:  # Task 9.5\n",
+        '        """Doc."""\n',
+        "        if True:\n",
+        "            raise ValueError('x')\n",
+        "\n",
+        "def given():\n",
+        "    return 1\n",
+    ]
     assert _task_function_by_indent(lines, 6) == ("9.5", "run_batch")
     assert _task_function_by_indent(lines, 9) is None

@@ -34,8 +34,12 @@ TASKS = ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "
 SECRET = "workbook-test-secret-4f1c9e"  # in the grading shell's environment: no submission may see it
 FORMULA = '=HYPERLINK("x")'
 # Entries that cannot be read: each is graded "unreadable" with this reason, and the rest of the class is graded.
-UNREADABLE = {"bad-zip": "not a readable zip file", "long-name": "longer than 255 bytes",
-              "file-and-folder": "both a file and a folder", "too-many-files": "more than 2000 files"}
+UNREADABLE = {
+    "bad-zip": "not a readable zip file",
+    "long-name": "longer than 255 bytes",
+    "file-and-folder": "both a file and a folder",
+    "too-many-files": "more than 2000 files",
+}
 
 
 def add_intake_cases(submissions: Path) -> None:
@@ -97,8 +101,18 @@ def graded(tmp_path_factory) -> Graded:
     before = instructor_digest()
     busy = os.getloadavg()[0] / (os.cpu_count() or 1)
     start = time.monotonic()
-    command = [sys.executable, "-m", "workbook", "grade", str(submissions), "--out", str(out), "--jobs", "2",
-               *(arg for lab in LABS for arg in ("--lab", lab))]
+    command = [
+        sys.executable,
+        "-m",
+        "workbook",
+        "grade",
+        str(submissions),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        *(arg for lab in LABS for arg in ("--lab", lab)),
+    ]
     seen: set[str] = set()  # names of the hostile cases' processes, seen alive while grading
     # No wall-clock budget: grade prints a line per submission, and is stopped only if it falls silent.
     with WatchedCommand(command, cwd=ROOT, env=env) as watched:
@@ -127,8 +141,9 @@ EXTRA = len(UNREADABLE) + 2  # the intake cases, the second carol-starters and t
 
 
 def test_grading_runs_to_the_end(graded):
-    assert graded.done.returncode == 0, f"grade exited {graded.done.returncode}:\n{graded.done.stdout[-3000:]}\n" \
-                                        f"{graded.done.stderr[-3000:]}"
+    assert graded.done.returncode == 0, (
+        f"grade exited {graded.done.returncode}:\n{graded.done.stdout[-3000:]}\n{graded.done.stderr[-3000:]}"
+    )
     assert f"graded {len(graded.cases) + EXTRA} submissions" in graded.done.stdout
     digest = hashlib.sha256((graded.out / "grades.csv").read_bytes()).hexdigest()
     assert f"grades.csv SHA-256 {digest}" in graded.done.stdout, graded.done.stdout[-1000:]
@@ -179,7 +194,9 @@ def test_each_submission_gets_exactly_what_it_earned(graded, case):
     )
     for lab, points in spec.lab_points.items():
         assert lab_points[lab] == points, f"{case}: {lab} got {lab_points[lab]}, expected {points}"
-    assert MAX_POINTS == {lab: points_of_lab(lab) for lab in LABS}, "tests/hostile's MAX_POINTS no longer match the checks"
+    assert MAX_POINTS == {lab: points_of_lab(lab) for lab in LABS}, (
+        "tests/hostile's MAX_POINTS no longer match the checks"
+    )
     assert float(row["max"]) == sum(MAX_POINTS.values())
 
 
@@ -216,8 +233,10 @@ def test_feedback_says_what_happened_to_each_check(graded):
     lab1 = next(lab for lab in frank["labs"] if lab["lab"] == "lab1")
     failing = [c for c in lab1["checks"] if c["status"] != "pass"]
     # Results in finishing order: wrong whenever the delays are not sorted (the order check, and twelve delays).
-    assert [c["name"] for c in failing] == ["test_concurrent_results_keep_the_input_order",
-                                            "test_concurrent_run_of_nothing_and_of_many"], failing
+    assert [c["name"] for c in failing] == [
+        "test_concurrent_results_keep_the_input_order",
+        "test_concurrent_run_of_nothing_and_of_many",
+    ], failing
     assert "in the order of the delays" in failing[0]["message"]
     assert "/tmp/" not in json.dumps(frank), "feedback names the grader's temporary folders"
     heidi = graded.feedback("heidi-syntax-error")
@@ -225,8 +244,16 @@ def test_feedback_says_what_happened_to_each_check(graded):
     assert {c["status"] for c in lab2["checks"]} == {"import-error"}
     assert lab2["checks"][0]["message"].startswith("lab2/app.py, line"), lab2["checks"][0]["message"]
     for path in (graded.out / "feedback").iterdir():
-        assert set(json.loads(path.read_text())) >= {"student", "status", "points", "max_points", "checks_sha256",
-                                                  "submission_sha256", "notes", "labs"}
+        assert set(json.loads(path.read_text())) >= {
+            "student",
+            "status",
+            "points",
+            "max_points",
+            "checks_sha256",
+            "submission_sha256",
+            "notes",
+            "labs",
+        }
 
 
 def test_hostile_submissions_are_explained(graded):
@@ -269,7 +296,9 @@ def test_tampering_with_its_own_run_is_flagged_for_review(graded):
     def review(student):
         return " ".join(graded.feedback(student)["review"])
 
-    assert "time.perf_counter (assigned)" in review("hostile-self-restoring-clock"), review("hostile-self-restoring-clock")
+    assert "time.perf_counter (assigned)" in review("hostile-self-restoring-clock"), review(
+        "hostile-self-restoring-clock"
+    )
     assert "runtest (on the item)" in review("hostile-gc-items"), review("hostile-gc-items")
     assert "gc" in review("hostile-gc-items")
     assert "environment" in review("hostile-reads-environment")
@@ -295,7 +324,8 @@ def test_nothing_is_planted_in_the_instructors_checks(graded):
 
 def test_no_process_of_a_submission_outlives_the_grading(graded):
     assert graded.processes_seen >= {"hostile-detach", "hostile-chain"}, (
-        f"the hostile cases' processes were never seen running ({graded.processes_seen}): the test proves nothing")
+        f"the hostile cases' processes were never seen running ({graded.processes_seen}): the test proves nothing"
+    )
     time.sleep(1.0)  # a re-forking chain would show by now
     assert not _alive_named("hostile-"), f"processes left running by a submission: {_alive_named('hostile-')}"
     with (graded.out / "grades.csv").open() as handle:

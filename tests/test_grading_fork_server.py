@@ -29,8 +29,24 @@ os.kill(os.getppid(), signal.SIGKILL)
 
 def grade(submissions, out, *extra):
     env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    done = run_watched([sys.executable, "-m", "workbook", "grade", str(submissions), "--out", str(out),
-                        "--lab", "lab1", "--lab", "lab2", *extra], cwd=ROOT, env=env)
+    done = run_watched(
+        [
+            sys.executable,
+            "-m",
+            "workbook",
+            "grade",
+            str(submissions),
+            "--out",
+            str(out),
+            "--lab",
+            "lab1",
+            "--lab",
+            "lab2",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     assert done.stuck is None, f"grade was stopped: {done.stuck}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
@@ -50,8 +66,9 @@ def small_class(tmp_path_factory):
     folder = tmp_path_factory.mktemp("small-class")
     both = {"lab1": "solution", "lab2": "solution"}
     write_case(Case("ann", "complete", both, 18, "ok"), folder)
-    write_case(Case("bob", "a mistake", both, 17, "ok", mistakes=("lab1: results in the order the tasks finished",)),
-               folder)
+    write_case(
+        Case("bob", "a mistake", both, 17, "ok", mistakes=("lab1: results in the order the tasks finished",)), folder
+    )
     write_case(Case("cat", "starters", {"lab1": "starter", "lab2": "starter"}, 0, "ok"), folder)
     return folder
 
@@ -66,8 +83,11 @@ def test_in_the_sandbox_and_outside_the_grades_are_the_same(small_class, tmp_pat
     assert done.stdout.count("WARNING: grading WITHOUT a sandbox") == 1
     both = points_of_lab("lab1") + points_of_lab("lab2")
     # bob's results come back in finishing order: the order check and the twelve-delay check fail (2 points).
-    assert totals(forked) == totals(fresh) == {"ann": (f"{both:g}", "ok"), "bob": (f"{both - 2:g}", "ok"),
-                                               "cat": ("0", "ok")}
+    assert (
+        totals(forked)
+        == totals(fresh)
+        == {"ann": (f"{both:g}", "ok"), "bob": (f"{both - 2:g}", "ok"), "cat": ("0", "ok")}
+    )
     for student in ("ann", "bob", "cat"):
         assert statuses(forked, student) == statuses(fresh, student)
 
@@ -81,15 +101,23 @@ def test_a_submission_that_kills_the_fork_server_hurts_nobody(tmp_path):
     write_case(Case("mallory", "kills its parent", {"lab1": "starter", "lab2": "solution"}, 8, "ok"), folder)
     runners = folder / "mallory" / "lab1" / "runners.py"
     source = runners.read_text()
-    runners.write_text(source.replace("from __future__ import annotations\n",
-                                      "from __future__ import annotations\n" + KILLS_ITS_PARENT, 1))
-    write_case(Case("zoe", "complete, graded after the server died", {"lab1": "solution", "lab2": "solution"}, 18,
-                    "ok"), folder)
+    runners.write_text(
+        source.replace(
+            "from __future__ import annotations\n", "from __future__ import annotations\n" + KILLS_ITS_PARENT, 1
+        )
+    )
+    write_case(
+        Case("zoe", "complete, graded after the server died", {"lab1": "solution", "lab2": "solution"}, 18, "ok"),
+        folder,
+    )
     done = grade(folder, tmp_path / "out", "--jobs", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     # mallory's source signals its parent: flagged for review; its lab1 run ended with its sandbox.
     both = f"{points_of_lab('lab1') + points_of_lab('lab2'):g}"
-    assert totals(tmp_path / "out") == {"ann": (both, "ok"), "mallory": (f"{points_of_lab('lab2'):g}", "review"),
-                                        "zoe": (both, "ok")}
+    assert totals(tmp_path / "out") == {
+        "ann": (both, "ok"),
+        "mallory": (f"{points_of_lab('lab2'):g}", "review"),
+        "zoe": (both, "ok"),
+    }
     assert "the fork server (the checks' parent process) was killed while grading" in done.stdout
     assert "mallory" in json.loads((tmp_path / "out" / "grading.json").read_text())["fork_server_killed_while_grading"]

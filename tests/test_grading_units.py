@@ -27,6 +27,7 @@ def signed(seq: int, kind: str, key: bytes = KEY, **fields) -> bytes:
 
 # --- the channel ------------------------------------------------------------------------------------
 
+
 def test_only_signed_lines_in_sequence_are_believed():
     good = signed(0, "start", nodeid="a") + signed(1, "result", nodeid="a", status="pass")
     wrong_key = signed(2, "result", key=b"x" * 32, nodeid="b", status="pass")
@@ -63,15 +64,24 @@ PLAN = [PlannedCheck(f"checks/lab1/test_a.py::test_{n}", f"test_{n}", "lab1", "1
 
 
 def raw_run(records: list[dict], killed=False, returncode=0, stalled=None) -> RawRun:
-    return RawRun(returncode=None if killed else returncode, killed=killed, duration=1.0,
-                  records=result_channel.Records(records=records), output="", stalled=stalled, stalled_after=31.0)
+    return RawRun(
+        returncode=None if killed else returncode,
+        killed=killed,
+        duration=1.0,
+        records=result_channel.Records(records=records),
+        output="",
+        stalled=stalled,
+        stalled_after=31.0,
+    )
 
 
 def test_points_come_from_the_plan_and_missing_results_count_as_failed():
-    records = [{"kind": "plan", "checks": []},
-               {"kind": "start", "nodeid": PLAN[0].nodeid},
-               {"kind": "result", "nodeid": PLAN[0].nodeid, "status": "pass", "points": 99, "message": ""},
-               {"kind": "start", "nodeid": PLAN[1].nodeid}]
+    records = [
+        {"kind": "plan", "checks": []},
+        {"kind": "start", "nodeid": PLAN[0].nodeid},
+        {"kind": "result", "nodeid": PLAN[0].nodeid, "status": "pass", "points": 99, "message": ""},
+        {"kind": "start", "nodeid": PLAN[1].nodeid},
+    ]
     run = lab_process.outcomes("lab1", PLAN, raw_run(records, returncode=0), 60)
     assert [c.status for c in run.checks] == ["pass", "no-result", "no-result"]
     assert run.points == 2.0 and run.max_points == 6.0  # the plan's 2 points, not the record's 99
@@ -113,6 +123,7 @@ def test_a_real_lab_run_reports_every_check(tmp_path):
 
 
 # --- reading submissions -------------------------------------------------------------------------------
+
 
 def write(path, text="x = 1\n"):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +171,7 @@ def test_student_names_become_distinct_safe_file_names():
 
 # --- the kit -----------------------------------------------------------------------------------------
 
+
 def test_the_kit_has_the_checks_but_no_code_under_test(tmp_path):
     kit = grading.Kit.read()
     names = set(kit.files)
@@ -181,9 +193,15 @@ def test_failure_messages_are_grouped_without_their_numbers():
 
 # --- the command's refusals ------------------------------------------------------------------------------
 
+
 def grade(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "workbook", "grade", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "workbook", "grade", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_grade_refuses_what_it_cannot_do(tmp_path):
@@ -201,8 +219,19 @@ def test_grade_refuses_what_it_cannot_do(tmp_path):
 def test_grade_help_explains_the_threat_model():
     done = grade("--help")
     assert done.returncode == 0
-    for words in ("SUBMISSIONS_DIR", "--out", "--jobs", "--lab-timeout", "tampered", "threat model", "sandbox",
-                  "--no-sandbox", "review", "unreadable", "docs/grading-threat-model.md"):
+    for words in (
+        "SUBMISSIONS_DIR",
+        "--out",
+        "--jobs",
+        "--lab-timeout",
+        "tampered",
+        "threat model",
+        "sandbox",
+        "--no-sandbox",
+        "review",
+        "unreadable",
+        "docs/grading-threat-model.md",
+    ):
         assert words in done.stdout.lower() or words in done.stdout, words
 
 
@@ -211,8 +240,12 @@ def test_the_stall_watch_names_a_check_far_past_its_timeout(tmp_path, monkeypatc
     monkeypatch.setattr(lab_process, "STALL_GRACE", 0.0)
     channel = (tmp_path / "channel").open("w+b")
     plan = [{"nodeid": "a", "timeout": 0.2}, {"nodeid": "b", "timeout": 0.2}]
-    channel.write(signed(0, "plan", checks=plan) + signed(1, "start", nodeid="a")
-                  + signed(2, "result", nodeid="a", status="pass") + signed(3, "start", nodeid="b")[:40])
+    channel.write(
+        signed(0, "plan", checks=plan)
+        + signed(1, "start", nodeid="a")
+        + signed(2, "result", nodeid="a", status="pass")
+        + signed(3, "start", nodeid="b")[:40]
+    )
     channel.flush()
     watch = lab_process._StallWatch(channel.fileno(), KEY)
     assert watch.stuck() is None and watch.running is None  # b's start line is not complete yet
@@ -243,9 +276,17 @@ def test_a_lab_whose_checks_use_the_reference_gets_it_in_its_own_runs_only(tmp_p
 
 
 def test_code_that_reaches_for_the_solutions_is_pointed_out():
-    submission = grading.Submission("eve", "eve", {"lab1": {
-        "runners.py": b"from workbook.paths import SOLUTIONS\nexec((SOLUTIONS / 'lab1/runners.py').read_text())\n",
-        "notes.md": b"SOLUTIONS\n", "helpers.py": b"# no solutions here\n"}})
+    submission = grading.Submission(
+        "eve",
+        "eve",
+        {
+            "lab1": {
+                "runners.py": b"from workbook.paths import SOLUTIONS\nexec((SOLUTIONS / 'lab1/runners.py').read_text())\n",
+                "notes.md": b"SOLUTIONS\n",
+                "helpers.py": b"# no solutions here\n",
+            }
+        },
+    )
     (note,) = submission.suspicious()
     assert note.startswith("lab1/runners.py: mentions 'SOLUTIONS'")
 
@@ -256,19 +297,22 @@ def test_a_grading_run_cannot_import_the_solutions_by_name(tmp_path):
     (probe / "__init__.py").write_text("")
     (probe / "runners.py").write_text(
         "import importlib.util, sys\n"
-        "print('SOLUTIONS-IMPORTABLE' if importlib.util.find_spec('solutions') else 'SOLUTIONS-HIDDEN')\n")
+        "print('SOLUTIONS-IMPORTABLE' if importlib.util.find_spec('solutions') else 'SOLUTIONS-HIDDEN')\n"
+    )
     kit = tmp_path / "kit"
     grading.Kit.read().write(kit)
     extra = {"PYTHONPATH": str(ROOT)}  # as the venv's .pth would put the instructor's workbook on the path
     env = {**lab_process.child_environment(kit, tmp_path), **extra}
     env["PYTHONPATH"] = f"{kit}{os.pathsep}{ROOT}"
-    command = lab_process.pytest_command(kit, ["checks/lab1"], tmp_path / "target", tmp_path / "basetemp",
-                                         quiet=False) + ["-s", "-k", "returns_its_name"]
+    command = lab_process.pytest_command(
+        kit, ["checks/lab1"], tmp_path / "target", tmp_path / "basetemp", quiet=False
+    ) + ["-s", "-k", "returns_its_name"]
     raw = lab_process.run_pytest(command, cwd=kit, env=env, wall_limit=120)
     assert "SOLUTIONS-HIDDEN" in raw.output, raw.output[-2000:]
 
 
 # --- issue 10: intake, the instructor's side, the audit, the target, the sandbox ------------------------------
+
 
 def test_intake_marks_unreadable_submissions_and_goes_on(tmp_path):
     import zipfile
@@ -325,7 +369,7 @@ def test_two_entries_with_one_name_get_two_keys(tmp_path):
 
 
 def test_cells_a_spreadsheet_would_run_are_neutralised():
-    for text in ("=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+    for text in ('=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
         assert grading.cell(text) == "'" + text
     assert grading.cell("alice") == "alice"
 
@@ -353,9 +397,18 @@ def test_the_audit_is_silent_on_honest_code_and_names_reaching_in():
             lab, _, rest = path.partition("/")
             submission.labs.setdefault(lab, {})[rest] = data
         assert grading.audit(submission) == [], case.name
-    hostile = grading.Submission("eve", "eve", {"lab1": {"runners.py": (
-        b"import gc\nimport sys\nsys.modules['time'] = None\ntime.perf_counter = lambda: 0\n"
-        b"import _pytest.runner\nx = lab1.__path__\n")}})
+    hostile = grading.Submission(
+        "eve",
+        "eve",
+        {
+            "lab1": {
+                "runners.py": (
+                    b"import gc\nimport sys\nsys.modules['time'] = None\ntime.perf_counter = lambda: 0\n"
+                    b"import _pytest.runner\nx = lab1.__path__\n"
+                )
+            }
+        },
+    )
     found = " ".join(grading.audit(hostile))
     for words in ("garbage collector", "sys.modules", "time or asyncio", "pytest", "import system"):
         assert words in found, words
@@ -365,11 +418,18 @@ def test_a_target_cannot_shadow_a_library(tmp_path):
     write(tmp_path / "lab1" / "__init__.py", "")
     write(tmp_path / "lab1" / "runners.py", "import joblib\nJOBLIB = joblib.__file__\n")
     write(tmp_path / "joblib" / "__init__.py", "raise SystemExit('the fake joblib was imported')\n")
-    code = ("import sys; from pathlib import Path; from workbook.target import activate\n"
-            f"activate(Path({str(tmp_path)!r}))\n"
-            "import lab1.runners; print(lab1.runners.__file__); print(lab1.runners.JOBLIB)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys; from pathlib import Path; from workbook.target import activate\n"
+        f"activate(Path({str(tmp_path)!r}))\n"
+        "import lab1.runners; print(lab1.runners.__file__); print(lab1.runners.JOBLIB)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     lab_file, joblib_file = done.stdout.split()
     assert lab_file.startswith(str(tmp_path)) and "site-packages" in joblib_file
@@ -385,13 +445,20 @@ def test_the_sandbox_sees_only_its_own_folder_and_no_environment(tmp_path):
     kit.mkdir()
     write(tmp_path / "secret.txt", "not for the sandbox")
     python, folders = sandbox.python_paths()
-    script = ("import os, sys\n"
-              f"print('SECRET-VISIBLE' if os.path.exists({str(tmp_path / 'secret.txt')!r}) else 'SECRET-HIDDEN')\n"
-              f"print('ROOT-VISIBLE' if os.path.exists({str(ROOT / 'solutions')!r}) else 'ROOT-HIDDEN')\n"
-              "print(sorted(os.environ))\n"
-              f"open({str(kit / 'x')!r}, 'w')\n")
-    done = subprocess.run(sandbox.command(work, kit, [python, "-c", script], python_folders=folders),
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "SECRET_TOKEN": "x"})
+    script = (
+        "import os, sys\n"
+        f"print('SECRET-VISIBLE' if os.path.exists({str(tmp_path / 'secret.txt')!r}) else 'SECRET-HIDDEN')\n"
+        f"print('ROOT-VISIBLE' if os.path.exists({str(ROOT / 'solutions')!r}) else 'ROOT-HIDDEN')\n"
+        "print(sorted(os.environ))\n"
+        f"open({str(kit / 'x')!r}, 'w')\n"
+    )
+    done = subprocess.run(
+        sandbox.command(work, kit, [python, "-c", script], python_folders=folders),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SECRET_TOKEN": "x"},
+    )
     assert "SECRET-HIDDEN" in done.stdout and "ROOT-HIDDEN" in done.stdout, done.stdout + done.stderr
     assert "SECRET_TOKEN" not in done.stdout
     assert "Read-only file system" in done.stderr  # the kit cannot be written

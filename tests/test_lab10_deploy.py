@@ -55,10 +55,15 @@ def test_the_rules_catch_a_careless_dockerfile():
 
 
 def test_the_parser_joins_continuations_and_skips_comments():
-    parsed = dockerfile.parse("# syntax=docker/dockerfile:1\nFROM python:3.11.7-slim AS build\n"
-                              "RUN a \\\n    # a comment inside\n    && b\nCMD [\"x\", \"y\"]\n")
+    parsed = dockerfile.parse(
+        "# syntax=docker/dockerfile:1\nFROM python:3.11.7-slim AS build\n"
+        'RUN a \\\n    # a comment inside\n    && b\nCMD ["x", "y"]\n'
+    )
     assert [(i.keyword, i.args, i.line) for i in parsed] == [
-        ("FROM", "python:3.11.7-slim AS build", 2), ("RUN", "a && b", 3), ("CMD", '["x", "y"]', 6)]
+        ("FROM", "python:3.11.7-slim AS build", 2),
+        ("RUN", "a && b", 3),
+        ("CMD", '["x", "y"]', 6),
+    ]
     assert dockerfile.exec_form(parsed[-1].args) == ["x", "y"]
     assert dockerfile.exec_form("gunicorn app:app") is None
 
@@ -79,8 +84,9 @@ def sent_to_the_build(relative: str, patterns) -> bool:
     included = True
     for negated, pattern in patterns:
         candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-        if any(fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", ""))
-               for c in candidates):
+        if any(
+            fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", "")) for c in candidates
+        ):
             included = negated
     return included
 
@@ -107,7 +113,8 @@ def test_the_image_pins_the_same_versions_as_the_workbook():
     workbook_pins = requirements(ROOT / "requirements.txt")
     for name, version in requirements(DEPLOY / "requirements.txt").items():
         assert workbook_pins.get(name) == version, (
-            f"deploy/requirements.txt pins {name}=={version}, requirements.txt {workbook_pins.get(name)}")
+            f"deploy/requirements.txt pins {name}=={version}, requirements.txt {workbook_pins.get(name)}"
+        )
 
 
 def third_party_imports(path) -> set[str]:
@@ -126,8 +133,11 @@ def test_the_image_installs_every_package_the_service_imports():
     imported = set().union(*(third_party_imports(f) for f in files))
     distributions = importlib.metadata.packages_distributions()
     image = set(requirements(DEPLOY / "requirements.txt"))
-    missing = {module: distributions.get(module) for module in imported
-               if not {normalise(d) for d in distributions.get(module, [module])} & image}
+    missing = {
+        module: distributions.get(module)
+        for module in imported
+        if not {normalise(d) for d in distributions.get(module, [module])} & image
+    }
     assert not missing, f"imported by the service but not installed in the image: {missing}"
 
 
@@ -137,18 +147,27 @@ def test_gunicorn_accepts_the_config_and_runs_uvicorn_workers():
     assert config["graceful_timeout"] < 10, "docker stop kills after 10 s: finish before that"
     assert config["timeout"] > config["graceful_timeout"] and config["workers"] >= 1
     env = {**os.environ, "PYTHONPATH": f"{SOLUTIONS}{os.pathsep}{ROOT}"}
-    done = subprocess.run([sys.executable, "-m", "gunicorn", "--check-config", "--config",
-                           "deploy/gunicorn.conf.py", "lab10.app:app"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "--config", "deploy/gunicorn.conf.py", "lab10.app:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_image_takes_labkit_and_not_the_tooling():
-    copied = [instruction.args.split()[:-1] for instruction in INSTRUCTIONS
-              if instruction.keyword == "COPY" and "--from=" not in instruction.args]
+    copied = [
+        instruction.args.split()[:-1]
+        for instruction in INSTRUCTIONS
+        if instruction.keyword == "COPY" and "--from=" not in instruction.args
+    ]
     sources = {source.rstrip("/") for args in copied for source in args}
     assert "labkit" in sources, f"the image should copy labkit/ (what lab 10 imports); it copies {sorted(sources)}"
     assert not {s for s in sources if s.split("/")[0] == "workbook"}, (
-        f"the image should not copy the workbook/ tooling: {sorted(sources)}")
+        f"the image should not copy the workbook/ tooling: {sorted(sources)}"
+    )
     assert sent_to_the_build("labkit/registry.py", dockerignore_patterns())
     assert not sent_to_the_build("workbook/grader.py", dockerignore_patterns())

@@ -16,8 +16,12 @@ def make_app(events: list) -> FastAPI:
 
     @app.get("/{anything:path}")
     async def echo(anything: str, request: Request):
-        return {"path": request.scope["path"], "raw_path": request.scope["raw_path"].decode(),
-                "query": request.url.query, "key": request.headers.get("x-api-key")}
+        return {
+            "path": request.scope["path"],
+            "raw_path": request.scope["raw_path"].decode(),
+            "query": request.url.query,
+            "key": request.headers.get("x-api-key"),
+        }
 
     @app.post("/slow")
     async def slow(background_tasks: BackgroundTasks):

@@ -23,19 +23,22 @@ def client(tmp_path_factory):
         yield test_client
 
 
-@pytest.mark.parametrize("path, body, status", [
-    ("/predict/newsgroups", {"text": ""}, 422),
-    ("/predict/newsgroups", {"text": "a post", "extra": 1}, 422),
-    ("/predict/newsgroups", FLOWER, 422),
-    ("/predict/random_forest", {"text": "a post"}, 422),
-    ("/predict/random_forest", {**FLOWER, "petal_width": "wide"}, 422),
-    ("/predict/random_forest", {**FLOWER, "petal_width": -1}, 422),
-    ("/predict/no_such_model", {"text": "a post"}, 404),
-    ("/jobs", {"model": "random_forest", "items": [FLOWER] * 1001}, 422),
-    ("/jobs", {"model": "random_forest"}, 422),
-    ("/jobs", {"model": "random_forest", "items": [{"text": "a post"}]}, 422),
-    ("/jobs", {"model": "no_such_model", "items": [FLOWER]}, 404),
-])
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        ("/predict/newsgroups", {"text": ""}, 422),
+        ("/predict/newsgroups", {"text": "a post", "extra": 1}, 422),
+        ("/predict/newsgroups", FLOWER, 422),
+        ("/predict/random_forest", {"text": "a post"}, 422),
+        ("/predict/random_forest", {**FLOWER, "petal_width": "wide"}, 422),
+        ("/predict/random_forest", {**FLOWER, "petal_width": -1}, 422),
+        ("/predict/no_such_model", {"text": "a post"}, 404),
+        ("/jobs", {"model": "random_forest", "items": [FLOWER] * 1001}, 422),
+        ("/jobs", {"model": "random_forest"}, 422),
+        ("/jobs", {"model": "random_forest", "items": [{"text": "a post"}]}, 422),
+        ("/jobs", {"model": "no_such_model", "items": [FLOWER]}, 404),
+    ],
+)
 def test_bad_input_is_a_clear_4xx(client, path, body, status):
     response = client.post(path, json=body)
     assert response.status_code == status, response.text
@@ -43,8 +46,11 @@ def test_bad_input_is_a_clear_4xx(client, path, body, status):
 
 
 def test_not_a_number_and_broken_json_are_refused(client):
-    nan = client.post("/predict/random_forest", content=b'{"sepal_length": NaN, "sepal_width": 3.5, '
-                      b'"petal_length": 1.4, "petal_width": 0.2}', headers={"content-type": "application/json"})
+    nan = client.post(
+        "/predict/random_forest",
+        content=b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}',
+        headers={"content-type": "application/json"},
+    )
     broken = client.post("/predict/newsgroups", content=b'{"text": ', headers={"content-type": "application/json"})
     assert nan.status_code == 422 and broken.status_code == 422
 

@@ -39,12 +39,15 @@ def test_refuses_to_start_without_an_api_key(lab7, monkeypatch):
             pass
 
 
-@pytest.mark.parametrize("path, body, status", [
-    ("/predict/newsgroups", {"text": ""}, 422),
-    ("/predict/newsgroups", {"sepal_length": 1}, 422),
-    ("/predict/random_forest", {"text": "a post"}, 422),
-    ("/predict/no_such_model", {"text": "a post"}, 404),
-])
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        ("/predict/newsgroups", {"text": ""}, 422),
+        ("/predict/newsgroups", {"sepal_length": 1}, 422),
+        ("/predict/random_forest", {"text": "a post"}, 422),
+        ("/predict/no_such_model", {"text": "a post"}, 404),
+    ],
+)
 def test_bad_input_behind_the_key_is_a_clear_4xx(client, path, body, status):
     response = client.post(path, json=body, headers=KEY)
     assert response.status_code == status, response.text
@@ -58,11 +61,18 @@ def test_docs_load_without_a_key(client):
         assert f"{ASSETS_URL}/{asset}" in page.text
         assert client.get(f"{ASSETS_URL}/{asset}").status_code == 200
     schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
-    assert schemes["APIKeyHeader"] == {"type": "apiKey", "in": "header", "name": "X-API-Key",
-                                       "description": "the service's API key (setting API_KEY)"}
+    assert schemes["APIKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "the service's API key (setting API_KEY)",
+    }
 
 
 def test_not_a_number_behind_the_key_is_a_422(client):
-    response = client.post("/predict/random_forest", headers={**KEY, "content-type": "application/json"},
-                           content=b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}')
+    response = client.post(
+        "/predict/random_forest",
+        headers={**KEY, "content-type": "application/json"},
+        content=b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}',
+    )
     assert response.status_code == 422 and "x-request-id" in response.headers

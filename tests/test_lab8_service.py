@@ -28,20 +28,27 @@ def lab8():
     activate(SOLUTIONS)
     import lab8.app
     import lab8.settings
+
     return lab8
 
 
 @pytest.fixture
 def settings(lab8, tmp_path):
     write_reference_models(tmp_path / "models")
-    return lab8.settings.Settings(model_dir=tmp_path / "models", cache_dir=tmp_path / "cache", cache_size=8,
-                                  prediction_log=tmp_path / "logs" / "predictions.jsonl", api_key=KEY)
+    return lab8.settings.Settings(
+        model_dir=tmp_path / "models",
+        cache_dir=tmp_path / "cache",
+        cache_size=8,
+        prediction_log=tmp_path / "logs" / "predictions.jsonl",
+        api_key=KEY,
+    )
 
 
 @pytest.fixture
 def client(lab8, settings):
-    with sync_client(lab8.app.create_app(settings), raise_server_exceptions=False,
-                     headers={"X-API-Key": KEY}) as test_client:
+    with sync_client(
+        lab8.app.create_app(settings), raise_server_exceptions=False, headers={"X-API-Key": KEY}
+    ) as test_client:
         yield test_client
 
 
@@ -54,9 +61,14 @@ BAD_REQUESTS = {
     "empty text": ("/predict/newsgroups", {"json": {"text": ""}}, 422),
     "only spaces": ("/predict/newsgroups", {"json": {"text": "   "}}, 422),
     "a petal of 2 metres": ("/predict/random_forest", {"json": {**SETOSA, "petal_length": 200}}, 422),
-    "NaN": ("/predict/random_forest",
-            {"content": b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}',
-             "headers": JSON}, 422),
+    "NaN": (
+        "/predict/random_forest",
+        {
+            "content": b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}',
+            "headers": JSON,
+        },
+        422,
+    ),
     "lone surrogate": ("/predict/newsgroups", {"content": b'{"text": "\\ud800 orbit"}', "headers": JSON}, 422),
     "not JSON": ("/predict/newsgroups", {"content": b"{text", "headers": JSON}, 422),
     "not UTF-8": ("/predict/newsgroups", {"content": b"\xff\xfe\x00", "headers": JSON}, 400),
@@ -92,8 +104,12 @@ def test_every_route_but_health_and_docs_needs_the_key(lab8, settings):
     with sync_client(lab8.app.create_app(settings)) as anonymous:
         assert anonymous.get("/health").status_code == 200
         assert anonymous.get("/docs").status_code == 200
-        for method, path in [("GET", "/models"), ("POST", "/predict/random_forest"), ("DELETE", "/cache"),
-                             ("POST", "/models/random_forest/reload")]:
+        for method, path in [
+            ("GET", "/models"),
+            ("POST", "/predict/random_forest"),
+            ("DELETE", "/cache"),
+            ("POST", "/models/random_forest/reload"),
+        ]:
             assert anonymous.request(method, path).status_code == 401, (method, path)
             wrong = anonymous.request(method, path, headers={"X-API-Key": "not-the-key"})
             assert wrong.status_code == 403, (method, path)
@@ -157,10 +173,15 @@ def test_disk_cache_lives_in_the_cache_dir_and_survives_a_restart(lab8, settings
 
 
 def test_importing_the_app_touches_no_file(tmp_path):
-    env = {**os.environ, "PYTHONPATH": f"{SOLUTIONS}{os.pathsep}{ROOT}", "MODEL_DIR": str(tmp_path / "nowhere"),
-           "CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{SOLUTIONS}{os.pathsep}{ROOT}",
+        "MODEL_DIR": str(tmp_path / "nowhere"),
+        "CACHE_DIR": str(tmp_path / "cache"),
+    }
     env.pop("WORKBOOK_TARGET", None)
-    done = subprocess.run([sys.executable, "-c", "import lab8.app"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import lab8.app"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert list(tmp_path.iterdir()) == [], f"importing lab8.app created {list(tmp_path.iterdir())}"

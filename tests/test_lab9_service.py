@@ -62,8 +62,11 @@ def test_cache_is_bounded(client):
 
 
 def test_oversized_batch_body_is_a_413(client):
-    response = client.post("/predict/logistic_regression/batch", content=b"[" + b"1," * 5_000_000 + b"1]",
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/predict/logistic_regression/batch",
+        content=b"[" + b"1," * 5_000_000 + b"1]",
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 413
 
 
@@ -124,19 +127,23 @@ COLUMNS = {"sepal_length": [5.1, 6.7], "sepal_width": [3.5, 3.0], "petal_length"
 
 
 def test_batch_accepts_column_arrays(client):
-    as_rows = client.post("/predict/logistic_regression/batch",
-                          json={"rows": [list(values) for values in zip(*COLUMNS.values())]})
+    as_rows = client.post(
+        "/predict/logistic_regression/batch", json={"rows": [list(values) for values in zip(*COLUMNS.values())]}
+    )
     as_columns = client.post("/predict/logistic_regression/batch", json={"columns": COLUMNS})
     assert as_columns.status_code == 200 and as_columns.json() == as_rows.json()
     assert as_columns.json()["labels"] == ["setosa", "virginica"]
 
 
-@pytest.mark.parametrize("columns", [
-    {**COLUMNS, "petal_width": [0.2]},
-    {name: values for name, values in COLUMNS.items() if name != "petal_width"},
-    {**COLUMNS, "petal_width": [0.2, "wide"]},
-    {**COLUMNS, "petal_width": [0.2, -1]},
-])
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {**COLUMNS, "petal_width": [0.2]},
+        {name: values for name, values in COLUMNS.items() if name != "petal_width"},
+        {**COLUMNS, "petal_width": [0.2, "wide"]},
+        {**COLUMNS, "petal_width": [0.2, -1]},
+    ],
+)
 def test_bad_columns_are_a_422_that_says_why(client, columns):
     response = client.post("/predict/logistic_regression/batch", json={"columns": columns})
     assert response.status_code == 422 and response.json()["detail"][0]["msg"]

@@ -24,10 +24,18 @@ def fixed_server():
         yield server
 
 
-@pytest.mark.parametrize("url", [
-    "http://localhost:8000/", "http://10.0.0.1:8000/", "http://example.com:80/", "https://127.0.0.1:8443/",
-    "http://127.0.0.2:8000/", "http://[::1]:8000/", "http://127.0.0.1/no-port",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8000/",
+        "http://10.0.0.1:8000/",
+        "http://example.com:80/",
+        "https://127.0.0.1:8443/",
+        "http://127.0.0.2:8000/",
+        "http://[::1]:8000/",
+        "http://127.0.0.1/no-port",
+    ],
+)
 def test_load_test_refuses_anything_but_127_0_0_1_with_a_port(url):
     with pytest.raises(LoadTestRefused):
         check_target(url)
@@ -38,10 +46,17 @@ def test_load_test_accepts_a_local_url_with_query():
     assert (target.host, target.port, target.path) == ("127.0.0.1", 8123, "/predictions?a=1&b=2")
 
 
-@pytest.mark.parametrize("seconds, max_requests, concurrency", [
-    (0, 10, 1), (loadtest.MAX_SECONDS + 1, 10, 1), (1, 0, 1), (1, loadtest.MAX_REQUESTS + 1, 1),
-    (1, 10, 0), (1, 10, loadtest.MAX_CONCURRENCY + 1),
-])
+@pytest.mark.parametrize(
+    "seconds, max_requests, concurrency",
+    [
+        (0, 10, 1),
+        (loadtest.MAX_SECONDS + 1, 10, 1),
+        (1, 0, 1),
+        (1, loadtest.MAX_REQUESTS + 1, 1),
+        (1, 10, 0),
+        (1, 10, loadtest.MAX_CONCURRENCY + 1),
+    ],
+)
 def test_load_test_refuses_unbounded_load(seconds, max_requests, concurrency):
     with pytest.raises(LoadTestRefused):
         check_bounds(seconds, max_requests, concurrency)
@@ -68,8 +83,8 @@ def test_request_bytes_carry_body_and_length():
 
 def test_wrk_script_is_valid_lua_shape():
     script = loadtest.wrk_script("POST", b'{"x": [1, 2]}', {"Content-Type": "application/json"}, 100)
-    assert 'wrk.headers[ [==[Content-Type]==] ] = [==[application/json]==]' in script
-    assert "wrk.body = [==[{\"x\": [1, 2]}]==]" in script and "local limit = 100" in script
+    assert "wrk.headers[ [==[Content-Type]==] ] = [==[application/json]==]" in script
+    assert 'wrk.body = [==[{"x": [1, 2]}]==]' in script and "local limit = 100" in script
 
 
 def test_python_generator_stops_at_max_requests(fixed_server):
@@ -97,7 +112,8 @@ def test_python_generator_counts_error_statuses(tmp_path):
     app_file.write_text(
         "from fastapi import FastAPI, Response\napp = FastAPI()\n"
         "@app.get('/health')\nasync def health():\n    return {'status': 'ok'}\n"
-        "@app.get('/teapot')\nasync def teapot():\n    return Response(status_code=418)\n")
+        "@app.get('/teapot')\nasync def teapot():\n    return Response(status_code=418)\n"
+    )
     from workbook.server import uvicorn_command
 
     with serve(lambda port: uvicorn_command("teapot:app", port, app_dir=tmp_path)) as server:
@@ -139,8 +155,13 @@ def test_serve_stops_the_server_cleanly():
 
 @pytest.mark.timeout(180)
 def test_bench_smoke_writes_table_and_chart(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=170)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     table = (tmp_path / "RESULTS.md").read_text()
     assert "hello world (the ceiling)" in table and "## Targets" in table and "rows/s" in table

@@ -55,17 +55,25 @@ def test_no_lab_file_imports_the_tooling():
     assert len(files) > 40, f"found only {len(files)} lab files under {LABS} and {SOLUTIONS}"
     offenders = [str(p.relative_to(ROOT)) for p in files if imports_workbook(p)]
     assert not offenders, (
-        f"lab code imports workbook (the tooling); import what it needs from labkit instead: {offenders}")
+        f"lab code imports workbook (the tooling); import what it needs from labkit instead: {offenders}"
+    )
 
 
 def test_labkit_imports_nothing_from_the_tooling():
     files = python_files(LABKIT)
-    assert {p.name for p in files} >= {"__init__.py", "registry.py", "docs.py", "validation_errors.py",
-                                       "datasets.py", "models.py"}
+    assert {p.name for p in files} >= {
+        "__init__.py",
+        "registry.py",
+        "docs.py",
+        "validation_errors.py",
+        "datasets.py",
+        "models.py",
+    }
     offenders = [str(p.relative_to(ROOT)) for p in files if imports_workbook(p)]
     assert not offenders, f"labkit must not import workbook: {offenders}"
     assert (LABKIT / "__init__.py").read_text(encoding="utf-8").startswith('"""labkit:'), (
-        "labkit/__init__.py should open with a docstring saying what labkit is")
+        "labkit/__init__.py should open with a docstring saying what labkit is"
+    )
 
 
 # What a lab folder needs besides the pinned requirements: labkit/ and data/ beside it, nothing else. The
@@ -94,12 +102,21 @@ print('imported', len(sys.argv) - 1)
 def test_a_lab_folder_plus_labkit_runs_with_a_plain_pythonpath(target, tmp_path):
     for folder in (*lab_dirs(target), LABKIT, ROOT / "data"):
         shutil.copytree(folder, tmp_path / folder.name, ignore=shutil.ignore_patterns("__pycache__", "tests"))
-    modules = [p.parent.name if p.name == "__init__.py" else f"{p.parent.name}.{p.stem}"
-               for lab in lab_dirs(tmp_path) for p in sorted(lab.glob("*.py"))]
+    modules = [
+        p.parent.name if p.name == "__init__.py" else f"{p.parent.name}.{p.stem}"
+        for lab in lab_dirs(tmp_path)
+        for p in sorted(lab.glob("*.py"))
+    ]
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "WORKBOOK_TARGET", "PYTHONSTARTUP"}}
     env["PYTHONPATH"] = str(tmp_path)
-    done = subprocess.run([sys.executable, "-c", ISOLATED_IMPORT, *modules], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", ISOLATED_IMPORT, *modules],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert f"imported {len(modules)}" in done.stdout
 
@@ -135,8 +152,9 @@ def test_lab_4s_given_kind_rule_is_labkits(monkeypatch):
     spec.loader.exec_module(lab4_registry)
     pipelines = {name: reference_model(name)[0] for name in ("newsgroups", "logistic_regression")}
     texts = ["the rocket reached orbit", "the goalie saved the game"]
-    pipelines["hashing"] = Pipeline([("vectorize", HashingVectorizer(n_features=64)),
-                                     ("classifier", LogisticRegression())]).fit(texts, [0, 1])
+    pipelines["hashing"] = Pipeline(
+        [("vectorize", HashingVectorizer(n_features=64)), ("classifier", LogisticRegression())]
+    ).fit(texts, [0, 1])
     pipelines["unfitted"] = Pipeline([("classifier", LogisticRegression())])
     kinds = {name: labkit_registry.model_kind(p) for name, p in pipelines.items()}
     assert kinds["newsgroups"] == kinds["hashing"] == "text" and kinds["logistic_regression"] == "tabular"
@@ -147,10 +165,12 @@ def test_lab_4s_given_kind_rule_is_labkits(monkeypatch):
 def test_labs_5_to_10_load_models_through_labkit(lab):
     files = python_files(SOLUTIONS / lab)
     assert any("labkit.registry" in imported_modules(p) for p in files), (
-        f"{lab} should serve its models through labkit.registry (the registry of lab 4, finished)")
+        f"{lab} should serve its models through labkit.registry (the registry of lab 4, finished)"
+    )
     for path in files:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         if any(isinstance(n, ast.ClassDef) and n.name == "ModelRegistry" for n in ast.walk(tree)):
             why = ast.get_docstring(tree) or ""
             assert "Why not labkit's" in why, (
-                f"{path.relative_to(ROOT)} has a ModelRegistry of its own: its docstring should say why not labkit's")
+                f"{path.relative_to(ROOT)} has a ModelRegistry of its own: its docstring should say why not labkit's"
+            )

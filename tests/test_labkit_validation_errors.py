@@ -108,8 +108,11 @@ def limited_app(max_bytes: int) -> FastAPI:
 def test_a_declared_body_over_the_limit_is_a_413():
     with sync_client(limited_app(1_000)) as client:
         small = client.post("/readings", json={"value": 1, "note": "ok"})
-        big = client.post("/readings", content=b'{"value": 1, "note": "' + b"x" * 2_000 + b'"}',
-                          headers={"content-type": "application/json"})
+        big = client.post(
+            "/readings",
+            content=b'{"value": 1, "note": "' + b"x" * 2_000 + b'"}',
+            headers={"content-type": "application/json"},
+        )
     assert small.status_code == 200, small.text
     assert big.status_code == 413 and "1000 bytes" in big.json()["detail"], big.text
 
@@ -158,10 +161,16 @@ def test_solutions_bound_bodies_and_keep_422s_short(solution_client):
 NASTY = [
     ("/predict/random_forest", b"not json", "application/json"),
     ("/predict/random_forest", b"[1, 2, 3, 4]", "application/json"),
-    ("/predict/random_forest", b'{"sepal_length": 1' + b"0" * 400 + b', "sepal_width": 3, "petal_length": 1, "petal_width": 1}',
-     "application/json"),
-    ("/predict/random_forest", b'{"sepal_length": "5", "sepal_width": [3], "petal_length": {}, "petal_width": null}',
-     "application/json"),
+    (
+        "/predict/random_forest",
+        b'{"sepal_length": 1' + b"0" * 400 + b', "sepal_width": 3, "petal_length": 1, "petal_width": 1}',
+        "application/json",
+    ),
+    (
+        "/predict/random_forest",
+        b'{"sepal_length": "5", "sepal_width": [3], "petal_length": {}, "petal_width": null}',
+        "application/json",
+    ),
     ("/predict/newsgroups", b'{"text": 42}', "application/json"),
     ("/predict/newsgroups", b'{"text": "\\ud800"}', "application/json"),
     ("/predict/newsgroups", b"\x89PNG\r\n\x1a\n\x00", "image/png"),

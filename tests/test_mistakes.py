@@ -46,8 +46,12 @@ def _ignored(mistake) -> tuple[str, ...]:
     own = mistake.own_tasks({})  # empty when only the checks' tasks could tell: then skip nothing
     if not own:
         return ()
-    options = [option for task, path in ISOLATED.items() if catalog.lab_of(task) == mistake.lab
-               and task not in own for option in ("--ignore", path)]
+    options = [
+        option
+        for task, path in ISOLATED.items()
+        if catalog.lab_of(task) == mistake.lab and task not in own
+        for option in ("--ignore", path)
+    ]
     for nodeid, (task, needs) in _marked_checks(mistake.lab).items():
         name = nodeid.rsplit("::", 1)[-1]
         if task not in own and set(needs) & own and not any(c.split("[")[0] == name for c in mistake.caught_by):
@@ -90,7 +94,8 @@ def test_mistake_is_caught_and_charged_to_its_task(mistake, tmp_path):
     misattributed = {
         f"{name} (Task {check['task']}, {check['status']})": check["message"]
         for name, check in checks.items()
-        if check["status"] not in ("pass", "import-error", "not-run") and check["task"] not in own
+        if check["status"] not in ("pass", "import-error", "not-run")
+        and check["task"] not in own
         and not any(f"Task {task}" in check["message"] for task in own)
     }
     assert not misattributed, (

@@ -52,10 +52,13 @@ def test_every_mutant_is_killed_or_recorded(lab, tmp_path):
     assert done.stuck is None, f"mutate was stopped: {done.stuck} (exit {done.returncode}):\n{output[-4000:]}"
     assert out.exists(), f"mutate wrote no report (exit {done.returncode}):\n{output[-4000:]}"
     report = json.loads(out.read_text())
-    print(f"{lab}: mutation score {report['killed']} / {report['non_equivalent']} = {100 * report['score']:.1f} % "
-          f"({report['mutants']} mutants, {report['seconds']} s)")
+    print(
+        f"{lab}: mutation score {report['killed']} / {report['non_equivalent']} = {100 * report['score']:.1f} % "
+        f"({report['mutants']} mutants, {report['seconds']} s)"
+    )
     unrecorded = [s for s in report["survivors"] if s["recorded"] is None]
     assert not unrecorded, (
         f"{lab}: {len(unrecorded)} surviving mutant(s) no check kills (score {report['killed']} / "
         f"{report['non_equivalent']}). Add or sharpen a check, or record a truly equivalent one in "
-        f"tests/mutation/{lab}.toml:\n\n" + "\n".join(s["diff"] for s in unrecorded))
+        f"tests/mutation/{lab}.toml:\n\n" + "\n".join(s["diff"] for s in unrecorded)
+    )

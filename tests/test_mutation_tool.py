@@ -55,8 +55,21 @@ def test_only_marked_functions_are_mutated_and_every_mutant_parses():
 
 def test_the_operators_expected_here_all_appear():
     operators = {m.operator for m in mutants_of_source(SOURCE, "lab9", "app.py")}
-    assert {"cmp", "bool", "arith", "const", "return", "stmt", "with", "await", "slice", "kwarg", "args",
-            "str", "async"} <= operators
+    assert {
+        "cmp",
+        "bool",
+        "arith",
+        "const",
+        "return",
+        "stmt",
+        "with",
+        "await",
+        "slice",
+        "kwarg",
+        "args",
+        "str",
+        "async",
+    } <= operators
 
 
 def test_messages_are_not_mutated():
@@ -86,7 +99,8 @@ def test_the_sample_is_stable_and_capped_per_task():
     mutants = mutants_of_source(SOURCE, "lab9", "app.py")
     kept = sample(mutants, 2)
     assert kept == sample(list(reversed(mutants)), 2)[::-1] or {m.id for m in kept} == {
-        m.id for m in sample(list(reversed(mutants)), 2)}
+        m.id for m in sample(list(reversed(mutants)), 2)
+    }
     per_task = {}
     for m in kept:
         per_task[m.task] = per_task.get(m.task, 0) + 1
@@ -104,10 +118,18 @@ def test_the_command_has_help_and_lists_mutants_without_grading():
 
     from workbook.paths import ROOT
 
-    done = subprocess.run([sys.executable, "-m", "workbook", "mutate", "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0 and "usage: python -m workbook mutate" in done.stdout and "--max-per-task" in done.stdout
-    listed = subprocess.run([sys.executable, "-m", "workbook", "mutate", "lab1", "--list", "--task", "1.1"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "workbook", "mutate", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert (
+        done.returncode == 0 and "usage: python -m workbook mutate" in done.stdout and "--max-per-task" in done.stdout
+    )
+    listed = subprocess.run(
+        [sys.executable, "-m", "workbook", "mutate", "lab1", "--list", "--task", "1.1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0 and "+++ mutant 1.1:slow_task:" in listed.stdout
     assert "1.2:" not in listed.stdout

@@ -32,6 +32,7 @@ def target(monkeypatch):
 
 def starter_error() -> NotImplementedError:
     import lab1.runners
+
     try:
         asyncio.run(lab1.runners.run_sequentially([0.1]))
     except NotImplementedError as error:
@@ -39,8 +40,9 @@ def starter_error() -> NotImplementedError:
     raise AssertionError("the starter of Task 1.2 should raise NotImplementedError")
 
 
-LINE_12 = ("Task 1.2 — Await slow tasks one after another is not done yet: open labs/lab1/runners.py, "
-           "then re-run this cell.")
+LINE_12 = (
+    "Task 1.2 — Await slow tasks one after another is not done yet: open labs/lab1/runners.py, then re-run this cell."
+)
 
 
 def test_an_unfinished_task_prints_one_line_and_the_notebook_goes_on(target, capsys):
@@ -70,11 +72,13 @@ def test_the_unfinished_task_is_found_wherever_it_was_raised(target, capsys, wra
 
 def test_an_unfinished_task_inside_an_app_names_the_task_and_its_file(target, capsys):
     import lab2.app
+
     with your_code():
         with sync_client(lab2.app.app) as client:
             client.get("/fast")
     assert capsys.readouterr().out.strip() == (
-        "Task 2.1 — Health and fast routes is not done yet: open labs/lab2/app.py, then re-run this cell.")
+        "Task 2.1 — Health and fast routes is not done yet: open labs/lab2/app.py, then re-run this cell."
+    )
 
 
 def test_a_cell_says_each_unfinished_task_once(target, capsys):
@@ -88,10 +92,12 @@ def test_a_cell_says_each_unfinished_task_once(target, capsys):
 def test_an_error_in_the_students_code_propagates_with_only_their_frames(target, tmp_path, monkeypatch):
     (tmp_path / "lab99").mkdir()
     (tmp_path / "lab99" / "__init__.py").write_text("")
-    (tmp_path / "lab99" / "scoring.py").write_text(textwrap.dedent("""
+    (tmp_path / "lab99" / "scoring.py").write_text(
+        textwrap.dedent("""
         def score(x):
             return 1 / x
-    """))
+    """)
+    )
     activate(tmp_path)  # as use_target() would: the target fixture puts the import set-up back afterwards
     from lab99.scoring import score
 
@@ -127,6 +133,8 @@ def test_a_servers_log_reports_the_unfinished_task(target, capsys):
         NotImplementedError: Task 10.5: Readiness probe and the production server
         """)
     assert report_server_log(log) is True
-    assert capsys.readouterr().out.strip() == ("Task 10.5 — Readiness probe and the production server is not done "
-                                               "yet: open labs/lab10/app.py, then re-run this cell.")
+    assert capsys.readouterr().out.strip() == (
+        "Task 10.5 — Readiness probe and the production server is not done "
+        "yet: open labs/lab10/app.py, then re-run this cell."
+    )
     assert report_server_log("INFO: Application startup complete.") is False

@@ -93,8 +93,11 @@ class ClaimingClient(NotebookClient):
             probe = nbformat.v4.new_code_cell(claim_source(claims, output))
             await super().async_execute_cell(probe, cell_index, store_history=False)
             lines = [line for line in printed(probe).splitlines() if line.startswith(CLAIMS_MARK)]
-            verdicts = json.loads(lines[-1][len(CLAIMS_MARK):]) if lines else [
-                [claim, False, f"the claims did not run: {printed(probe) or probe.outputs}"] for claim in claims]
+            verdicts = (
+                json.loads(lines[-1][len(CLAIMS_MARK) :])
+                if lines
+                else [[claim, False, f"the claims did not run: {printed(probe) or probe.outputs}"] for claim in claims]
+            )
             self.verdicts.append((cell.get("id", str(cell_index)), output, verdicts))
         return cell
 
@@ -111,10 +114,17 @@ def execute(path, target: str, check_claims: bool, monkeypatch) -> tuple:
     notebook = nbformat.read(path, as_version=4)
     last = notebook.cells[-1]
     assert last.cell_type == "code" and "-m pytest ../checks/lab" in last.source, (
-        f"{path.name}: the last cell should run the lab's checks")
+        f"{path.name}: the last cell should run the lab's checks"
+    )
     last.source = last.source.replace("-q --no-header", "-q --no-header --collect-only")
-    client = ClaimingClient(notebook, check_claims, timeout=300, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = ClaimingClient(
+        notebook,
+        check_claims,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
     start = time.perf_counter()
     try:
         client.execute()
@@ -124,13 +134,22 @@ def execute(path, target: str, check_claims: bool, monkeypatch) -> tuple:
 
 
 def error_outputs(notebook) -> list[str]:
-    return [f"cell {c.get('id')}: {o.ename}: {o.evalue}" for c in notebook.cells if c.cell_type == "code"
-            for o in c.outputs if o.output_type == "error"]
+    return [
+        f"cell {c.get('id')}: {o.ename}: {o.evalue}"
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
 
 
 def not_done_lines(notebook) -> list[tuple[str, str, str]]:
-    return [match.groups()[::2] + (match.group(2),) for c in notebook.cells if c.cell_type == "code"
-            for match in NOT_DONE.finditer(printed(c))]
+    return [
+        match.groups()[::2] + (match.group(2),)
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for match in NOT_DONE.finditer(printed(c))
+    ]
 
 
 def test_every_lab_has_its_notebook():
@@ -169,9 +188,13 @@ def test_notebook_against_the_solutions(path, monkeypatch):
     notebook, verdicts, seconds = execute(path, "solutions", True, monkeypatch)
     assert not error_outputs(notebook), error_outputs(notebook)
     assert not not_done_lines(notebook), f"{path.name}: the solutions left {not_done_lines(notebook)}"
-    broken = [f"cell {cell_id}: claim `{claim}` is false{' (' + error + ')' if error else ''}\n"
-              f"  the cell printed:\n    " + "\n    ".join(output.splitlines()[-15:])
-              for cell_id, output, results in verdicts for claim, ok, error in results if not ok]
+    broken = [
+        f"cell {cell_id}: claim `{claim}` is false{' (' + error + ')' if error else ''}\n"
+        f"  the cell printed:\n    " + "\n    ".join(output.splitlines()[-15:])
+        for cell_id, output, results in verdicts
+        for claim, ok, error in results
+        if not ok
+    ]
     assert not broken, f"{path.name}: a demo contradicts its text:\n" + "\n".join(broken)
     claimed = sum(len(claims_of(c)) for c in nbformat.read(path, as_version=4).cells)
     assert sum(len(results) for _, _, results in verdicts) == claimed, "every claim must be evaluated"
@@ -183,14 +206,17 @@ def test_notebook_against_the_solutions(path, monkeypatch):
 def test_notebook_against_the_untouched_starters(path, monkeypatch):
     notebook, _, seconds = execute(path, "labs", False, monkeypatch)
     assert not error_outputs(notebook), (
-        f"{path.name} against the starters shows errors (a student's Run All stops there): {error_outputs(notebook)}")
+        f"{path.name} against the starters shows errors (a student's Run All stops there): {error_outputs(notebook)}"
+    )
     lines = not_done_lines(notebook)
     for task_id, where, title in lines:
         task = catalog.task(task_id)
         assert task is not None and task.title == title, f"{path.name}: unknown task or title in {task_id} {title}"
         assert (ROOT / where).exists() and where.startswith(f"labs/{task.lab}/"), (
-            f"{path.name}: Task {task_id} sends the student to {where}, which is not a file of labs/{task.lab}/")
+            f"{path.name}: Task {task_id} sends the student to {where}, which is not a file of labs/{task.lab}/"
+        )
     assert [task_id for task_id, _, _ in lines] == NOT_DONE_ON_THE_STARTERS[path.name], (
         f"{path.name}: expected one 'not done yet' line per unfinished exercise "
-        f"{NOT_DONE_ON_THE_STARTERS[path.name]}, got {lines}")
+        f"{NOT_DONE_ON_THE_STARTERS[path.name]}, got {lines}"
+    )
     print(f"{path.name}: {seconds:.1f} s against the starters")

@@ -9,8 +9,15 @@ from workbook.results import CheckResult, Status
 
 
 def check(task: str, state: str, points: float = 1.0) -> CheckResult:
-    return CheckResult(lab="lab1", task=task, name=f"test_{task}_{state}", nodeid=f"x::{task}{state}", status=state,
-                       points=points if state == "pass" else 0.0, max_points=points)
+    return CheckResult(
+        lab="lab1",
+        task=task,
+        name=f"test_{task}_{state}",
+        nodeid=f"x::{task}{state}",
+        status=state,
+        points=points if state == "pass" else 0.0,
+        max_points=points,
+    )
 
 
 def test_every_status_has_a_word_and_only_two_leave_the_max():
@@ -41,8 +48,9 @@ def test_the_student_grid_and_the_score_table_agree_on_a_task():
     checks = [check("1.1", "pass"), check("1.1", "not-started"), check("1.2", "graded-by-instructor", 3.0)]
     summary = results.summarise(checks, "labs")
     table = {t["task"]: t for t in summary["labs"][0]["tasks"]}
-    grid = status.summarise({"labs": {"lab1": {"checks": [c.as_dict() for c in checks], "recorded_at": "now"}}},
-                            {"lab1": _lab1()})
+    grid = status.summarise(
+        {"labs": {"lab1": {"checks": [c.as_dict() for c in checks], "recorded_at": "now"}}}, {"lab1": _lab1()}
+    )
     rows = {t["task"]: t for t in grid["labs"][0]["tasks"]}
     for task in ("1.1", "1.2"):
         assert rows[task]["status"] == table[task]["status"], (rows[task], table[task])

@@ -41,8 +41,10 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def stalled_request(path: str, declared: int = 96) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-            f"X-API-Key: {API_KEY}\r\nContent-Length: {declared}\r\n\r\n").encode() + FLOWER_START
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+        f"X-API-Key: {API_KEY}\r\nContent-Length: {declared}\r\n\r\n"
+    ).encode() + FLOWER_START
 
 
 def read_until_closed(sock: socket.socket, limit: float) -> bytes:
@@ -75,10 +77,12 @@ def test_a_stalled_body_gets_a_408_and_others_are_served_meanwhile(lab, model_di
             answer = read_until_closed(slow, BODY_TIMEOUT + MARGIN)
             waited = time.monotonic() - began
         assert served_meanwhile < BODY_TIMEOUT, (
-            f"/health took {served_meanwhile:.2f} s beside a stalled body: it waited for the stalled request")
+            f"/health took {served_meanwhile:.2f} s beside a stalled body: it waited for the stalled request"
+        )
         assert answer.startswith(b"HTTP/1.1 408"), f"expected a 408 for the stalled body, got {answer[:300]!r}"
         assert BODY_TIMEOUT * 0.9 <= waited < BODY_TIMEOUT + MARGIN, (
-            f"the 408 came after {waited:.2f} s; the bound is {BODY_TIMEOUT} s")
+            f"the 408 came after {waited:.2f} s; the bound is {BODY_TIMEOUT} s"
+        )
         assert b"connection: close" in answer.lower(), f"the 408 should close the connection: {answer[:300]!r}"
         # The server is still healthy after it, and logged no crash.
         assert httpx2.get(f"{server.url}/health", timeout=10).status_code == 200
@@ -92,16 +96,19 @@ def test_a_whole_body_sent_in_time_is_not_refused(model_dir):
     body = b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
     with serve(command, env=env) as server:
         with socket.create_connection((HOST, server.port), timeout=10) as client:
-            client.sendall(f"POST /predictions HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-                           f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+            client.sendall(
+                f"POST /predictions HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+                f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            )
             for start in range(0, len(body), 20):
-                client.sendall(body[start:start + 20])
+                client.sendall(body[start : start + 20])
                 time.sleep(0.05)
             answer = read_until_closed(client, 20)
     assert answer.startswith(b"HTTP/1.1 200"), f"a body sent in pieces in time was refused: {answer[:300]!r}"
 
 
 # --- the middleware alone, in-process (no server, no clock but asyncio's) ---------------------------------
+
 
 def stalled_call(app, chunk: bytes = b'{"a": ') -> tuple[int, dict[bytes, bytes], bytes]:
     """Call ``app`` with a POST whose body stops after ``chunk``; return status, headers and body sent."""
@@ -118,10 +125,20 @@ def stalled_call(app, chunk: bytes = b'{"a": ') -> tuple[int, dict[bytes, bytes]
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/echo", "raw_path": b"/echo", "query_string": b"", "root_path": "",
-             "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
-             "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
     asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=20))
     start = next(m for m in sent if m["type"] == "http.response.start")
     return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in sent[1:])

@@ -9,7 +9,9 @@ from workbook import starters
 
 def test_starters_are_in_sync_with_the_solutions():
     problems = starters.drift()
-    assert not problems, "labs/ drifted from solutions/: run `python -m workbook build-starters`\n" + "\n".join(problems)
+    assert not problems, "labs/ drifted from solutions/: run `python -m workbook build-starters`\n" + "\n".join(
+        problems
+    )
 
 
 def test_marked_body_is_replaced_and_the_rest_kept():

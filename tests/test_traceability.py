@@ -70,7 +70,7 @@ def exercise_text(notebook: str) -> str:
             continue
         text = "".join(cell["source"])
         if not inside and "## Exercise" in text:
-            inside, text = True, text[text.index("## Exercise"):]
+            inside, text = True, text[text.index("## Exercise") :]
             collected.append(text)
             continue
         if inside:
@@ -89,8 +89,12 @@ def graded_checks(lab: str) -> dict[str, set[str]]:
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.name.startswith("test"):
                 continue
             for decorator in node.decorator_list:
-                if (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.task"
-                        and decorator.args and isinstance(decorator.args[0], ast.Constant)):
+                if (
+                    isinstance(decorator, ast.Call)
+                    and ast.unparse(decorator.func) == "pytest.mark.task"
+                    and decorator.args
+                    and isinstance(decorator.args[0], ast.Constant)
+                ):
                     found.setdefault(node.name, set()).add(decorator.args[0].value)
     return found
 
@@ -102,7 +106,7 @@ def test_every_task_states_behaviours_found_in_its_statement(lab):
     for task_id in catalog.labs()[lab].tasks:
         listed = behaviours(lab).get(task_id, [])
         if not listed:
-            problems.append(f"task {task_id} lists no [[tasks.\"{task_id}\".behaviours]] in checks/{lab}/lab.toml")
+            problems.append(f'task {task_id} lists no [[tasks."{task_id}".behaviours]] in checks/{lab}/lab.toml')
         for behaviour in listed:
             says = normalised(str(behaviour.get("says", "")))
             if not says:

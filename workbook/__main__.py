@@ -31,8 +31,9 @@ def make_parser() -> argparse.ArgumentParser:
     # Each command lives in its own module, with an add_command(commands) that declares its options.
     from workbook import doctor, grading, hints, mutation, reset, status, student_build, watch
 
-    parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m workbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     status.add_command(commands)
@@ -44,8 +45,11 @@ def make_parser() -> argparse.ArgumentParser:
     student_build.add_command(commands)
     mutation.add_command(commands)
 
-    build = commands.add_parser("build-starters", help="generate labs/ from the marked solutions/",
-                                description="Generate the student starters in labs/ from solutions/.")
+    build = commands.add_parser(
+        "build-starters",
+        help="generate labs/ from the marked solutions/",
+        description="Generate the student starters in labs/ from solutions/.",
+    )
     build.add_argument("--check", action="store_true", help="only report files that are out of date")
     build.add_argument("--lab", help="only this lab (e.g. lab3)")
     build.set_defaults(run=cmd_build_starters)

@@ -80,8 +80,9 @@ class Exchange:
 class RecordedCall:
     """A request running as an asyncio task; see :meth:`ASGIRecorder.start`."""
 
-    def __init__(self, exchange: Exchange, task: asyncio.Task, complete: asyncio.Event,
-                 raise_app_exceptions: bool) -> None:
+    def __init__(
+        self, exchange: Exchange, task: asyncio.Task, complete: asyncio.Event, raise_app_exceptions: bool
+    ) -> None:
         self.exchange = exchange
         self.task = task
         self._complete = complete
@@ -102,8 +103,9 @@ class RecordedCall:
         if self.exchange.response_complete_at is None or (self._raise and crashed):
             await self.done()  # raises what the app raised
         if self.exchange.response_complete_at is None:
-            raise AssertionError(f"{self.exchange.method} {self.exchange.target}: the app returned without "
-                                 "sending a complete response")
+            raise AssertionError(
+                f"{self.exchange.method} {self.exchange.target}: the app returned without sending a complete response"
+            )
         return self.exchange
 
     async def done(self) -> Exchange:
@@ -121,10 +123,17 @@ class ASGIRecorder:
         self.app = app
         self.clock = clock
 
-    def start(self, method: str, target: str, *, json: Any = None, body: bytes = b"",
-              headers: Iterable[tuple[str, HeaderValue]] | dict[str, HeaderValue] = (),
-              on_response_complete: Callable[[Exchange], Any] | None = None,
-              raise_app_exceptions: bool = True) -> RecordedCall:
+    def start(
+        self,
+        method: str,
+        target: str,
+        *,
+        json: Any = None,
+        body: bytes = b"",
+        headers: Iterable[tuple[str, HeaderValue]] | dict[str, HeaderValue] = (),
+        on_response_complete: Callable[[Exchange], Any] | None = None,
+        raise_app_exceptions: bool = True,
+    ) -> RecordedCall:
         """Start one request as a task and return at once.
 
         ``target`` is the request target exactly as a client sends it: path and optional ``?query``,
@@ -139,9 +148,15 @@ class ASGIRecorder:
         """Send one request and wait until the app's call returns (background tasks included)."""
         return await self.start(method, target, **kwargs).done()
 
-    async def _run(self, exchange: Exchange, complete: asyncio.Event, json: Any, body: bytes,
-                   headers: Iterable[tuple[str, HeaderValue]] | dict[str, HeaderValue],
-                   on_response_complete: Callable[[Exchange], Any] | None) -> None:
+    async def _run(
+        self,
+        exchange: Exchange,
+        complete: asyncio.Event,
+        json: Any,
+        body: bytes,
+        headers: Iterable[tuple[str, HeaderValue]] | dict[str, HeaderValue],
+        on_response_complete: Callable[[Exchange], Any] | None,
+    ) -> None:
         raw_headers = [(b"host", HOST.encode())]
         if json is not None:
             body = jsonlib.dumps(json).encode()
@@ -150,8 +165,9 @@ class ASGIRecorder:
             raw_headers.append((b"content-length", str(len(body)).encode()))
         items = headers.items() if isinstance(headers, dict) else headers
         for name, value in items:
-            raw_headers.append((name.lower().encode("latin-1"),
-                                value if isinstance(value, bytes) else value.encode("latin-1")))
+            raw_headers.append(
+                (name.lower().encode("latin-1"), value if isinstance(value, bytes) else value.encode("latin-1"))
+            )
         scope = http_scope(exchange.method, exchange.target, raw_headers)
         request_sent = False
 
@@ -169,8 +185,9 @@ class ASGIRecorder:
             if kind == "http.response.start":
                 exchange.response_started_at = self.clock()
                 exchange.status = message["status"]
-                exchange.headers = [(k.decode("latin-1").lower(), v.decode("latin-1"))
-                                    for k, v in message.get("headers", [])]
+                exchange.headers = [
+                    (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in message.get("headers", [])
+                ]
             elif kind == "http.response.body":
                 exchange.body += message.get("body", b"")
                 if not message.get("more_body", False):

@@ -109,11 +109,14 @@ def describe(broken: list[Broken], limit: int = 5) -> str:
     """A sentence for a student: how many requests broke, and the first ``limit`` of them."""
     shown = "; ".join(str(item) for item in broken[:limit])
     more = f" (and {len(broken) - limit} more)" if len(broken) > limit else ""
-    return (f"bad input must get a 4xx (422, 400, 404, 413, 415...) with a useful body, never a 500 and never "
-            f"an exception: {len(broken)} hostile request(s) broke the service: {shown}{more}")
+    return (
+        f"bad input must get a 4xx (422, 400, 404, 413, 415...) with a useful body, never a 500 and never "
+        f"an exception: {len(broken)} hostile request(s) broke the service: {shown}{more}"
+    )
 
 
 # --- reading the OpenAPI document ------------------------------------------------------------------
+
 
 def _resolve(document: Mapping, schema: Any, depth: int = 0) -> dict:
     if not isinstance(schema, Mapping) or depth > 20:
@@ -183,8 +186,9 @@ def _body_requests(document: Mapping, method: str, path: str, content: Mapping) 
     if JSON in content:
         media = content[JSON] or {}
         schema = media.get("schema", {})
-        bases: list[Any] = [example.get("value") for example in (media.get("examples") or {}).values()
-                            if isinstance(example, Mapping)]
+        bases: list[Any] = [
+            example.get("value") for example in (media.get("examples") or {}).values() if isinstance(example, Mapping)
+        ]
         if "example" in media:
             bases.append(media["example"])
         bases += [_sample(document, alternative) for alternative in _alternatives(document, schema)]
@@ -200,32 +204,48 @@ def _body_requests(document: Mapping, method: str, path: str, content: Mapping) 
         add("the right JSON sent as text/plain", json.dumps(base).encode(), "text/plain")
         add("the right JSON and no Content-Type", json.dumps(base).encode(), None)
         add("the right JSON as a form's Content-Type", json.dumps(base).encode(), "application/x-www-form-urlencoded")
-    for what, body in (("an empty body", b""), ("a body that is not JSON", b"this is not json"),
-                       ("a body that is not UTF-8", b"\xff\xfe\x00\x81{"), ("a JSON list", b"[1, 2, 3]"),
-                       ("a JSON string", b'"text"'), ("a JSON number", b"NaN"), ("JSON null", b"null"),
-                       ("JSON nested 5,000 deep", b"[" * 5_000 + b"]" * 5_000),
-                       ("a lone surrogate as the body", b'"\\udc80"')):
+    for what, body in (
+        ("an empty body", b""),
+        ("a body that is not JSON", b"this is not json"),
+        ("a body that is not UTF-8", b"\xff\xfe\x00\x81{"),
+        ("a JSON list", b"[1, 2, 3]"),
+        ("a JSON string", b'"text"'),
+        ("a JSON number", b"NaN"),
+        ("JSON null", b"null"),
+        ("JSON nested 5,000 deep", b"[" * 5_000 + b"]" * 5_000),
+        ("a lone surrogate as the body", b'"\\udc80"'),
+    ):
         add(what, body)
     form = "application/x-www-form-urlencoded"
     if form in content:
         fields = _sample(document, (content[form] or {}).get("schema", {}))
         fields = fields if isinstance(fields, dict) else {}
         for name in fields:
-            for what, raw in (("empty", ""), ("not UTF-8", "%FF%FE"), ("20,000 characters long", "a" * 20_000),
-                              ("given twice", f"x&{name}=y")):
+            for what, raw in (
+                ("empty", ""),
+                ("not UTF-8", "%FF%FE"),
+                ("20,000 characters long", "a" * 20_000),
+                ("given twice", f"x&{name}=y"),
+            ):
                 values = {**{key: str(value) for key, value in fields.items()}, name: raw}
                 add(f"form field {name} {what}", _query(values)[1:].encode(), form)
             rest = {key: str(value) for key, value in fields.items() if key != name}
             add(f"form field {name} missing", _query(rest)[1:].encode(), form)
     for kind in content:
         if kind != JSON:
-            for what, body in (("an empty body", b""), ("a body that is not UTF-8", b"\xff\xfe\x00\x81"),
-                               ("a body of garbage", b"a=%FF&&=&b" + b"x" * 2_000)):
+            for what, body in (
+                ("an empty body", b""),
+                ("a body that is not UTF-8", b"\xff\xfe\x00\x81"),
+                ("a body of garbage", b"a=%FF&&=&b" + b"x" * 2_000),
+            ):
                 add(f"{what} as {kind}", body, kind)
     if "multipart/form-data" in content:
         add("a multipart type without a boundary", b"--x\r\n\r\n", "multipart/form-data")
-        add("a multipart body cut short", b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nab",
-            "multipart/form-data; boundary=b")
+        add(
+            "a multipart body cut short",
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nab',
+            "multipart/form-data; boundary=b",
+        )
     return requests
 
 
@@ -256,19 +276,28 @@ def hostile_requests(document: Mapping) -> list[HostileRequest]:
                 for parameter in query:
                     name = parameter["name"]
                     for what, raw in QUERY_VALUES:
-                        requests.append(HostileRequest(method, good_path + _query({**good_query, name: raw}),
-                                                       f"?{name}= {what}"))
-                    requests.append(HostileRequest(
-                        method, good_path + _query({k: v for k, v in good_query.items() if k != name}),
-                        f"?{name} missing"))
-            requests.append(HostileRequest(method, good_path + "?%FF=%FE&unexpected=1e999",
-                                           "an unexpected query string"))
+                        requests.append(
+                            HostileRequest(method, good_path + _query({**good_query, name: raw}), f"?{name}= {what}")
+                        )
+                    requests.append(
+                        HostileRequest(
+                            method,
+                            good_path + _query({k: v for k, v in good_query.items() if k != name}),
+                            f"?{name} missing",
+                        )
+                    )
+            requests.append(
+                HostileRequest(method, good_path + "?%FF=%FE&unexpected=1e999", "an unexpected query string")
+            )
             content = (operation.get("requestBody") or {}).get("content") or {}
             if content:
                 requests.extend(_body_requests(document, method, good_path + _query(good_query), content))
             elif method in ("POST", "PUT", "PATCH"):
-                requests.append(HostileRequest(method, good_path, "a body that is not UTF-8",
-                                               b"\xff\xfe\x00\x81{", (("content-type", JSON),)))
+                requests.append(
+                    HostileRequest(
+                        method, good_path, "a body that is not UTF-8", b"\xff\xfe\x00\x81{", (("content-type", JSON),)
+                    )
+                )
     return requests
 
 
@@ -283,9 +312,16 @@ def _query(values: Mapping[str, str]) -> str:
 
 # --- sending them ------------------------------------------------------------------------------------
 
-def requests_that_break(client, document: Mapping | None = None, *, headers: Mapping[str, str] | None = None,
-                        model_names: Iterable[str] = (), only: Iterable[str] = (),
-                        skip: Iterable[str] = ()) -> list[Broken]:
+
+def requests_that_break(
+    client,
+    document: Mapping | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    model_names: Iterable[str] = (),
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+) -> list[Broken]:
     """Send every hostile request through ``client`` (a TestClient of the app, lifespan running); return
     those answered >= 500 or that raised. ``document`` defaults to ``client.app.openapi()``.
 
@@ -297,8 +333,11 @@ def requests_that_break(client, document: Mapping | None = None, *, headers: Map
     if document is None:
         document = client.app.openapi()
     skipped, wanted = set(skip), set(only)
-    kept_paths = {path: ops for path, ops in (document.get("paths") or {}).items()
-                  if path not in skipped and (not wanted or path in wanted)}
+    kept_paths = {
+        path: ops
+        for path, ops in (document.get("paths") or {}).items()
+        if path not in skipped and (not wanted or path in wanted)
+    }
     if wanted - set(kept_paths):
         raise ValueError(f"no such paths in the OpenAPI document: {sorted(wanted - set(kept_paths))}")
     document = {**document, "paths": kept_paths}
@@ -308,7 +347,9 @@ def requests_that_break(client, document: Mapping | None = None, *, headers: Map
         aimed = [r for r in requests if UNKNOWN_MODEL in r.path and "{" not in r.what]
         requests = [r for r in requests if r not in aimed] + [
             HostileRequest(r.method, r.path.replace(UNKNOWN_MODEL, name), f"{r.what} (model {name})", r.body, r.headers)
-            for name in names for r in aimed]
+            for name in names
+            for r in aimed
+        ]
     broken: list[Broken] = []
     for request in requests:
         sent = dict(headers or {})

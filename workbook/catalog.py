@@ -75,8 +75,13 @@ def load_lab(path: Path) -> Lab:
     for task_id in tasks:
         if lab_of(task_id) != name:
             raise ValueError(f"{path}: task {task_id} does not belong to {name}")
-    return Lab(name=name, title=raw["title"], notebook=raw["notebook"], tasks=tasks,
-               reference_models=bool(raw.get("reference_models", False)))
+    return Lab(
+        name=name,
+        title=raw["title"],
+        notebook=raw["notebook"],
+        tasks=tasks,
+        reference_models=bool(raw.get("reference_models", False)),
+    )
 
 
 @cache

@@ -31,6 +31,7 @@ def raises(expected: type[BaseException] | tuple[type[BaseException], ...], trie
 def settle(value: Any) -> Any:
     """``value``, or what it gives when awaited (a sync check calling a method written ``async def``)."""
     if inspect.isawaitable(value):
+
         async def wait():
             return await value
 
@@ -39,7 +40,7 @@ def settle(value: Any) -> Any:
 
 
 def unawaited(value: Any) -> str:
-    """" You returned a coroutine …" when ``value`` should have been awaited, else ``""``."""
+    """ " You returned a coroutine …" when ``value`` should have been awaited, else ``""``."""
     if inspect.iscoroutine(value):
         return " You returned a coroutine: add `await` before the call that made it."
     if isinstance(value, asyncio.Future) or inspect.isawaitable(value):

@@ -61,15 +61,22 @@ def sync_client(app, **kwargs) -> Iterator[TestClient]:
 
 
 @asynccontextmanager
-async def async_client(app, timeout: float = 30.0, headers: dict[str, str] | None = None
-                       ) -> AsyncIterator[httpx2.AsyncClient]:
+async def async_client(
+    app, timeout: float = 30.0, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx2.AsyncClient]:
     """An httpx2 AsyncClient talking to the app on the caller's own event loop, lifespan included."""
+
     async def raise_behind(response: httpx2.Response) -> None:
         crashes.raise_behind(response)
 
     with logged_crashes() as crashes:
         async with LifespanManager(app, startup_timeout=timeout, shutdown_timeout=timeout) as manager:
             transport = httpx2.ASGITransport(app=manager.app)
-            async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL, timeout=timeout,
-                                          headers=headers, event_hooks={"response": [raise_behind]}) as client:
+            async with httpx2.AsyncClient(
+                transport=transport,
+                base_url=BASE_URL,
+                timeout=timeout,
+                headers=headers,
+                event_hooks={"response": [raise_behind]},
+            ) as client:
                 yield client

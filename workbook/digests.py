@@ -22,11 +22,16 @@ def folder_files(folder: Path) -> dict[str, bytes]:
     """Relative path -> content of the files under ``folder`` (caches left out; empty if it is missing)."""
     if not folder.is_dir():
         return {}
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
-            if path.is_file() and not path.name.endswith(".pyc")
-            and not SKIPPED_PARTS.intersection(path.relative_to(folder).parts)}
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+        and not path.name.endswith(".pyc")
+        and not SKIPPED_PARTS.intersection(path.relative_to(folder).parts)
+    }
 
 
 def folders_digest(*folders: Path) -> str:
-    return tree_digest({f"{n}/{rel}": data for n, folder in enumerate(folders)
-                        for rel, data in folder_files(folder).items()})
+    return tree_digest(
+        {f"{n}/{rel}": data for n, folder in enumerate(folders) for rel, data in folder_files(folder).items()}
+    )

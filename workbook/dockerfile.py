@@ -108,8 +108,10 @@ def service_image_problems(instructions: list[Instruction]) -> list[str]:
         _, rest = flags_and_rest(stage[0].args)  # FROM [--platform=...] image [AS name]
         image, *alias = rest.split()
         if image not in names and not PINNED_PYTHON.match(image):
-            problems.append(f"line {stage[0].line}: FROM {image} — use a pinned Python 3.11 image, "
-                            "python:3.11.<patch>[-variant], never a moving tag like python:3.11 or latest")
+            problems.append(
+                f"line {stage[0].line}: FROM {image} — use a pinned Python 3.11 image, "
+                "python:3.11.<patch>[-variant], never a moving tag like python:3.11 or latest"
+            )
         if len(alias) == 2 and alias[0].upper() == "AS":
             names.add(alias[1])  # a later FROM may start from this stage
     final = found_stages[-1] if found_stages else []

@@ -49,16 +49,24 @@ def check_python() -> Finding:
     version = ".".join(map(str, sys.version_info[:3]))
     if sys.version_info[:2] == (3, 11):
         return Finding(OK, f"Python {version}")
-    return Finding(FAIL, f"Python {version}", "the workbook needs Python 3.11",
-                   "install Python 3.11, then: rm -rf .venv && make setup PYTHON=/path/to/python3.11")
+    return Finding(
+        FAIL,
+        f"Python {version}",
+        "the workbook needs Python 3.11",
+        "install Python 3.11, then: rm -rf .venv && make setup PYTHON=/path/to/python3.11",
+    )
 
 
 def check_environment() -> Finding:
     venv = ROOT / ".venv"
     if Path(sys.prefix).resolve() == venv.resolve():
         return Finding(OK, "running in the workbook's .venv")
-    return Finding(WARN, f"running {sys.executable}", f"not the workbook's environment ({venv})",
-                   ".venv/bin/python -m workbook doctor   (or: source .venv/bin/activate)")
+    return Finding(
+        WARN,
+        f"running {sys.executable}",
+        f"not the workbook's environment ({venv})",
+        ".venv/bin/python -m workbook doctor   (or: source .venv/bin/activate)",
+    )
 
 
 def check_versions(requirements: Path = REQUIREMENTS) -> list[Finding]:
@@ -116,8 +124,14 @@ def check_imports(requirements: Path = REQUIREMENTS) -> list[Finding]:
     modules = import_names(installed)
     names = sorted({m for ms in modules.values() for m in ms})
     try:
-        done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *names], capture_output=True, text=True,
-                              timeout=180, cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+        done = subprocess.run(
+            [sys.executable, "-c", IMPORT_PROBE, *names],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=ROOT,
+            env={**os.environ, "MPLBACKEND": "Agg"},
+        )
         results = json.loads(done.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, ValueError, IndexError) as exc:
         return [Finding(FAIL, "importing the packages", f"the import check itself failed: {exc}", FIX_INSTALL)]
@@ -129,8 +143,14 @@ def check_imports(requirements: Path = REQUIREMENTS) -> list[Finding]:
         import workbook
 
         if Path(workbook.__file__).resolve().parent != (ROOT / "workbook").resolve():
-            findings.append(Finding(FAIL, "the workbook package", f"imported from {workbook.__file__}",
-                                    "rm -f .venv/.installed && make setup"))
+            findings.append(
+                Finding(
+                    FAIL,
+                    "the workbook package",
+                    f"imported from {workbook.__file__}",
+                    "rm -f .venv/.installed && make setup",
+                )
+            )
     except ImportError as exc:  # pragma: no cover - we are running inside it
         findings.append(Finding(FAIL, "the workbook package", str(exc), "rm -f .venv/.installed && make setup"))
     return findings
@@ -157,26 +177,48 @@ def check_kernels() -> list[Finding]:
         try:
             spec = manager.get_kernel_spec(name)
         except NoSuchKernel:
-            findings.append(Finding(FAIL, f"kernel {name!r} not found", "the notebooks ask for it",
-                                    ".venv/bin/python -m ipykernel install --sys-prefix"))
+            findings.append(
+                Finding(
+                    FAIL,
+                    f"kernel {name!r} not found",
+                    "the notebooks ask for it",
+                    ".venv/bin/python -m ipykernel install --sys-prefix",
+                )
+            )
             continue
         # jupyter_client runs a spec whose program is plain "python" with the server's own Python.
         program = sys.executable if spec.argv[0] in {"python", "python3", "python3.11"} else spec.argv[0]
         try:
-            done = subprocess.run([program, "-c", "import sys, ipykernel, workbook; print(sys.version.split()[0])"],
-                                  capture_output=True, text=True, timeout=60, cwd=NOTEBOOKS)
+            done = subprocess.run(
+                [program, "-c", "import sys, ipykernel, workbook; print(sys.version.split()[0])"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=NOTEBOOKS,
+            )
             error = "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["exit code"])[-1]
             version = done.stdout.strip()
         except OSError as exc:
             error, version = str(exc), ""
         if error:
-            findings.append(Finding(FAIL, f"kernel {name!r} ({program})", f"cannot run the workbook: {error}",
-                                    f"remove {spec.resource_dir} if it is an old kernel, or: "
-                                    ".venv/bin/python -m ipykernel install --sys-prefix"))
+            findings.append(
+                Finding(
+                    FAIL,
+                    f"kernel {name!r} ({program})",
+                    f"cannot run the workbook: {error}",
+                    f"remove {spec.resource_dir} if it is an old kernel, or: "
+                    ".venv/bin/python -m ipykernel install --sys-prefix",
+                )
+            )
         elif not version.startswith("3.11"):
-            findings.append(Finding(FAIL, f"kernel {name!r} runs Python {version}", "the notebooks need 3.11",
-                                    f"remove {spec.resource_dir}, then: "
-                                    ".venv/bin/python -m ipykernel install --sys-prefix"))
+            findings.append(
+                Finding(
+                    FAIL,
+                    f"kernel {name!r} runs Python {version}",
+                    "the notebooks need 3.11",
+                    f"remove {spec.resource_dir}, then: .venv/bin/python -m ipykernel install --sys-prefix",
+                )
+            )
         else:
             findings.append(Finding(OK, f"kernel {name!r}: Python {version} with the workbook"))
     return findings
@@ -202,15 +244,23 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 def check_ports(ports: list[int] | None = None) -> list[Finding]:
     jupyter = jupyter_port()
-    advice = {jupyter: f"stop the other server, or use another port: make lab PORT={jupyter + 1}",
-              UVICORN_PORT: f"stop the other server, or: uvicorn … --port {UVICORN_PORT + 1}"}
+    advice = {
+        jupyter: f"stop the other server, or use another port: make lab PORT={jupyter + 1}",
+        UVICORN_PORT: f"stop the other server, or: uvicorn … --port {UVICORN_PORT + 1}",
+    }
     findings = []
     for port in ports or [jupyter, UVICORN_PORT]:
         if port_free(port):
             findings.append(Finding(OK, f"port {port} is free"))
         else:
-            findings.append(Finding(WARN, f"port {port} is in use", "something else is listening on it",
-                                    advice.get(port, f"stop what uses port {port}, or choose another port")))
+            findings.append(
+                Finding(
+                    WARN,
+                    f"port {port} is in use",
+                    "something else is listening on it",
+                    advice.get(port, f"stop what uses port {port}, or choose another port"),
+                )
+            )
     return findings
 
 
@@ -224,16 +274,34 @@ def check_layout() -> list[Finding]:
         return [Finding(FAIL, "the task catalog (checks/labN/lab.toml)", str(exc), "git checkout -- checks")]
     missing = [lab for lab in labs if not (LABS / lab).is_dir()]
     if missing:
-        findings.append(Finding(FAIL, f"labs/ lacks {', '.join(missing)}", "your starters are missing",
-                                f"python -m workbook reset {missing[0]}"))
+        findings.append(
+            Finding(
+                FAIL,
+                f"labs/ lacks {', '.join(missing)}",
+                "your starters are missing",
+                f"python -m workbook reset {missing[0]}",
+            )
+        )
     else:
         findings.append(Finding(OK, f"{len(labs)} labs with checks in {CHECKS.name}/ and starters in labs/"))
     if not (DATA / "newsgroups_mini.csv").is_file():
-        findings.append(Finding(FAIL, "data/newsgroups_mini.csv is missing", "the labs train on it",
-                                "git checkout -- data   (or: python data/make_corpus.py)"))
+        findings.append(
+            Finding(
+                FAIL,
+                "data/newsgroups_mini.csv is missing",
+                "the labs train on it",
+                "git checkout -- data   (or: python data/make_corpus.py)",
+            )
+        )
     if shutil.which("make") is None:
-        findings.append(Finding(WARN, "make is not installed", "the README's commands use it",
-                                "install make (Debian/Ubuntu: sudo apt-get install make)"))
+        findings.append(
+            Finding(
+                WARN,
+                "make is not installed",
+                "the README's commands use it",
+                "install make (Debian/Ubuntu: sudo apt-get install make)",
+            )
+        )
     return findings
 
 
@@ -244,13 +312,25 @@ def check_sandbox() -> Finding:
     why = sandbox.probe()
     if why is None:
         return Finding(OK, "grading sandbox (bubblewrap) works")
-    return Finding(WARN, "grading sandbox unusable", f"{why}; `grade` refuses class submissions without it "
-                   "(instructors only; students can ignore this)", sandbox.INSTALL_HINT)
+    return Finding(
+        WARN,
+        "grading sandbox unusable",
+        f"{why}; `grade` refuses class submissions without it (instructors only; students can ignore this)",
+        sandbox.INSTALL_HINT,
+    )
 
 
 def diagnose(ports: list[int] | None = None, requirements: Path = REQUIREMENTS) -> list[Finding]:
-    return [check_python(), check_environment(), *check_versions(requirements), *check_imports(requirements),
-            *check_kernels(), *check_ports(ports), *check_layout(), check_sandbox()]
+    return [
+        check_python(),
+        check_environment(),
+        *check_versions(requirements),
+        *check_imports(requirements),
+        *check_kernels(),
+        *check_ports(ports),
+        *check_layout(),
+        check_sandbox(),
+    ]
 
 
 def render(findings: list[Finding], verbose: bool) -> str:
@@ -265,8 +345,10 @@ def render(findings: list[Finding], verbose: bool) -> str:
     problems = [f for f in findings if f.level == FAIL]
     warnings = [f for f in findings if f.level == WARN]
     ok = len(findings) - len(problems) - len(warnings)
-    lines.append(f"{ok} checks ok, {len(warnings)} warnings, {len(problems)} problems"
-                 + ("" if verbose else " (--verbose lists every check)"))
+    lines.append(
+        f"{ok} checks ok, {len(warnings)} warnings, {len(problems)} problems"
+        + ("" if verbose else " (--verbose lists every check)")
+    )
     if not problems:
         lines.append("Ready: make lab")
     return "\n".join(lines)
@@ -274,15 +356,28 @@ def render(findings: list[Finding], verbose: bool) -> str:
 
 def add_command(commands) -> None:
     parser = commands.add_parser(
-        "doctor", help="check that this machine is ready, and say how to fix what is not",
+        "doctor",
+        help="check that this machine is ready, and say how to fix what is not",
         description="Check Python, the versions pinned in requirements.txt, that the packages import, the "
-                    "notebooks' kernel, free ports and the workbook's folders. Exit code 1 when something "
-                    "must be fixed (warnings alone exit 0).")
+        "notebooks' kernel, free ports and the workbook's folders. Exit code 1 when something "
+        "must be fixed (warnings alone exit 0).",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="also list the checks that are fine")
-    parser.add_argument("--port", type=int, action="append", dest="ports", metavar="PORT",
-                        help="check this port instead of the usual ones (repeatable)")
-    parser.add_argument("--requirements", type=Path, default=REQUIREMENTS, metavar="FILE",
-                        help="the pinned requirements to compare with (default: requirements.txt)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        action="append",
+        dest="ports",
+        metavar="PORT",
+        help="check this port instead of the usual ones (repeatable)",
+    )
+    parser.add_argument(
+        "--requirements",
+        type=Path,
+        default=REQUIREMENTS,
+        metavar="FILE",
+        help="the pinned requirements to compare with (default: requirements.txt)",
+    )
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.set_defaults(run=run_command)
 

@@ -34,10 +34,24 @@ if TYPE_CHECKING:  # for the annotations only: run as a script, this module impo
 # Heavy and common to every lab's checks. Not the workbook (each child imports the kit's copy), and not pytest's
 # plugins (pytest rewrites their asserts when it loads them, which it cannot do to a module already imported).
 PRELOAD = (
-    "pytest", "_pytest.python", "_pytest.fixtures", "_pytest.terminal", "_pytest.assertion.rewrite",
-    "fastapi", "starlette.testclient", "httpx2", "asgi_lifespan", "pydantic", "pydantic_settings", "numpy",
-    "joblib", "sklearn.pipeline",
-    "sklearn.naive_bayes", "sklearn.feature_extraction.text", "sklearn.linear_model", "sklearn.ensemble",
+    "pytest",
+    "_pytest.python",
+    "_pytest.fixtures",
+    "_pytest.terminal",
+    "_pytest.assertion.rewrite",
+    "fastapi",
+    "starlette.testclient",
+    "httpx2",
+    "asgi_lifespan",
+    "pydantic",
+    "pydantic_settings",
+    "numpy",
+    "joblib",
+    "sklearn.pipeline",
+    "sklearn.naive_bayes",
+    "sklearn.feature_extraction.text",
+    "sklearn.linear_model",
+    "sklearn.ensemble",
     "sklearn.preprocessing",
 )
 HEADER = struct.Struct("!I")
@@ -64,6 +78,7 @@ def _receive(sock: socket.socket) -> tuple[dict | None, list[int]]:
 
 
 # --- the server --------------------------------------------------------------------------------------
+
 
 def _become_pytest(request: dict, fds: list[int], server: socket.socket) -> None:
     """In the forked child: turn into ``python -m pytest ARGS`` and never return."""
@@ -221,6 +236,7 @@ def serve(sock: socket.socket, sandboxed: bool = False) -> None:
 
 # --- the client ----------------------------------------------------------------------------------------
 
+
 class ForkServerError(Exception):
     """The fork server could not start, or went away."""
 
@@ -289,18 +305,29 @@ class ForkServer:
             if sandbox is None:
                 script = Path(__file__).resolve()
                 env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONSTARTUP"}}
-                self.process = subprocess.Popen([sys.executable, str(script), str(child.fileno())],
-                                                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=env, cwd="/")
+                self.process = subprocess.Popen(
+                    [sys.executable, str(script), str(child.fileno())],
+                    pass_fds=[child.fileno()],
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    cwd="/",
+                )
             else:
                 from workbook import sandbox as os_sandbox
 
                 work, kit, limits = sandbox
                 python, _ = os_sandbox.python_paths()
                 limit_spec = ",".join(f"{name}={value}" for name, value in os_sandbox.rlimits(limits))
-                inner = [python, str(kit / "workbook" / "fork_server.py"), str(child.fileno()), "--sandboxed",
-                         f"--limits:{limit_spec}"]
-                self.process, self.cgroup = os_sandbox.start(work, kit, inner, pass_fds=(child.fileno(),),
-                                                             limits=limits)
+                inner = [
+                    python,
+                    str(kit / "workbook" / "fork_server.py"),
+                    str(child.fileno()),
+                    "--sandboxed",
+                    f"--limits:{limit_spec}",
+                ]
+                self.process, self.cgroup = os_sandbox.start(
+                    work, kit, inner, pass_fds=(child.fileno(),), limits=limits
+                )
         except OSError as exc:
             parent.close()
             raise ForkServerError(f"could not start: {exc}") from exc
@@ -346,8 +373,16 @@ class ForkServer:
         for process in list(self.waiting.values()):
             process.started.set()
 
-    def spawn(self, args: list[str], *, cwd: Path, env: dict[str, str], output_fd: int, fds: list[int],
-              fd_env: dict[str, list[int]]) -> ForkedProcess:
+    def spawn(
+        self,
+        args: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        output_fd: int,
+        fds: list[int],
+        fd_env: dict[str, list[int]],
+    ) -> ForkedProcess:
         """Fork ``python -m pytest ARGS``; ``fd_env`` names environment variables to fill with the child's
         numbers for ``fds`` (by index), as ``"A:B"``."""
         if not self.alive:
@@ -356,8 +391,11 @@ class ForkServer:
             self.next_id += 1
             process = ForkedProcess(self, self.next_id)
             self.waiting[process.id] = process
-            _send(self.sock, {"id": process.id, "args": args, "cwd": str(cwd), "env": env, "fd_env": fd_env},
-                  [output_fd, *fds])
+            _send(
+                self.sock,
+                {"id": process.id, "args": args, "cwd": str(cwd), "env": env, "fd_env": fd_env},
+                [output_fd, *fds],
+            )
         if not process.started.wait(30) or not process.pid:
             raise ForkServerError("the fork server did not start the run")
         return process

@@ -68,22 +68,34 @@ STATE = pytest.StashKey[GraderState]()
 
 # --- options and set-up --------------------------------------------------------------------------
 
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("workbook", "lab workbook grader")
-    group.addoption("--target", default=None, metavar="labs|solutions|DIR",
-                    help=f"code under test (default: ${ENV_VAR} or 'labs')")
-    group.addoption("--grade-json", default=None, metavar="FILE",
-                    help="also write the scores as JSON to FILE")
-    group.addoption("--check-timeout", type=float, default=DEFAULT_CHECK_TIMEOUT, metavar="SECONDS",
-                    help=f"timeout of a check that sets none itself (default {DEFAULT_CHECK_TIMEOUT:g})")
-    group.addoption("--grader-tracebacks", action="store_true",
-                    help="keep pytest's full tracebacks instead of the student-facing messages")
+    group.addoption(
+        "--target", default=None, metavar="labs|solutions|DIR", help=f"code under test (default: ${ENV_VAR} or 'labs')"
+    )
+    group.addoption("--grade-json", default=None, metavar="FILE", help="also write the scores as JSON to FILE")
+    group.addoption(
+        "--check-timeout",
+        type=float,
+        default=DEFAULT_CHECK_TIMEOUT,
+        metavar="SECONDS",
+        help=f"timeout of a check that sets none itself (default {DEFAULT_CHECK_TIMEOUT:g})",
+    )
+    group.addoption(
+        "--grader-tracebacks",
+        action="store_true",
+        help="keep pytest's full tracebacks instead of the student-facing messages",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(id, points=1): the lab task a check grades and its points")
-    config.addinivalue_line("markers", "needs(*ids): earlier tasks whose code this check cannot avoid going "
-                                       "through; a failure message then says to fix those first")
+    config.addinivalue_line(
+        "markers",
+        "needs(*ids): earlier tasks whose code this check cannot avoid going "
+        "through; a failure message then says to fix those first",
+    )
     try:
         target = resolve_target(config.getoption("target"))
     except TargetError as exc:
@@ -120,8 +132,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     the student's code, not that. Labs whose catalog says ``reference_models = true`` need them.
     """
     state = session.config.stash[STATE]
-    labs = {catalog.lab_of(task_id) for nodeid, (task_id, _) in state.planned.items()
-            if nodeid not in state.deselected}
+    labs = {catalog.lab_of(task_id) for nodeid, (task_id, _) in state.planned.items() if nodeid not in state.deselected}
     if any(lab.reference_models for name, lab in catalog.labs().items() if name in labs):
         from labkit.models import MODEL_NAMES, reference_model
 
@@ -144,6 +155,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 # * a watchdog thread is the last resort for a main thread that no signal reaches (blocked in C code):
 #   TIMEOUT_LAST_RESORT seconds after the timeout it records the timeout, prints the score table (the
 #   checks not run yet count as not run) and ends the process.
+
 
 class _Deadline:
     def __init__(self, item: pytest.Item, timeout: float) -> None:
@@ -184,8 +196,9 @@ class _Deadline:
             previous = state.results.get(self.item.nodeid)
             if previous is None or previous.status == "pass":
                 message = _explain("timeout", "", catalog.task(task_id), self.timeout)
-                state.results[self.item.nodeid] = _result(self.item, task_id, points, "timeout", message,
-                                                          self.timeout + TIMEOUT_LAST_RESORT)
+                state.results[self.item.nodeid] = _result(
+                    self.item, task_id, points, "timeout", message, self.timeout + TIMEOUT_LAST_RESORT
+                )
             state.exitstatus = int(pytest.ExitCode.TESTS_FAILED)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         try:
@@ -193,7 +206,9 @@ class _Deadline:
                 reporter.write_line("")
                 reporter.write_line(
                     f"{self.item.nodeid} hung and could not be interrupted: the checks after it were not run.",
-                    red=True, bold=True)
+                    red=True,
+                    bold=True,
+                )
                 pytest_terminal_summary(reporter, int(pytest.ExitCode.TESTS_FAILED), config)
         finally:
             sys.stdout.flush()
@@ -208,8 +223,14 @@ _DEADLINE = pytest.StashKey[_Deadline]()
 def pytest_timeout_set_timer(item: pytest.Item, settings):
     """A graded check's timer (see above); other tests keep pytest-timeout's own."""
     state = item.config.stash.get(STATE, None)
-    if (state is None or item.nodeid not in state.planned or not settings.timeout or settings.timeout <= 0
-            or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM")):
+    if (
+        state is None
+        or item.nodeid not in state.planned
+        or not settings.timeout
+        or settings.timeout <= 0
+        or threading.current_thread() is not threading.main_thread()
+        or not hasattr(signal, "SIGALRM")
+    ):
         return None
     deadline = _Deadline(item, float(settings.timeout))
     item.stash[_DEADLINE] = deadline
@@ -265,6 +286,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
 
 # --- fixtures shared by every lab ------------------------------------------------------------------
 
+
 @pytest.fixture
 def app():
     """Each lab's conftest.py overrides this with the application under test."""
@@ -286,6 +308,7 @@ async def async_client(app):
 
 
 # --- outcomes --------------------------------------------------------------------------------------
+
 
 def _assertion_message(exc: AssertionError) -> str:
     text = str(exc)
@@ -359,7 +382,7 @@ def _task_function_by_indent(lines: list[str], lineno: int) -> tuple[str, str] |
             continue
         width = len(line) - len(line.lstrip())
         if (match := _DEF.match(line)) and (width < indent or n == lineno - 1):
-            for signature_line in lines[n:n + 12]:  # the signature ends at the line whose code ends with ":"
+            for signature_line in lines[n : n + 12]:  # the signature ends at the line whose code ends with ":"
                 if mark := _MARK.search(signature_line):
                     return mark.group(1), match.group(2)
                 if signature_line.split("#", 1)[0].rstrip().endswith(":"):
@@ -382,8 +405,11 @@ def _task_function_at(filename: str, lineno: int) -> tuple[str, str] | None:
         return _task_function_by_indent(lines, lineno)
     best = None
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno is not None \
-                and node.lineno <= lineno <= node.end_lineno:
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno is not None
+            and node.lineno <= lineno <= node.end_lineno
+        ):
             marks = [m for n in range(node.lineno, node.body[0].lineno) if (m := _MARK.search(lines[n - 1]))]
             if marks and (best is None or node.lineno > best[2]):
                 best = (marks[-1].group(1), node.name, node.lineno)
@@ -412,10 +438,13 @@ def _unawaited(exc: BaseException) -> str | None:
     """A message when the exception comes from using an un-awaited coroutine or future as a value."""
     text = str(exc)
     if isinstance(exc, (TypeError, AttributeError)) and re.search(
-            r"'(coroutine|Future|_GatheringFuture|Task)' object", text):
+        r"'(coroutine|Future|_GatheringFuture|Task)' object", text
+    ):
         kind = "coroutine" if "coroutine" in text else "future"
-        return (f"your code returned a {kind} where a value was expected: add `await` before the call "
-                f"({type(exc).__name__}: {text}){_student_location(exc)}")
+        return (
+            f"your code returned a {kind} where a value was expected: add `await` before the call "
+            f"({type(exc).__name__}: {text}){_student_location(exc)}"
+        )
     return None
 
 
@@ -440,8 +469,10 @@ def classify(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, AssertionError) and (check_frame is not None or not _frames(exc)):
         return "fail", _assertion_message(exc)
     if check_frame is not None and isinstance(exc, TimeoutError):
-        return "fail", (f"the check stopped waiting for your code: `{(check_frame.line or '').strip()}` "
-                        f"did not finish in time ({show_path(check_frame.filename)}, line {check_frame.lineno}).")
+        return "fail", (
+            f"the check stopped waiting for your code: `{(check_frame.line or '').strip()}` "
+            f"did not finish in time ({show_path(check_frame.filename)}, line {check_frame.lineno})."
+        )
     if check_frame is not None:
         running = f"`{check_frame.line.strip()}` " if check_frame.line else ""
         return "fail", (
@@ -475,9 +506,13 @@ def _with_body(filename: str, lineno: int) -> str:
         tree = ast.parse("".join(linecache.getlines(filename)))
     except Exception:  # noqa: BLE001 - a message must never crash the grader
         return ""
-    blocks = [node for node in ast.walk(tree)
-              if isinstance(node, (ast.With, ast.AsyncWith)) and node.end_lineno is not None
-              and node.lineno <= lineno <= node.end_lineno]
+    blocks = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.With, ast.AsyncWith))
+        and node.end_lineno is not None
+        and node.lineno <= lineno <= node.end_lineno
+    ]
     if not blocks:
         return ""
     innermost = max(blocks, key=lambda node: node.lineno)
@@ -494,19 +529,24 @@ def _not_started_message(exc: NotImplementedError) -> str:
 
 
 def _needs_sentence(needs: tuple[str, ...]) -> str:
-    """"This check goes through Task 9.4 …": a check that cannot avoid earlier tasks says so."""
-    named = [f"Task {task_id} ({found.title})" if (found := catalog.task(task_id)) else f"Task {task_id}"
-             for task_id in needs]
+    """ "This check goes through Task 9.4 …": a check that cannot avoid earlier tasks says so."""
+    named = [
+        f"Task {task_id} ({found.title})" if (found := catalog.task(task_id)) else f"Task {task_id}"
+        for task_id in needs
+    ]
     which = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
     its, it = ("its", "it") if len(needs) == 1 else ("their", "them")
     return f"This check goes through {which}: if {its} checks fail too, this needs {it} to work first: fix {it}, then re-run."
 
 
-def _explain(status: str, message: str, task: catalog.Task | None, timeout: float | None,
-             needs: tuple[str, ...] = ()) -> str:
+def _explain(
+    status: str, message: str, task: catalog.Task | None, timeout: float | None, needs: tuple[str, ...] = ()
+) -> str:
     if status == "timeout":
-        message = (f"the check did not finish within {timeout:g} s: something waits forever or blocks "
-                   "(a loop that never ends, a blocking sleep, a lock never released).")
+        message = (
+            f"the check did not finish within {timeout:g} s: something waits forever or blocks "
+            "(a loop that never ends, a blocking sleep, a lock never released)."
+        )
     lines = [message]
     if needs and status in ("fail", "timeout"):
         lines.append(_needs_sentence(needs))
@@ -534,13 +574,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return None
     if isinstance(excinfo.value, GradedByInstructor) and _raised_by_a_check(excinfo.value):
         if previous is None:
-            state.results[item.nodeid] = _result(item, task_id, points, BY_INSTRUCTOR, excinfo.value.msg or "",
-                                                 call.duration)
+            state.results[item.nodeid] = _result(
+                item, task_id, points, BY_INSTRUCTOR, excinfo.value.msg or "", call.duration
+            )
         return None
     if excinfo.errisinstance(pytest.skip.Exception):
         if previous is None:
-            state.results[item.nodeid] = _result(item, task_id, points, "fail",
-                                                 f"skipped: {excinfo.value}", call.duration)
+            state.results[item.nodeid] = _result(
+                item, task_id, points, "fail", f"skipped: {excinfo.value}", call.duration
+            )
         return None
     try:
         status, message = classify(excinfo.value)
@@ -558,10 +600,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     phase = call.when
     assert phase != "collect", "pytest makes runtest reports for setup, call and teardown only"
     report = pytest.TestReport(
-        item.nodeid, item.location, keywords=dict.fromkeys(item.keywords, 1), outcome="failed",
-        longrepr=f"[Task {task_id}] {message}", when=phase,
+        item.nodeid,
+        item.location,
+        keywords=dict.fromkeys(item.keywords, 1),
+        outcome="failed",
+        longrepr=f"[Task {task_id}] {message}",
+        when=phase,
         sections=[(f"Captured {key} {when}", content) for when, key, content in item._report_sections],
-        duration=call.duration, start=call.start, stop=call.stop, user_properties=item.user_properties,
+        duration=call.duration,
+        start=call.start,
+        stop=call.stop,
+        user_properties=item.user_properties,
     )
     cast(Any, report).workbook_status = status  # our own attribute, read by pytest_report_teststatus
     return report
@@ -575,8 +624,14 @@ def _raised_by_a_check(exc: BaseException) -> bool:
 
 def _result(item, task_id, points, status, message, duration) -> CheckResult:
     return CheckResult(
-        lab=catalog.lab_of(task_id), task=task_id, name=item.name, nodeid=item.nodeid, status=status,
-        points=points if status == "pass" else 0.0, max_points=points, message=message,
+        lab=catalog.lab_of(task_id),
+        task=task_id,
+        name=item.name,
+        nodeid=item.nodeid,
+        status=status,
+        points=points if status == "pass" else 0.0,
+        max_points=points,
+        message=message,
         duration=round(duration, 3),
     )
 
@@ -592,19 +647,34 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 
 # --- the score ---------------------------------------------------------------------------------------
 
+
 def collect_results(state: GraderState) -> list[CheckResult]:
     """Every planned check: a deselected one is "not run", any other without a result counts as a failure."""
     results = []
     for nodeid, (task_id, points) in state.planned.items():
         result = state.results.get(nodeid)
         if result is None and nodeid in state.deselected:
-            result = CheckResult(lab=catalog.lab_of(task_id), task=task_id, name=nodeid.split("::")[-1],
-                                 nodeid=nodeid, status=NOT_RUN, points=0.0, max_points=points,
-                                 message="not run: deselected in this run (-k, -m, --deselect or --lf)")
+            result = CheckResult(
+                lab=catalog.lab_of(task_id),
+                task=task_id,
+                name=nodeid.split("::")[-1],
+                nodeid=nodeid,
+                status=NOT_RUN,
+                points=0.0,
+                max_points=points,
+                message="not run: deselected in this run (-k, -m, --deselect or --lf)",
+            )
         elif result is None:
-            result = CheckResult(lab=catalog.lab_of(task_id), task=task_id, name=nodeid.split("::")[-1],
-                                 nodeid=nodeid, status="fail", points=0.0, max_points=points,
-                                 message="no result: the run stopped before this check finished")
+            result = CheckResult(
+                lab=catalog.lab_of(task_id),
+                task=task_id,
+                name=nodeid.split("::")[-1],
+                nodeid=nodeid,
+                status="fail",
+                points=0.0,
+                max_points=points,
+                message="no result: the run stopped before this check finished",
+            )
         results.append(result)
     return results
 
@@ -621,7 +691,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         write(f"{lab['lab']}: {lab['title']}", bold=True)
         for task in lab["tasks"]:
             colour = {"pass": {"green": True}, "not-started": {"yellow": True}}.get(
-                task["status"], {"red": True} if results.counted(task["status"]) else {})
+                task["status"], {"red": True} if results.counted(task["status"]) else {}
+            )
             terminalreporter.write(f"  {task['task']:<5} {task['title'][:52]:<52} ")
             terminalreporter.write(f"{_word(task['status']):<{width}}", **colour)
             if task["max_points"] or not task["not_counted"]:
@@ -629,8 +700,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             else:
                 points = f"{'-':>5} / {_num(sum(task['not_counted'].values()))}"
             write(points + _not_counted_note(task["not_counted"], task["max_points"] == 0))
-        write(f"  {'':<5} {'lab total':<52} {'':<{width}}{_num(lab['points']):>5} / {_num(lab['max_points'])}"
-              + _not_counted_note(lab["not_counted"]))
+        write(
+            f"  {'':<5} {'lab total':<52} {'':<{width}}{_num(lab['points']):>5} / {_num(lab['max_points'])}"
+            + _not_counted_note(lab["not_counted"])
+        )
     write(f"TOTAL {_num(summary['points'])} / {_num(summary['max_points'])}", bold=True)
     for status, points in summary["not_counted"].items():
         write(f"  not counted: {_num(points)} points {INFO[Status(status)].why}")

@@ -51,8 +51,22 @@ from workbook.sandbox import Limits
 LAB_DIR = re.compile(r"^lab\d+$")
 KIT_NEEDS = ("conftest.py", "pyproject.toml", "workbook", "labkit", "checks")
 # Not part of the kit: the code under test and its sources, the project's own tests, local state, tooling.
-KIT_LEAVES_OUT = {"solutions", "labs", "starters", "tests", "notebooks", "models", "build", "bench", ".git",
-                  ".venv", ".workbook", ".ci", ".github", *CACHE_DIRS}
+KIT_LEAVES_OUT = {
+    "solutions",
+    "labs",
+    "starters",
+    "tests",
+    "notebooks",
+    "models",
+    "build",
+    "bench",
+    ".git",
+    ".venv",
+    ".workbook",
+    ".ci",
+    ".github",
+    *CACHE_DIRS,
+}
 SKIP_NAMES = {*CACHE_DIRS, ".DS_Store"}
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
@@ -65,7 +79,8 @@ UNREADABLE = "unreadable"  # a check's status when its submission could not be r
 NO_SANDBOX_WARNING = (
     "WARNING: grading WITHOUT a sandbox (--no-sandbox). Each submission's code runs as you, with your files, "
     "environment and network: it can read solutions/ and any file you can, write into your checks and other "
-    "submissions' runs, leave processes behind and change grades.csv. Grade only submissions you trust this way.")
+    "submissions' runs, leave processes behind and change grades.csv. Grade only submissions you trust this way."
+)
 
 
 class GradingError(Exception):
@@ -73,6 +88,7 @@ class GradingError(Exception):
 
 
 # --- snapshots ------------------------------------------------------------------------------------
+
 
 def _skipped(relative: PurePosixPath) -> bool:
     return any(part in SKIP_NAMES for part in relative.parts) or relative.suffix == ".pyc"
@@ -103,8 +119,10 @@ class Kit:
             files.update(_tree_files(root, path))
         references = {}
         for lab in labs or []:
-            uses_reference = any(name.startswith(f"checks/{lab}/") and name.endswith(".py") and b"SOLUTIONS" in data
-                                 for name, data in files.items())
+            uses_reference = any(
+                name.startswith(f"checks/{lab}/") and name.endswith(".py") and b"SOLUTIONS" in data
+                for name, data in files.items()
+            )
             if uses_reference and (root / "solutions" / lab).is_dir():
                 references[lab] = _tree_files(root, root / "solutions" / lab)
         return cls(files, references)
@@ -150,7 +168,6 @@ class Kit:
                 changed.append(relative)
         return changed
 
-
     def changes_at_home(self, root: Path, labs: list[str]) -> list[str]:
         """Files of the instructor's own workbook changed since the kit was read (other labs' checks left out)."""
         changed = self.changes_in(root, labs)
@@ -174,25 +191,56 @@ REFERS_TO_SOLUTIONS = re.compile(rb"\bSOLUTIONS\b|solutions[/\\]lab")
 
 # Code under test reaching into the grader, pytest or the interpreter's machinery: no lab needs any of it.
 AUDIT_PATTERNS = [
-    (re.compile(rb"(?<![A-Za-z0-9])_*gc\s*\.\s*(get_objects|get_referrers|get_referents)\b|\bimport\s+gc\b|"
-                rb"from\s+gc\s+import|__import__\s*\(\s*[\"']gc[\"']"),
-     "walks the garbage collector's objects (gc)"),
-    (re.compile(rb"\b_pytest\b|\bpluggy\b|\bpytest\s*\.\s*(Item|Function|Session|CallInfo|TestReport)|"
-                rb"\bimport\s+pytest\b|\bfrom\s+pytest\b"), "uses pytest or its internals"),
-    (re.compile(rb"\bsys\s*\.\s*modules\s*(\[[^\]]*\]\s*=|\.(pop|update|setdefault|clear)\b)|"
-                rb"del\s+sys\s*\.\s*modules"), "changes sys.modules"),
-    (re.compile(rb"\b(time|asyncio|loop|_time)\s*\.\s*[A-Za-z_]+\s*=[^=]|setattr\s*\(\s*(time|asyncio)\b"),
-     "assigns to a time or asyncio function"),
-    (re.compile(rb"__path__|sys\s*\.\s*(meta_path|path_hooks|settrace|setprofile|_getframe)|\bf_back\b|"
-                rb"\bf_globals\b|\bf_locals\b"), "plays with the import system or the interpreter's frames"),
-    (re.compile(rb"\bworkbook\s*\.\s*(grader|result_channel|lab_process|grading)\b|WORKBOOK_RESULT_CHANNEL|"
-                rb"/proc/|os\s*\.\s*environ\b(?!\s*\.\s*get\s*\(\s*[\"'](HOME|PATH|TMPDIR))"),
-     "reaches into the grader, /proc or the environment"),
-    (re.compile(rb"(?<![.\w])(exec|compile)\s*\(|\bbuiltins\s*\.\s*(exec|compile)\b"),
-     "runs code it builds at run time (exec or compile)"),
-    (re.compile(rb"os\s*\.\s*(getppid|kill|killpg)\b|"
-                rb"\bsignal\s*\.\s*(signal|pthread_sigmask)\b"),
-     "reads other folders, or signals other processes"),
+    (
+        re.compile(
+            rb"(?<![A-Za-z0-9])_*gc\s*\.\s*(get_objects|get_referrers|get_referents)\b|\bimport\s+gc\b|"
+            rb"from\s+gc\s+import|__import__\s*\(\s*[\"']gc[\"']"
+        ),
+        "walks the garbage collector's objects (gc)",
+    ),
+    (
+        re.compile(
+            rb"\b_pytest\b|\bpluggy\b|\bpytest\s*\.\s*(Item|Function|Session|CallInfo|TestReport)|"
+            rb"\bimport\s+pytest\b|\bfrom\s+pytest\b"
+        ),
+        "uses pytest or its internals",
+    ),
+    (
+        re.compile(
+            rb"\bsys\s*\.\s*modules\s*(\[[^\]]*\]\s*=|\.(pop|update|setdefault|clear)\b)|"
+            rb"del\s+sys\s*\.\s*modules"
+        ),
+        "changes sys.modules",
+    ),
+    (
+        re.compile(rb"\b(time|asyncio|loop|_time)\s*\.\s*[A-Za-z_]+\s*=[^=]|setattr\s*\(\s*(time|asyncio)\b"),
+        "assigns to a time or asyncio function",
+    ),
+    (
+        re.compile(
+            rb"__path__|sys\s*\.\s*(meta_path|path_hooks|settrace|setprofile|_getframe)|\bf_back\b|"
+            rb"\bf_globals\b|\bf_locals\b"
+        ),
+        "plays with the import system or the interpreter's frames",
+    ),
+    (
+        re.compile(
+            rb"\bworkbook\s*\.\s*(grader|result_channel|lab_process|grading)\b|WORKBOOK_RESULT_CHANNEL|"
+            rb"/proc/|os\s*\.\s*environ\b(?!\s*\.\s*get\s*\(\s*[\"'](HOME|PATH|TMPDIR))"
+        ),
+        "reaches into the grader, /proc or the environment",
+    ),
+    (
+        re.compile(rb"(?<![.\w])(exec|compile)\s*\(|\bbuiltins\s*\.\s*(exec|compile)\b"),
+        "runs code it builds at run time (exec or compile)",
+    ),
+    (
+        re.compile(
+            rb"os\s*\.\s*(getppid|kill|killpg)\b|"
+            rb"\bsignal\s*\.\s*(signal|pthread_sigmask)\b"
+        ),
+        "reads other folders, or signals other processes",
+    ),
 ]
 
 
@@ -206,8 +254,10 @@ def audit(submission: Submission) -> list[str]:
             for pattern, what in AUDIT_PATTERNS:
                 if match := pattern.search(data):
                     line = data.count(b"\n", 0, match.start()) + 1
-                    found.append(f"{lab}/{relative}, line {line}: {what} "
-                                 f"({match.group().decode(errors='replace').strip()[:40]!r})")
+                    found.append(
+                        f"{lab}/{relative}, line {line}: {what} "
+                        f"({match.group().decode(errors='replace').strip()[:40]!r})"
+                    )
     return found
 
 
@@ -222,10 +272,13 @@ class Submission:
 
     def suspicious(self) -> list[str]:
         """Notes on files that mention the reference solutions: worth a look by the instructor."""
-        return [f"{lab}/{relative}: mentions {match.group().decode(errors='replace')!r} — code under test has no "
-                "reason to; look at it (the checks' process can read any file on this machine)"
-                for lab, files in self.labs.items() for relative, data in files.items()
-                if relative.endswith(".py") and (match := REFERS_TO_SOLUTIONS.search(data))]
+        return [
+            f"{lab}/{relative}: mentions {match.group().decode(errors='replace')!r} — code under test has no "
+            "reason to; look at it (the checks' process can read any file on this machine)"
+            for lab, files in self.labs.items()
+            for relative, data in files.items()
+            if relative.endswith(".py") and (match := REFERS_TO_SOLUTIONS.search(data))
+        ]
 
     @property
     def digest(self) -> str:
@@ -278,15 +331,24 @@ def find_submissions(folder: Path, leave_out: Path | None = None) -> list[Submis
         names.add(unique.lower())
         submission = Submission(unique, _safe_slug(unique, taken))
         if unique != name:
-            submission.notes.append(f"{entry.name}: another submission is also named {name!r}; this one is graded "
-                                    f"as {unique!r}")
+            submission.notes.append(
+                f"{entry.name}: another submission is also named {name!r}; this one is graded as {unique!r}"
+            )
         try:
             reader(entry, submission)
             _check_layout(submission)
         except Unreadable as exc:
             submission.unreadable, submission.labs = str(exc), {}
-        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, RuntimeError, NotImplementedError,
-                EOFError, UnicodeError) as exc:  # whatever a hostile archive or folder raises
+        except (
+            OSError,
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            ValueError,
+            RuntimeError,
+            NotImplementedError,
+            EOFError,
+            UnicodeError,
+        ) as exc:  # whatever a hostile archive or folder raises
             submission.unreadable, submission.labs = f"{entry.name} cannot be read: {exc}", {}
         submissions.append(submission)
     return submissions
@@ -307,13 +369,14 @@ def _check_layout(submission: Submission) -> None:
 
 def _lab_root(paths: list[PurePosixPath]) -> PurePosixPath | None:
     """The shallowest folder that directly contains ``labN`` folders (``.``, ``labs``, ``alice/labs`` …)."""
-    candidates = {p.parents[len(p.parts) - 1 - i] for p in paths for i, part in enumerate(p.parts[:-1])
-                  if LAB_DIR.match(part)}
+    candidates = {
+        p.parents[len(p.parts) - 1 - i] for p in paths for i, part in enumerate(p.parts[:-1]) if LAB_DIR.match(part)
+    }
     return min(candidates, key=lambda c: (len(c.parts), str(c))) if candidates else None
 
 
 def _add_file(submission: Submission, root: PurePosixPath, relative: PurePosixPath, read) -> None:
-    inside = PurePosixPath(*relative.parts[len(root.parts):]) if root.parts else relative
+    inside = PurePosixPath(*relative.parts[len(root.parts) :]) if root.parts else relative
     if len(inside.parts) < 2 or not LAB_DIR.match(inside.parts[0]) or _skipped(inside):
         return
     lab, rest = inside.parts[0], PurePosixPath(*inside.parts[1:])
@@ -395,6 +458,7 @@ def _read_zip(path: Path, submission: Submission) -> None:
 
 # --- grading one submission -----------------------------------------------------------------------
 
+
 @dataclass
 class Settings:
     labs: list[str]
@@ -441,27 +505,48 @@ class SubmissionGrade:
 
 
 def _placeholder_run(lab: str, plan: list[PlannedCheck], status: str, message: str) -> LabRun:
-    checks = [CheckResult(lab=c.lab, task=c.task, name=c.name, nodeid=c.nodeid, status=status, points=0.0,
-                           max_points=c.points, message=message) for c in plan]
+    checks = [
+        CheckResult(
+            lab=c.lab,
+            task=c.task,
+            name=c.name,
+            nodeid=c.nodeid,
+            status=status,
+            points=0.0,
+            max_points=c.points,
+            message=message,
+        )
+        for c in plan
+    ]
     return LabRun(lab=lab, checks=checks, duration=0.0, finished=False)
 
 
-def grade_submission(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCheck]], settings: Settings,
-                     work_root: Path, keeper: lab_process.ProcessKeeper, log_dir: Path | None,
-                     fork_server: ForkServer | None = None) -> SubmissionGrade:
+def grade_submission(
+    submission: Submission,
+    kit: Kit,
+    plan: dict[str, list[PlannedCheck]],
+    settings: Settings,
+    work_root: Path,
+    keeper: lab_process.ProcessKeeper,
+    log_dir: Path | None,
+    fork_server: ForkServer | None = None,
+) -> SubmissionGrade:
     if submission.unreadable:
         message = f"not graded: the submission cannot be read ({submission.unreadable})"
         runs = [_placeholder_run(lab, plan[lab], UNREADABLE, message) for lab in settings.labs]
-        return SubmissionGrade(submission, runs, 0.0, "unreadable",
-                               [*submission.notes, f"unreadable: {submission.unreadable}"])
+        return SubmissionGrade(
+            submission, runs, 0.0, "unreadable", [*submission.notes, f"unreadable: {submission.unreadable}"]
+        )
     if settings.sandbox:
         box = _SubmissionSandbox(submission, kit, settings, work_root, keeper)
         try:
             grade = _grade_labs(submission, kit, plan, settings, box.work, keeper, log_dir, box)
             if box.restarts or (box.current is not None and not box.current.alive):
                 grade.server_killed = True
-                grade.notes.append("a lab run killed its sandbox's fork server (the checks' parent process): that "
-                                   "run ended there, and the next lab ran in a new sandbox")
+                grade.notes.append(
+                    "a lab run killed its sandbox's fork server (the checks' parent process): that "
+                    "run ended there, and the next lab ran in a new sandbox"
+                )
             return grade
         finally:
             box.close()
@@ -475,8 +560,9 @@ class _SubmissionSandbox:
     with it the sandbox), :meth:`server` starts a fresh sandbox for the next lab.
     """
 
-    def __init__(self, submission: Submission, kit: Kit, settings: Settings, work_root: Path,
-                 keeper: lab_process.ProcessKeeper) -> None:
+    def __init__(
+        self, submission: Submission, kit: Kit, settings: Settings, work_root: Path, keeper: lab_process.ProcessKeeper
+    ) -> None:
         self.settings, self.keeper = settings, keeper
         self.work = Path(tempfile.mkdtemp(prefix=f"{submission.slug}-", dir=work_root))
         self.kit_dir = self.work / "kit"
@@ -503,9 +589,16 @@ class _SubmissionSandbox:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _grade_labs(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCheck]], settings: Settings,
-                work_root: Path, keeper: lab_process.ProcessKeeper, log_dir: Path | None,
-                fork_server: ForkServer | _SubmissionSandbox | None) -> SubmissionGrade:
+def _grade_labs(
+    submission: Submission,
+    kit: Kit,
+    plan: dict[str, list[PlannedCheck]],
+    settings: Settings,
+    work_root: Path,
+    keeper: lab_process.ProcessKeeper,
+    log_dir: Path | None,
+    fork_server: ForkServer | _SubmissionSandbox | None,
+) -> SubmissionGrade:
     start = time.perf_counter()
     runs: list[LabRun] = []
     notes = list(submission.notes) + submission.suspicious()
@@ -519,13 +612,28 @@ def _grade_labs(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCh
             flags.add("incomplete")
             continue
         if remaining < 1:
-            runs.append(_placeholder_run(lab, plan[lab], NO_RESULT,
-                                         f"not run: the submission's time limit ({settings.submission_timeout:g} s) "
-                                         "was used up by earlier labs"))
+            runs.append(
+                _placeholder_run(
+                    lab,
+                    plan[lab],
+                    NO_RESULT,
+                    f"not run: the submission's time limit ({settings.submission_timeout:g} s) "
+                    "was used up by earlier labs",
+                )
+            )
             flags.add("timeout")
             continue
-        run = _run_one_lab(lab, submission, kit, plan[lab], settings, min(settings.lab_limit(plan[lab]), remaining),
-                           work_root, keeper, fork_server)
+        run = _run_one_lab(
+            lab,
+            submission,
+            kit,
+            plan[lab],
+            settings,
+            min(settings.lab_limit(plan[lab]), remaining),
+            work_root,
+            keeper,
+            fork_server,
+        )
         runs.append(run)
         notes.extend(run.notes)
         review.extend(run.review)
@@ -547,9 +655,17 @@ def _grade_labs(submission: Submission, kit: Kit, plan: dict[str, list[PlannedCh
     return SubmissionGrade(submission, runs, round(time.perf_counter() - start, 2), status, notes, review)
 
 
-def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedCheck], settings: Settings,
-                 wall_limit: float, work_root: Path, keeper: lab_process.ProcessKeeper,
-                 fork_server: ForkServer | _SubmissionSandbox | None) -> LabRun:
+def _run_one_lab(
+    lab: str,
+    submission: Submission,
+    kit: Kit,
+    plan: list[PlannedCheck],
+    settings: Settings,
+    wall_limit: float,
+    work_root: Path,
+    keeper: lab_process.ProcessKeeper,
+    fork_server: ForkServer | _SubmissionSandbox | None,
+) -> LabRun:
     run_dir = Path(tempfile.mkdtemp(prefix=f"{submission.slug}-{lab}-", dir=work_root))
     try:
         target = run_dir / "target"
@@ -566,10 +682,19 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
         if isinstance(fork_server, _SubmissionSandbox):
             for _attempt in range(2):  # a run that killed the sandbox's server cost only that run: start anew
                 try:
-                    run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
-                                              check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
-                                              scratch_root=run_dir, fork_server=fork_server.server(),
-                                              sandboxed=True)
+                    run = lab_process.run_lab(
+                        lab,
+                        target,
+                        kit=kit_dir,
+                        plan=plan,
+                        wall_limit=wall_limit,
+                        check_timeout=settings.check_timeout,
+                        isolated=True,
+                        keeper=keeper,
+                        scratch_root=run_dir,
+                        fork_server=fork_server.server(),
+                        sandboxed=True,
+                    )
                     break
                 except ForkServerError as exc:
                     error = exc
@@ -577,9 +702,18 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
                 run = _placeholder_run(lab, plan, NO_RESULT, f"not run: the sandbox could not start ({error})")
                 run.notes.append(f"{lab}: the sandbox could not start: {error}")
         else:
-            run = lab_process.run_lab(lab, target, kit=kit_dir, plan=plan, wall_limit=wall_limit,
-                                      check_timeout=settings.check_timeout, isolated=True, keeper=keeper,
-                                      scratch_root=run_dir, fork_server=fork_server)
+            run = lab_process.run_lab(
+                lab,
+                target,
+                kit=kit_dir,
+                plan=plan,
+                wall_limit=wall_limit,
+                check_timeout=settings.check_timeout,
+                isolated=True,
+                keeper=keeper,
+                scratch_root=run_dir,
+                fork_server=fork_server,
+            )
         # Paths in messages as the student knows them: lab2/app.py, checks/lab2/…, not this run's folders.
         for prefix in (f"{target}{os.sep}", f"{kit_dir}{os.sep}", str(run_dir)):
             for check in run.checks:
@@ -587,8 +721,10 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
             run.output = run.output.replace(prefix, "")
         if changed := kit.changes_in(kit_dir, lab=lab):
             run.tampered = True
-            run.notes.append(f"{lab}: the grading files of this run changed while it ran ({', '.join(changed[:5])}); "
-                             "with --jobs above 1 another submission may have done it: re-grade with --jobs 1")
+            run.notes.append(
+                f"{lab}: the grading files of this run changed while it ran ({', '.join(changed[:5])}); "
+                "with --jobs above 1 another submission may have done it: re-grade with --jobs 1"
+            )
             for check in run.checks:
                 if check.status == "pass":
                     check.status, check.points = TAMPERED, 0.0
@@ -604,8 +740,12 @@ def _run_one_lab(lab: str, submission: Submission, kit: Kit, plan: list[PlannedC
 LISTING_LEAVES_OUT = {".git", ".workbook", "models", *CACHE_DIRS - {"__pycache__"}}
 
 
-def instructor_listing(root: Path = ROOT, leave_out: tuple[Path, ...] = (), *, site_packages: bool = True,
-                       ) -> dict[str, str]:
+def instructor_listing(
+    root: Path = ROOT,
+    leave_out: tuple[Path, ...] = (),
+    *,
+    site_packages: bool = True,
+) -> dict[str, str]:
     """What is on disk on the instructor's side: path -> what it is (a file's SHA-256, a link's target, a folder).
 
     The kit's folders (``checks/``, ``workbook/``, ``data/`` …) and root files (``conftest.py``, ``pyproject.toml`` …)
@@ -666,6 +806,7 @@ def listing_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 # --- the whole class ------------------------------------------------------------------------------
 
+
 @dataclass
 class ClassGrades:
     grades: list[SubmissionGrade]
@@ -680,8 +821,9 @@ class ClassGrades:
     grades_sha256: str = ""  # of grades.csv, written last
 
 
-def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: Path = ROOT,
-                progress=lambda line: None) -> ClassGrades:
+def grade_class(
+    submissions_dir: Path, out: Path, settings: Settings, *, root: Path = ROOT, progress=lambda line: None
+) -> ClassGrades:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     start = time.perf_counter()
     sys.dont_write_bytecode = True  # the grader itself adds no file to the instructor's side
@@ -692,9 +834,11 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
     if not submissions:
         raise GradingError(f"no submissions in {submissions_dir}: expected one folder (or .zip) per student")
     if settings.sandbox and (why := sandbox.probe()) is not None:
-        raise GradingError(f"no sandbox: {why}.\nSubmissions run code; without a sandbox it can read and write "
-                           "anything you can. Install bubblewrap, or grade anyway with --no-sandbox (trusted "
-                           "submissions only).")
+        raise GradingError(
+            f"no sandbox: {why}.\nSubmissions run code; without a sandbox it can read and write "
+            "anything you can. Install bubblewrap, or grade anyway with --no-sandbox (trusted "
+            "submissions only)."
+        )
     if not settings.sandbox:
         progress(NO_SANDBOX_WARNING)
     keeper = lab_process.ProcessKeeper()
@@ -713,39 +857,56 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
         shutil.rmtree(plan_kit, ignore_errors=True)
         checks = sum(len(p) for p in plan.values())
         limits = ", ".join(f"{lab} {settings.lab_limit(plan[lab]):g} s" for lab in settings.labs)
-        progress(f"checks {kit.digest[:16]}: {checks} checks in {', '.join(settings.labs)}; {len(submissions)} "
-                 f"submissions, {settings.jobs} at a time; time limits: {limits}, "
-                 f"{settings.submission_timeout:g} s a submission")
+        progress(
+            f"checks {kit.digest[:16]}: {checks} checks in {', '.join(settings.labs)}; {len(submissions)} "
+            f"submissions, {settings.jobs} at a time; time limits: {limits}, "
+            f"{settings.submission_timeout:g} s a submission"
+        )
         grades: dict[str, SubmissionGrade] = {}
         running: set[str] = set()
         changed_while: list[str] = []
         instructor_changed: list[str] = []
         server_died_while: list[str] = []
         lock = threading.Lock()
-        kit_listing = {k: v for k, v in listing_before.items() if not k.startswith("site-packages:")
-                       and not k.startswith("/")}
+        kit_listing = {
+            k: v for k, v in listing_before.items() if not k.startswith("site-packages:") and not k.startswith("/")
+        }
 
         def one(submission: Submission) -> None:
             with lock:
                 if instructor_changed:  # the instructor's side changed: the run stops here
                     grades[submission.name] = SubmissionGrade(
-                        submission, [_placeholder_run(lab, plan[lab], NO_RESULT, "not graded: the run stopped")
-                                     for lab in settings.labs], 0.0, "not-graded",
-                        ["not graded: the run stopped when files of the instructor's side changed"])
+                        submission,
+                        [
+                            _placeholder_run(lab, plan[lab], NO_RESULT, "not graded: the run stopped")
+                            for lab in settings.labs
+                        ],
+                        0.0,
+                        "not-graded",
+                        ["not graded: the run stopped when files of the instructor's side changed"],
+                    )
                     return
                 running.add(submission.name)
             try:
-                grade = grade_submission(submission, kit, plan, settings, work_root, keeper,
-                                         out / "logs" / submission.slug, fork_server)
+                grade = grade_submission(
+                    submission, kit, plan, settings, work_root, keeper, out / "logs" / submission.slug, fork_server
+                )
             except Exception as exc:  # noqa: BLE001 - one submission never stops the class
                 message = f"not graded: the grader failed on this submission ({type(exc).__name__}: {exc})"
-                grade = SubmissionGrade(submission, [_placeholder_run(lab, plan[lab], NO_RESULT, message)
-                                                     for lab in settings.labs], 0.0, "crashed",
-                                        [*submission.notes, message])
+                grade = SubmissionGrade(
+                    submission,
+                    [_placeholder_run(lab, plan[lab], NO_RESULT, message) for lab in settings.labs],
+                    0.0,
+                    "crashed",
+                    [*submission.notes, message],
+                )
             with lock:
-                if not instructor_changed and (changed := [
+                if not instructor_changed and (
+                    changed := [
                         *listing_changes(kit_listing, instructor_listing(root, outside, site_packages=False)),
-                        *kit.changes_at_home(root, settings.labs)]):
+                        *kit.changes_at_home(root, settings.labs),
+                    ]
+                ):
                     instructor_changed.extend(dict.fromkeys(changed))
                     changed_while.extend(sorted(running))
                 if fork_server is not None and not fork_server.alive and not server_died_while:
@@ -755,8 +916,10 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
                     server_died_while.append(submission.name)
                 running.discard(submission.name)
                 grades[submission.name] = grade
-                progress(f"[{len(grades):>3}/{len(submissions)}] {submission.name:<24} {_num(grade.points):>5} / "
-                         f"{_num(grade.max_points):<5} {grade.status:<10} {grade.duration:6.1f} s")
+                progress(
+                    f"[{len(grades):>3}/{len(submissions)}] {submission.name:<24} {_num(grade.points):>5} / "
+                    f"{_num(grade.max_points):<5} {grade.status:<10} {grade.duration:6.1f} s"
+                )
 
         with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
             for future in [pool.submit(one, s) for s in submissions]:
@@ -771,9 +934,14 @@ def grade_class(submissions_dir: Path, out: Path, settings: Settings, *, root: P
         instructor_changed.extend(changed)
         changed_while.extend(["(noticed at the end of the run)"])
     result = ClassGrades(
-        grades=[grades[s.name] for s in submissions], plan=plan, kit_digest=kit.digest, settings=settings,
-        started=started, duration=round(time.perf_counter() - start, 1),
-        instructor_files_changed=instructor_changed, changed_while_grading=changed_while,
+        grades=[grades[s.name] for s in submissions],
+        plan=plan,
+        kit_digest=kit.digest,
+        settings=settings,
+        started=started,
+        duration=round(time.perf_counter() - start, 1),
+        instructor_files_changed=instructor_changed,
+        changed_while_grading=changed_while,
         server_died_while_grading=server_died_while,
     )
     result.grades_sha256 = write_outputs(result, out)
@@ -796,6 +964,7 @@ def _start_fork_server(settings: Settings, keeper: lab_process.ProcessKeeper, pr
 
 # --- outputs ----------------------------------------------------------------------------------------
 
+
 def task_ids(plan: dict[str, list[PlannedCheck]]) -> list[str]:
     return sorted({c.task for checks in plan.values() for c in checks}, key=catalog.task_sort_key)
 
@@ -807,7 +976,8 @@ def write_outputs(result: ClassGrades, out: Path) -> str:
     feedback.mkdir(exist_ok=True)
     for grade in result.grades:
         (feedback / f"{grade.submission.slug}.json").write_text(
-            json.dumps(feedback_for(grade, result), indent=2, ensure_ascii=False), encoding="utf-8")
+            json.dumps(feedback_for(grade, result), indent=2, ensure_ascii=False), encoding="utf-8"
+        )
     items = item_analysis(result)
     (out / "item_analysis.json").write_text(json.dumps(items, indent=2, ensure_ascii=False), encoding="utf-8")
     _write_items_csv(items, out / "item_analysis.csv")
@@ -838,9 +1008,18 @@ def _write_grades_csv(result: ClassGrades, path: Path) -> None:
             per_task: collections.defaultdict[str, float] = collections.defaultdict(float)
             for check in grade.checks:
                 per_task[check.task] += check.points
-            writer.writerow([cell(grade.submission.name), *(_num(per_task[t]) for t in tasks), _num(grade.points),
-                             _num(grade.max_points), grade.status, f"{grade.duration:.1f}", result.kit_digest,
-                             cell("; ".join(grade.review)[:2000])])
+            writer.writerow(
+                [
+                    cell(grade.submission.name),
+                    *(_num(per_task[t]) for t in tasks),
+                    _num(grade.points),
+                    _num(grade.max_points),
+                    grade.status,
+                    f"{grade.duration:.1f}",
+                    result.kit_digest,
+                    cell("; ".join(grade.review)[:2000]),
+                ]
+            )
 
 
 def feedback_for(grade: SubmissionGrade, result: ClassGrades) -> dict:
@@ -851,20 +1030,40 @@ def feedback_for(grade: SubmissionGrade, result: ClassGrades) -> dict:
         for task_id in sorted({c.task for c in run.checks}, key=catalog.task_sort_key):
             checks = [c for c in run.checks if c.task == task_id]
             task = info.tasks.get(task_id) if info else None
-            tasks.append({"task": task_id, "title": task.title if task else "",
-                          "status": lab_process.task_status([c.status for c in checks]),
-                          "points": sum(c.points for c in checks), "max_points": sum(c.max_points for c in checks)})
-        labs.append({
-            "lab": run.lab, "title": info.title if info else "", "points": run.points, "max_points": run.max_points,
-            "duration": run.duration, "finished": run.finished, "stopped_at_time_limit": run.killed,
-            "tasks": tasks,
-            "checks": [{k: v for k, v in c.as_dict().items() if k != "lab"} for c in run.checks],
-        })
+            tasks.append(
+                {
+                    "task": task_id,
+                    "title": task.title if task else "",
+                    "status": lab_process.task_status([c.status for c in checks]),
+                    "points": sum(c.points for c in checks),
+                    "max_points": sum(c.max_points for c in checks),
+                }
+            )
+        labs.append(
+            {
+                "lab": run.lab,
+                "title": info.title if info else "",
+                "points": run.points,
+                "max_points": run.max_points,
+                "duration": run.duration,
+                "finished": run.finished,
+                "stopped_at_time_limit": run.killed,
+                "tasks": tasks,
+                "checks": [{k: v for k, v in c.as_dict().items() if k != "lab"} for c in run.checks],
+            }
+        )
     return {
-        "student": grade.submission.name, "status": grade.status, "points": grade.points,
-        "max_points": grade.max_points, "duration": grade.duration, "checks_sha256": result.kit_digest,
-        "submission_sha256": grade.submission.digest, "graded_at": result.started, "notes": grade.notes,
-        "review": grade.review, "unreadable": grade.submission.unreadable,
+        "student": grade.submission.name,
+        "status": grade.status,
+        "points": grade.points,
+        "max_points": grade.max_points,
+        "duration": grade.duration,
+        "checks_sha256": result.kit_digest,
+        "submission_sha256": grade.submission.digest,
+        "graded_at": result.started,
+        "notes": grade.notes,
+        "review": grade.review,
+        "unreadable": grade.submission.unreadable,
         "labs": labs,
     }
 
@@ -897,43 +1096,84 @@ def item_analysis(result: ClassGrades) -> list[dict]:
                 first_line = c.message.strip().splitlines()[0] if c.message.strip() else ""
                 example.setdefault(_message_key(c.message), first_line)
             common, count = failures.most_common(1)[0] if failures else ("", 0)
-            items.append({
-                "lab": lab, "task": planned.task, "check": planned.name, "nodeid": planned.nodeid,
-                "points": planned.points, "submitted": len(outcomes),
-                "missing": sum(c.status in (MISSING, UNREADABLE) for c in by_check[planned.nodeid]),
-                "passed": statuses.get("pass", 0),
-                "pass_rate": round(statuses.get("pass", 0) / len(outcomes), 3) if outcomes else None,
-                "statuses": dict(sorted(statuses.items())),
-                "most_common_failure": example.get(common, ""), "most_common_failure_count": count,
-            })
+            items.append(
+                {
+                    "lab": lab,
+                    "task": planned.task,
+                    "check": planned.name,
+                    "nodeid": planned.nodeid,
+                    "points": planned.points,
+                    "submitted": len(outcomes),
+                    "missing": sum(c.status in (MISSING, UNREADABLE) for c in by_check[planned.nodeid]),
+                    "passed": statuses.get("pass", 0),
+                    "pass_rate": round(statuses.get("pass", 0) / len(outcomes), 3) if outcomes else None,
+                    "statuses": dict(sorted(statuses.items())),
+                    "most_common_failure": example.get(common, ""),
+                    "most_common_failure_count": count,
+                }
+            )
     return items
 
 
 def _write_items_csv(items: list[dict], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["lab", "task", "check", "points", "submitted", "missing", "passed", "pass_rate",
-                         "statuses", "most_common_failure", "most_common_failure_count"])
+        writer.writerow(
+            [
+                "lab",
+                "task",
+                "check",
+                "points",
+                "submitted",
+                "missing",
+                "passed",
+                "pass_rate",
+                "statuses",
+                "most_common_failure",
+                "most_common_failure_count",
+            ]
+        )
         for item in items:
             rate = "" if item["pass_rate"] is None else f"{item['pass_rate']:.3f}"
             statuses = " ".join(f"{k}={v}" for k, v in item["statuses"].items())
-            writer.writerow([item["lab"], item["task"], cell(item["check"]), _num(item["points"]), item["submitted"],
-                             item["missing"], item["passed"], rate, statuses, cell(item["most_common_failure"]),
-                             item["most_common_failure_count"]])
+            writer.writerow(
+                [
+                    item["lab"],
+                    item["task"],
+                    cell(item["check"]),
+                    _num(item["points"]),
+                    item["submitted"],
+                    item["missing"],
+                    item["passed"],
+                    rate,
+                    statuses,
+                    cell(item["most_common_failure"]),
+                    item["most_common_failure_count"],
+                ]
+            )
 
 
 def _run_record(result: ClassGrades) -> dict:
     return {
-        "started": result.started, "duration": result.duration, "checks_sha256": result.kit_digest,
-        "settings": {"labs": result.settings.labs, "jobs": result.settings.jobs,
-                     "lab_timeouts": {lab: result.settings.lab_limit(checks) for lab, checks in result.plan.items()},
-                     "submission_timeout": result.settings.submission_timeout,
-                     "check_timeout": result.settings.check_timeout},
+        "started": result.started,
+        "duration": result.duration,
+        "checks_sha256": result.kit_digest,
+        "settings": {
+            "labs": result.settings.labs,
+            "jobs": result.settings.jobs,
+            "lab_timeouts": {lab: result.settings.lab_limit(checks) for lab, checks in result.plan.items()},
+            "submission_timeout": result.settings.submission_timeout,
+            "check_timeout": result.settings.check_timeout,
+        },
         "python": sys.version.split()[0],
-        "plan": {lab: [{"nodeid": c.nodeid, "task": c.task, "points": c.points} for c in checks]
-                 for lab, checks in result.plan.items()},
-        "students": [{"student": g.submission.name, "points": g.points, "max_points": g.max_points,
-                      "status": g.status} for g in result.grades],
+        "plan": {
+            lab: [{"nodeid": c.nodeid, "task": c.task, "points": c.points} for c in checks]
+            for lab, checks in result.plan.items()
+        },
+        "students": [
+            {"student": g.submission.name, "points": g.points, "max_points": g.max_points, "status": g.status}
+            for g in result.grades
+        ],
         "instructor_files_changed": result.instructor_files_changed,
         "changed_while_grading": result.changed_while_grading,
         "fork_server_killed_while_grading": result.server_died_while_grading,
@@ -966,34 +1206,82 @@ workbook/, root config, site-packages) changed while grading: the run stopped an
 
 def add_command(commands) -> None:
     parser = commands.add_parser(
-        "grade", help="grade a folder of student submissions (instructors)",
+        "grade",
+        help="grade a folder of student submissions (instructors)",
         description="Grade every submission in SUBMISSIONS_DIR with this workbook's checks.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submissions", metavar="SUBMISSIONS_DIR", type=Path,
-                        help="one folder or .zip per student, each laid out like labs/")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
-                        help="where grades.csv, feedback/, item_analysis.csv, logs/ and grading.json go")
-    parser.add_argument("--jobs", type=int, default=2 * (os.cpu_count() or 1), metavar="N",
-                        help="submissions graded at the same time (default: twice the cores, %(default)s: checks "
-                             "mostly wait); far more makes timing checks unreliable")
-    parser.add_argument("--lab", action="append", dest="labs", metavar="LAB",
-                        help="grade only this lab (repeat for several); default: every lab with checks")
-    parser.add_argument("--lab-timeout", type=float, default=None, metavar="SECONDS",
-                        help="wall-clock limit for one lab's checks (default: the sum of its checks' timeouts + "
-                             f"{LAB_SLACK:g} s; a hung check stops the lab much sooner)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT, metavar="SECONDS",
-                        help="wall-clock limit for one submission, all labs together (default %(default)g)")
-    parser.add_argument("--check-timeout", type=float, default=None, metavar="SECONDS",
-                        help="timeout of a check that sets none itself (default: the grader's, as students see it)")
-    parser.add_argument("--no-fork-server", dest="fork_server", action="store_false",
-                        help="start a new Python for every lab run instead of forking one that has pytest and the "
-                             "libraries imported (slower; the results are the same; only with --no-sandbox: in the "
-                             "sandbox the runs are always forked from a server inside it)")
-    parser.add_argument("--no-sandbox", dest="sandbox", action="store_false",
-                        help="grade without the bubblewrap sandbox, as the grading user (only for submissions you "
-                             "trust: see the threat model below)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the results already in --out (otherwise --out must be empty or new)")
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "submissions",
+        metavar="SUBMISSIONS_DIR",
+        type=Path,
+        help="one folder or .zip per student, each laid out like labs/",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="where grades.csv, feedback/, item_analysis.csv, logs/ and grading.json go",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        metavar="N",
+        help="submissions graded at the same time (default: twice the cores, %(default)s: checks "
+        "mostly wait); far more makes timing checks unreliable",
+    )
+    parser.add_argument(
+        "--lab",
+        action="append",
+        dest="labs",
+        metavar="LAB",
+        help="grade only this lab (repeat for several); default: every lab with checks",
+    )
+    parser.add_argument(
+        "--lab-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit for one lab's checks (default: the sum of its checks' timeouts + "
+        f"{LAB_SLACK:g} s; a hung check stops the lab much sooner)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_SUBMISSION_TIMEOUT,
+        metavar="SECONDS",
+        help="wall-clock limit for one submission, all labs together (default %(default)g)",
+    )
+    parser.add_argument(
+        "--check-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="timeout of a check that sets none itself (default: the grader's, as students see it)",
+    )
+    parser.add_argument(
+        "--no-fork-server",
+        dest="fork_server",
+        action="store_false",
+        help="start a new Python for every lab run instead of forking one that has pytest and the "
+        "libraries imported (slower; the results are the same; only with --no-sandbox: in the "
+        "sandbox the runs are always forked from a server inside it)",
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        dest="sandbox",
+        action="store_false",
+        help="grade without the bubblewrap sandbox, as the grading user (only for submissions you "
+        "trust: see the threat model below)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the results already in --out (otherwise --out must be empty or new)",
+    )
     parser.set_defaults(run=run_command)
 
 
@@ -1009,35 +1297,47 @@ def run_command(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and any(out.iterdir()):
         if not args.force:
-            print(f"{out} already holds results: use --force to replace them, or choose another --out",
-                  file=sys.stderr)
+            print(f"{out} already holds results: use --force to replace them, or choose another --out", file=sys.stderr)
             return 2
         for name in ("grades.csv", "item_analysis.csv", "item_analysis.json", "grading.json"):
             (out / name).unlink(missing_ok=True)
         for name in ("feedback", "logs"):
             shutil.rmtree(out / name, ignore_errors=True)
-    settings = Settings(labs=sorted(labs, key=lambda lab: int(lab[3:])), jobs=args.jobs,
-                        lab_timeout=args.lab_timeout, submission_timeout=args.timeout,
-                        check_timeout=args.check_timeout, fork_server=args.fork_server, sandbox=args.sandbox)
+    settings = Settings(
+        labs=sorted(labs, key=lambda lab: int(lab[3:])),
+        jobs=args.jobs,
+        lab_timeout=args.lab_timeout,
+        submission_timeout=args.timeout,
+        check_timeout=args.check_timeout,
+        fork_server=args.fork_server,
+        sandbox=args.sandbox,
+    )
     try:
         result = grade_class(args.submissions, out, settings, progress=lambda line: print(line, flush=True))
     except GradingError as exc:
         print(f"cannot grade: {exc}", file=sys.stderr)
         return 2
     statuses = collections.Counter(g.status for g in result.grades)
-    print(f"graded {len(result.grades)} submissions in {result.duration:g} s: "
-          + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    print(
+        f"graded {len(result.grades)} submissions in {result.duration:g} s: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    )
     print(f"results in {out}: grades.csv, feedback/, item_analysis.csv, logs/, grading.json")
     print(f"grades.csv SHA-256 {result.grades_sha256} (written last; keep it to show the file is unchanged)")
     if result.server_died_while_grading:
-        print("note: the fork server (the checks' parent process) was killed while grading "
-              f"{', '.join(result.server_died_while_grading)}; the rest was graded without it. Look at their code.")
+        print(
+            "note: the fork server (the checks' parent process) was killed while grading "
+            f"{', '.join(result.server_died_while_grading)}; the rest was graded without it. Look at their code."
+        )
     if result.instructor_files_changed:
-        print("\nWARNING: files of YOUR workbook or virtual environment changed on disk while grading (the run "
-              "stopped there): " + ", ".join(result.instructor_files_changed[:10])
-              + f"\nSubmissions being graded when it was noticed: {', '.join(result.changed_while_grading)}."
-              "\nThe grades used the snapshot taken at the start. Restore your files (git checkout -- checks "
-              "workbook) and re-grade those submissions with --jobs 1 to find the one responsible.",
-              file=sys.stderr)
+        print(
+            "\nWARNING: files of YOUR workbook or virtual environment changed on disk while grading (the run "
+            "stopped there): "
+            + ", ".join(result.instructor_files_changed[:10])
+            + f"\nSubmissions being graded when it was noticed: {', '.join(result.changed_while_grading)}."
+            "\nThe grades used the snapshot taken at the start. Restore your files (git checkout -- checks "
+            "workbook) and re-grade those submissions with --jobs 1 to find the one responsible.",
+            file=sys.stderr,
+        )
         return EXIT_INSTRUCTOR_FILES_CHANGED
     return 0

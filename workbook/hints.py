@@ -41,8 +41,10 @@ def render(task: catalog.Task, level: int) -> str:
     if level < total:
         lines.append(f"Still stuck? `python -m workbook hint {task.id}` gives hint {level + 1} of {total}.")
     else:
-        lines.append("That is every hint for this task. Re-read the section above, run the checks for their "
-                     "message, or ask your instructor.")
+        lines.append(
+            "That is every hint for this task. Re-read the section above, run the checks for their "
+            "message, or ask your instructor."
+        )
     return "\n".join(lines)
 
 
@@ -58,9 +60,11 @@ def render_levels(labs: dict[str, catalog.Lab]) -> str:
 
 def add_command(commands) -> None:
     parser = commands.add_parser(
-        "hint", help="a hint for a task; each call gives one more",
+        "hint",
+        help="a hint for a task; each call gives one more",
         description="Show the next hint for task N.K (e.g. 1.3): the first call gives a nudge, later calls "
-                    "give more. The level reached is recorded in .workbook/hints.json.")
+        "give more. The level reached is recorded in .workbook/hints.json.",
+    )
     parser.add_argument("task", nargs="?", metavar="N.K", help="the task, as in the checks' score table (e.g. 1.3)")
     parser.add_argument("--again", action="store_true", help="show the hints you have had, without a new one")
     parser.add_argument("--list", action="store_true", help="list every task and the hint level used")

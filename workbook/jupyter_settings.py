@@ -17,5 +17,8 @@ def refuse_saving_into_read_only_folders(model: dict, path: str, contents_manage
     """JupyterLab's ``pre_save_hook``: an ``HTTPError`` rejects the save and JupyterLab shows its message."""
     top = path.strip("/").split("/", 1)[0]
     if top in READ_ONLY:
-        raise HTTPError(403, f"{top}/ is there to read, not to change: your work goes in labs/ (and the notebooks). "
-                             f"{path} was not saved.")
+        raise HTTPError(
+            403,
+            f"{top}/ is there to read, not to change: your work goes in labs/ (and the notebooks). "
+            f"{path} was not saved.",
+        )

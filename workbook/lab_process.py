@@ -38,8 +38,16 @@ POLL = 0.5  # seconds between two looks at a running process's channel
 # pytest-timeout — the code blocks or ignores the signal — and will not finish: the run is stopped there.
 STALL_FACTOR, STALL_GRACE = 2.0, 10.0
 CHANNEL_LIMIT = 16 * 1024 * 1024  # bytes of the channel file read back; the plugin writes a few KB
-ENV_DROPPED = ("WORKBOOK_TARGET", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP",
-               "PYTHONHOME", "PYTHONINSPECT", result_channel.ENV_VAR)
+ENV_DROPPED = (
+    "WORKBOOK_TARGET",
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PYTHONINSPECT",
+    result_channel.ENV_VAR,
+)
 
 # Statuses this module gives beyond the grader's (workbook.results.Status). A graded-by-instructor check (one
 # that cannot grade here, e.g. Task 10.6 from a kit without solutions/lab10) is taken as it comes and, like any
@@ -59,8 +67,14 @@ class PlannedCheck:
 
     @classmethod
     def from_record(cls, record: dict) -> PlannedCheck:
-        return cls(nodeid=record["nodeid"], name=record["name"], lab=catalog.lab_of(record["task"]),
-                   task=record["task"], points=float(record["points"]), timeout=record.get("timeout"))
+        return cls(
+            nodeid=record["nodeid"],
+            name=record["name"],
+            lab=catalog.lab_of(record["task"]),
+            task=record["task"],
+            points=float(record["points"]),
+            timeout=record.get("timeout"),
+        )
 
 
 @dataclass
@@ -169,15 +183,38 @@ def child_environment(kit: Path, scratch: Path | None) -> dict[str, str]:
     return env
 
 
-def pytest_command(kit: Path, paths: list[str], target: Path, basetemp: Path, *,
-                   check_timeout: float | None = None, collect_only: bool = False,
-                   quiet: bool = True) -> list[str]:
+def pytest_command(
+    kit: Path,
+    paths: list[str],
+    target: Path,
+    basetemp: Path,
+    *,
+    check_timeout: float | None = None,
+    collect_only: bool = False,
+    quiet: bool = True,
+) -> list[str]:
     """pytest on the kit's checks only: its own config file and rootdir, conftest files only from inside it."""
     command = [
-        sys.executable, "-m", "pytest", *paths,
-        "-c", str(kit / "pyproject.toml"), "--rootdir", str(kit), "--confcutdir", str(kit),
-        "-p", "no:cacheprovider", "-p", "workbook.result_channel",
-        "--target", str(target), "--basetemp", str(basetemp), "--color", "no",
+        sys.executable,
+        "-m",
+        "pytest",
+        *paths,
+        "-c",
+        str(kit / "pyproject.toml"),
+        "--rootdir",
+        str(kit),
+        "--confcutdir",
+        str(kit),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "workbook.result_channel",
+        "--target",
+        str(target),
+        "--basetemp",
+        str(basetemp),
+        "--color",
+        "no",
     ]
     if quiet:
         command += ["-q", "--no-header"]
@@ -223,15 +260,29 @@ class _OutputTail:
         return "".join(self.head) + middle + "".join(self.tail)
 
 
-def _start(command: list[str], cwd: Path, env: dict[str, str], channel_fd: int, key_read: int, capture: bool,
-           keeper: ProcessKeeper, fork_server: ForkServer | None):
+def _start(
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    channel_fd: int,
+    key_read: int,
+    capture: bool,
+    keeper: ProcessKeeper,
+    fork_server: ForkServer | None,
+):
     """Start pytest — forked from the fork server when there is one — and return (process, its output)."""
     if fork_server is not None and capture and command[1:3] == ["-m", "pytest"]:
         output_read, output_write = os.pipe()
         try:
             with keeper.lock:
-                process = fork_server.spawn(command[3:], cwd=cwd, env=env, output_fd=output_write,
-                                            fds=[channel_fd, key_read], fd_env={result_channel.ENV_VAR: [0, 1]})
+                process = fork_server.spawn(
+                    command[3:],
+                    cwd=cwd,
+                    env=env,
+                    output_fd=output_write,
+                    fds=[channel_fd, key_read],
+                    fd_env={result_channel.ENV_VAR: [0, 1]},
+                )
                 if not fork_server.sandboxed:  # a sandbox's PIDs are its own, not this machine's
                     keeper.active.add(process.pid)  # if the server dies, the run becomes our child: not an orphan
             return process, os.fdopen(output_read, "rb")
@@ -244,17 +295,29 @@ def _start(command: list[str], cwd: Path, env: dict[str, str], channel_fd: int, 
     env = {**env, result_channel.ENV_VAR: f"{channel_fd}:{key_read}"}
     with keeper.lock:
         popen = subprocess.Popen(
-            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None,
-            pass_fds=(channel_fd, key_read), start_new_session=True,
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.STDOUT if capture else None,
+            pass_fds=(channel_fd, key_read),
+            start_new_session=True,
         )
         keeper.active.add(popen.pid)
     return popen, popen.stdout
 
 
-def run_pytest(command: list[str], *, cwd: Path, env: dict[str, str], wall_limit: float,
-               capture: bool = True, keeper: ProcessKeeper | None = None,
-               fork_server: ForkServer | None = None) -> RawRun:
+def run_pytest(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    wall_limit: float,
+    capture: bool = True,
+    keeper: ProcessKeeper | None = None,
+    fork_server: ForkServer | None = None,
+) -> RawRun:
     """Start pytest with a fresh result channel, wait at most ``wall_limit`` seconds, read the channel."""
     key = secrets.token_bytes(result_channel.KEY_BYTES)
     key_read, key_write = os.pipe()
@@ -300,8 +363,15 @@ def run_pytest(command: list[str], *, cwd: Path, env: dict[str, str], wall_limit
     records.truncated = size == CHANNEL_LIMIT
     text = output.text() if output else ""
     keeper.reap_orphans()
-    return RawRun(returncode=None if killed else process.returncode, killed=killed, duration=duration,
-                  records=records, output=text, stalled=stalled, stalled_after=stalled_after)
+    return RawRun(
+        returncode=None if killed else process.returncode,
+        killed=killed,
+        duration=duration,
+        records=records,
+        output=text,
+        stalled=stalled,
+        stalled_after=stalled_after,
+    )
 
 
 class _StallWatch:
@@ -363,26 +433,38 @@ def plan_from_records(records: list[dict]) -> list[PlannedCheck] | None:
 def outcomes(lab: str, plan: list[PlannedCheck], raw: RawRun, wall_limit: float) -> LabRun:
     """Match the verified records against the plan: every planned check gets exactly one outcome."""
     records = raw.records.records
-    run = LabRun(lab=lab, checks=[], duration=round(raw.duration, 2), returncode=raw.returncode,
-                 killed=raw.killed, output=raw.output,
-                 finished=any(r.get("kind") == "finished" for r in records))
+    run = LabRun(
+        lab=lab,
+        checks=[],
+        duration=round(raw.duration, 2),
+        returncode=raw.returncode,
+        killed=raw.killed,
+        output=raw.output,
+        finished=any(r.get("kind") == "finished" for r in records),
+    )
     results: dict[str, dict] = {}
     for record in records:
         if record.get("kind") == "result":
             if record["nodeid"] in results:
                 run.notes.append(f"{lab}: two results for {record['nodeid']}; neither is believed")
                 run.tampered = True
-                results[record["nodeid"]] = {**record, "status": TAMPERED,
-                                             "message": "two results were reported for this check"}
+                results[record["nodeid"]] = {
+                    **record,
+                    "status": TAMPERED,
+                    "message": "two results were reported for this check",
+                }
             else:
                 results[record["nodeid"]] = record
         elif record.get("kind") == "review":
-            run.review.append(f"{lab}: while {record['nodeid'].split('::')[-1]} ran, the code under test changed "
-                              + ", ".join(record.get("changed", [])[:6]))
+            run.review.append(
+                f"{lab}: while {record['nodeid'].split('::')[-1]} ran, the code under test changed "
+                + ", ".join(record.get("changed", [])[:6])
+            )
         elif record.get("kind") == "tamper":
             run.tampered = True
-            run.notes.append(f"{lab}: the grading machinery was changed during the run: "
-                             + ", ".join(record.get("changed", [])[:8]))
+            run.notes.append(
+                f"{lab}: the grading machinery was changed during the run: " + ", ".join(record.get("changed", [])[:8])
+            )
     if raw.records.forged:
         run.tampered = True
         run.notes.append(f"{lab}: {raw.records.forged} forged line(s) in the result channel were ignored")
@@ -397,13 +479,16 @@ def outcomes(lab: str, plan: list[PlannedCheck], raw: RawRun, wall_limit: float)
     if unknown := set(results) - planned_ids:
         run.notes.append(f"{lab}: results for {len(unknown)} check(s) that are not in the plan were ignored")
     if raw.stalled:
-        run.notes.append(f"{lab}: stopped: {raw.stalled.split('::')[-1]} was still running {raw.stalled_after:.0f} s "
-                         "after it started, far past its own timeout")
+        run.notes.append(
+            f"{lab}: stopped: {raw.stalled.split('::')[-1]} was still running {raw.stalled_after:.0f} s "
+            "after it started, far past its own timeout"
+        )
     elif raw.killed:
         run.notes.append(f"{lab}: stopped after {wall_limit:g} s (the wall-clock limit for a lab)")
     elif not run.finished:
-        run.notes.append(f"{lab}: the checks' process ended early (exit code {raw.returncode}) without "
-                         "finishing the run")
+        run.notes.append(
+            f"{lab}: the checks' process ended early (exit code {raw.returncode}) without finishing the run"
+        )
     for check in plan:
         reported = results.get(check.nodeid)
         if reported is not None:
@@ -411,24 +496,36 @@ def outcomes(lab: str, plan: list[PlannedCheck], raw: RawRun, wall_limit: float)
             message, duration = reported.get("message", ""), float(reported.get("duration") or 0.0)
         elif raw.stalled == check.nodeid:
             status, duration = "timeout", raw.stalled_after
-            message = (f"this check was still running {raw.stalled_after:.0f} s after it started, far past its "
-                       f"timeout ({check.timeout or 0:g} s): the code under test blocks or ignores the timeout, so "
-                       "the lab's checks were stopped here")
+            message = (
+                f"this check was still running {raw.stalled_after:.0f} s after it started, far past its "
+                f"timeout ({check.timeout or 0:g} s): the code under test blocks or ignores the timeout, so "
+                "the lab's checks were stopped here"
+            )
         elif raw.killed and check.nodeid in started:
             status, duration = "timeout", 0.0
-            message = (f"this check was running when the lab's checks were stopped after {wall_limit:g} s: "
-                       "something waits forever, or ignores the per-check timeout")
+            message = (
+                f"this check was running when the lab's checks were stopped after {wall_limit:g} s: "
+                "something waits forever, or ignores the per-check timeout"
+            )
         elif stopping and check.nodeid not in started:
             status, duration = "timeout", 0.0
             message = f"not run: {stopping}"
         else:
             status, duration = NO_RESULT, 0.0
             message = _no_result_message(check.nodeid in started, raw, wall_limit)
-        run.checks.append(CheckResult(
-            lab=check.lab, task=check.task, name=check.name, nodeid=check.nodeid, status=status,
-            points=check.points if status == "pass" else 0.0, max_points=check.points, message=message,
-            duration=round(duration, 3),
-        ))
+        run.checks.append(
+            CheckResult(
+                lab=check.lab,
+                task=check.task,
+                name=check.name,
+                nodeid=check.nodeid,
+                status=status,
+                points=check.points if status == "pass" else 0.0,
+                max_points=check.points,
+                message=message,
+                duration=round(duration, 3),
+            )
+        )
     return run
 
 
@@ -438,16 +535,28 @@ def _no_result_message(started: bool, raw: RawRun, wall_limit: float) -> str:
     if raw.killed:
         return f"not run: the lab's checks were stopped after {wall_limit:g} s (wall-clock limit)"
     if started:
-        return (f"no result: the checks' process ended while this check ran (exit code {raw.returncode}); "
-                "the code under test called os._exit or crashed Python")
-    return (f"no result: the checks' process ended before this check ran (exit code {raw.returncode})")
+        return (
+            f"no result: the checks' process ended while this check ran (exit code {raw.returncode}); "
+            "the code under test called os._exit or crashed Python"
+        )
+    return f"no result: the checks' process ended before this check ran (exit code {raw.returncode})"
 
 
-def run_lab(lab: str, target: Path, *, kit: Path = ROOT, plan: list[PlannedCheck] | None = None,
-            wall_limit: float = 120.0, check_timeout: float | None = None, capture: bool = True,
-            isolated: bool = False, keeper: ProcessKeeper | None = None,
-            scratch_root: Path | None = None, fork_server: ForkServer | None = None,
-            sandboxed: bool = False) -> LabRun:
+def run_lab(
+    lab: str,
+    target: Path,
+    *,
+    kit: Path = ROOT,
+    plan: list[PlannedCheck] | None = None,
+    wall_limit: float = 120.0,
+    check_timeout: float | None = None,
+    capture: bool = True,
+    isolated: bool = False,
+    keeper: ProcessKeeper | None = None,
+    scratch_root: Path | None = None,
+    fork_server: ForkServer | None = None,
+    sandboxed: bool = False,
+) -> LabRun:
     """Run ``checks/<lab>`` of ``kit`` against ``target`` in a new process; one outcome per planned check.
 
     ``plan`` is the list of checks to expect, known from a trusted collection; without it the run's own
@@ -464,10 +573,12 @@ def run_lab(lab: str, target: Path, *, kit: Path = ROOT, plan: list[PlannedCheck
     else:
         env = child_environment(kit, scratch if isolated else None)
     try:
-        command = pytest_command(kit, [f"checks/{lab}"], target, scratch / "basetemp",
-                                 check_timeout=check_timeout, quiet=capture)
-        raw = run_pytest(command, cwd=kit, env=env,
-                         wall_limit=wall_limit, capture=capture, keeper=keeper, fork_server=fork_server)
+        command = pytest_command(
+            kit, [f"checks/{lab}"], target, scratch / "basetemp", check_timeout=check_timeout, quiet=capture
+        )
+        raw = run_pytest(
+            command, cwd=kit, env=env, wall_limit=wall_limit, capture=capture, keeper=keeper, fork_server=fork_server
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     run_plan = plan_from_records(raw.records.records)
@@ -491,15 +602,17 @@ def collect_plan(kit: Path, labs: list[str], wall_limit: float = 300.0) -> dict[
     try:
         empty_target = scratch / "target"
         empty_target.mkdir()
-        command = pytest_command(kit, [f"checks/{lab}" for lab in labs], empty_target, scratch / "basetemp",
-                                 collect_only=True)
+        command = pytest_command(
+            kit, [f"checks/{lab}" for lab in labs], empty_target, scratch / "basetemp", collect_only=True
+        )
         raw = run_pytest(command, cwd=kit, env=child_environment(kit, scratch), wall_limit=wall_limit)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     plan = plan_from_records(raw.records.records)
     if raw.returncode != 0 or plan is None:
-        raise PlanError(f"collecting the checks of {', '.join(labs)} failed (exit code {raw.returncode}):\n"
-                        + raw.output[-3000:])
+        raise PlanError(
+            f"collecting the checks of {', '.join(labs)} failed (exit code {raw.returncode}):\n" + raw.output[-3000:]
+        )
     by_lab: dict[str, list[PlannedCheck]] = {lab: [] for lab in labs}
     for check in plan:
         by_lab.setdefault(check.lab, []).append(check)

@@ -73,8 +73,10 @@ class LoadResult:
         return asdict(self)
 
     def __str__(self) -> str:
-        return (f"{self.requests_per_s:>9,.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  "
-                f"({self.requests:,} requests, {self.errors} errors, {self.tool}, {self.concurrency} connections)")
+        return (
+            f"{self.requests_per_s:>9,.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  "
+            f"({self.requests:,} requests, {self.errors} errors, {self.tool}, {self.concurrency} connections)"
+        )
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,19 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def run_load(url: str, *, method: str = "GET", body: bytes | str | None = None, json: object | None = None,
-             headers: dict[str, str] | None = None, concurrency: int = 32, seconds: float = 3.0,
-             max_requests: int = 500_000, warmup: float = 0.5, tool: str = "auto") -> LoadResult:
+def run_load(
+    url: str,
+    *,
+    method: str = "GET",
+    body: bytes | str | None = None,
+    json: object | None = None,
+    headers: dict[str, str] | None = None,
+    concurrency: int = 32,
+    seconds: float = 3.0,
+    max_requests: int = 500_000,
+    warmup: float = 0.5,
+    tool: str = "auto",
+) -> LoadResult:
     """Load ``url`` with ``concurrency`` connections for ``seconds`` (after ``warmup`` seconds not counted).
 
     ``tool`` is ``"wrk"``, ``"python"`` or ``"auto"`` (wrk when installed). Safe to call from a notebook:
@@ -206,7 +218,7 @@ class _Connection(asyncio.Protocol):
             end = self.buffer.find(HEADER_END)
             if end < 0:
                 return
-            head = bytes(self.buffer[:end + 2])
+            head = bytes(self.buffer[: end + 2])
             length = CONTENT_LENGTH.search(head)
             if length is not None:
                 total = end + 4 + int(length.group(1))
@@ -276,8 +288,9 @@ async def _drive(target: Target, run: _PythonRun, concurrency: int) -> float:
                 continue
             try:
                 # A hung server is given REQUEST_TIMEOUT after the deadline, never more.
-                await asyncio.wait_for(asyncio.shield(protocol.closed),
-                                       run.deadline + REQUEST_TIMEOUT - time.perf_counter())
+                await asyncio.wait_for(
+                    asyncio.shield(protocol.closed), run.deadline + REQUEST_TIMEOUT - time.perf_counter()
+                )
             except TimeoutError:
                 protocol.transport.abort()  # counts the request in flight as an error
                 return
@@ -286,16 +299,31 @@ async def _drive(target: Target, run: _PythonRun, concurrency: int) -> float:
     return time.perf_counter() - start
 
 
-def _run_python(url: str, target: Target, method: str, payload: bytes, headers: dict[str, str],
-                concurrency: int, seconds: float, max_requests: int) -> LoadResult:
+def _run_python(
+    url: str,
+    target: Target,
+    method: str,
+    payload: bytes,
+    headers: dict[str, str],
+    concurrency: int,
+    seconds: float,
+    max_requests: int,
+) -> LoadResult:
     run = _PythonRun(build_request(target, method, payload, headers), seconds, max_requests)
     elapsed = _run_in_own_loop(_drive(target, run, concurrency))
     latencies = sorted(run.latencies)
     completed = len(latencies)
     return LoadResult(
-        url=url, method=method, tool="python", concurrency=concurrency, seconds=round(elapsed, 3),
-        requests=completed, errors=run.errors, requests_per_s=completed / elapsed if elapsed else 0.0,
-        p50_ms=percentile(latencies, 50) * 1000, p99_ms=percentile(latencies, 99) * 1000,
+        url=url,
+        method=method,
+        tool="python",
+        concurrency=concurrency,
+        seconds=round(elapsed, 3),
+        requests=completed,
+        errors=run.errors,
+        requests_per_s=completed / elapsed if elapsed else 0.0,
+        p50_ms=percentile(latencies, 50) * 1000,
+        p99_ms=percentile(latencies, 99) * 1000,
     )
 
 
@@ -358,20 +386,40 @@ def _lua_string(value: bytes | str) -> str:
 
 def wrk_script(method: str, payload: bytes, headers: dict[str, str], limit: int) -> str:
     header_lines = "\n".join(f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items())
-    return WRK_SCRIPT.format(method=_lua_string(method), body=_lua_string(payload) if payload else "nil",
-                             headers=header_lines, limit=limit)
+    return WRK_SCRIPT.format(
+        method=_lua_string(method), body=_lua_string(payload) if payload else "nil", headers=header_lines, limit=limit
+    )
 
 
-def _run_wrk(url: str, target: Target, method: str, payload: bytes, headers: dict[str, str],
-             concurrency: int, seconds: float, max_requests: int) -> LoadResult:
+def _run_wrk(
+    url: str,
+    target: Target,
+    method: str,
+    payload: bytes,
+    headers: dict[str, str],
+    concurrency: int,
+    seconds: float,
+    max_requests: int,
+) -> LoadResult:
     threads = 1  # one core for the generator, the other for the server
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(wrk_script(method, payload, headers, max(1, max_requests // threads)))
     try:
         # wrk takes whole seconds; its request limit is the script's `limit` (it stops each thread there).
-        command = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s",
-                   "--timeout", f"{REQUEST_TIMEOUT:g}s", "-s", script.name,
-                   f"http://{target.host}:{target.port}{target.path}"]
+        command = [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            f"{REQUEST_TIMEOUT:g}s",
+            "-s",
+            script.name,
+            f"http://{target.host}:{target.port}{target.path}",
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + REQUEST_TIMEOUT + 10)
     finally:
         os.unlink(script.name)
@@ -381,16 +429,22 @@ def _run_wrk(url: str, target: Target, method: str, payload: bytes, headers: dic
     stats = jsonlib.loads(line.removeprefix("WORKBOOK "))
     elapsed = stats["duration_us"] / 1e6
     return LoadResult(
-        url=url, method=method, tool="wrk", concurrency=concurrency, seconds=round(elapsed, 3),
-        requests=stats["requests"], errors=stats["errors"],
+        url=url,
+        method=method,
+        tool="wrk",
+        concurrency=concurrency,
+        seconds=round(elapsed, 3),
+        requests=stats["requests"],
+        errors=stats["errors"],
         requests_per_s=stats["requests"] / elapsed if elapsed else 0.0,
-        p50_ms=stats["p50_us"] / 1000, p99_ms=stats["p99_us"] / 1000,
+        p50_ms=stats["p50_us"] / 1000,
+        p99_ms=stats["p99_us"] / 1000,
     )
 
 
 # --- the generator's own ceiling ----------------------------------------------------------------------------
 
-FIXED_RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"ok\"}"
+FIXED_RESPONSE = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{"status":"ok"}'
 
 
 class _FixedResponder(asyncio.Protocol):
@@ -404,7 +458,7 @@ class _FixedResponder(asyncio.Protocol):
         self.buffer += data
         # Requests to this server carry no body: one header block, one response.
         while (end := self.buffer.find(HEADER_END)) >= 0:
-            del self.buffer[:end + 4]
+            del self.buffer[: end + 4]
             self.transport.write(FIXED_RESPONSE)
 
 
@@ -432,8 +486,11 @@ def generator_ceiling(tool: str = "auto", concurrency: int = 32, seconds: float 
 
     from workbook.server import serve
 
-    with serve(lambda port: [sys.executable, "-m", "workbook.loadtest", "serve-fixed", str(port)],
-               ready_path="/health", startup_timeout=30) as server:
+    with serve(
+        lambda port: [sys.executable, "-m", "workbook.loadtest", "serve-fixed", str(port)],
+        ready_path="/health",
+        startup_timeout=30,
+    ) as server:
         return run_load(f"{server.url}/health", concurrency=concurrency, seconds=seconds, tool=tool)
 
 

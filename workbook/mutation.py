@@ -86,18 +86,35 @@ VERDICTS = ("equivalent", "irrelevant", "gap")
 EXCUSED = ("equivalent", "irrelevant")
 
 CMP = {
-    ast.Lt: (ast.LtE, ast.GtE), ast.LtE: (ast.Lt, ast.Gt), ast.Gt: (ast.GtE, ast.LtE), ast.GtE: (ast.Gt, ast.Lt),
-    ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,), ast.Is: (ast.IsNot,), ast.IsNot: (ast.Is,),
-    ast.In: (ast.NotIn,), ast.NotIn: (ast.In,),
+    ast.Lt: (ast.LtE, ast.GtE),
+    ast.LtE: (ast.Lt, ast.Gt),
+    ast.Gt: (ast.GtE, ast.LtE),
+    ast.GtE: (ast.Gt, ast.Lt),
+    ast.Eq: (ast.NotEq,),
+    ast.NotEq: (ast.Eq,),
+    ast.Is: (ast.IsNot,),
+    ast.IsNot: (ast.Is,),
+    ast.In: (ast.NotIn,),
+    ast.NotIn: (ast.In,),
 }
 ARITH = {
-    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
-    ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult, ast.LShift: ast.RShift, ast.RShift: ast.LShift,
-    ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd, ast.BitXor: ast.BitAnd,
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Mod: ast.FloorDiv,
+    ast.Pow: ast.Mult,
+    ast.LShift: ast.RShift,
+    ast.RShift: ast.LShift,
+    ast.BitAnd: ast.BitOr,
+    ast.BitOr: ast.BitAnd,
+    ast.BitXor: ast.BitAnd,
 }
 
 
 # --- the mutants ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -128,11 +145,16 @@ class Mutant:
 
     def apply(self, source: str) -> str:
         data = source.encode("utf-8")
-        return (data[:self.start] + self.after.encode("utf-8") + data[self.end:]).decode("utf-8")
+        return (data[: self.start] + self.after.encode("utf-8") + data[self.end :]).decode("utf-8")
 
     def diff(self, source: str, context: int = 1) -> str:
-        lines = difflib.unified_diff(source.splitlines(keepends=True), self.apply(source).splitlines(keepends=True),
-                                     f"solutions/{self.lab}/{self.file}", f"mutant {self.id}", n=context)
+        lines = difflib.unified_diff(
+            source.splitlines(keepends=True),
+            self.apply(source).splitlines(keepends=True),
+            f"solutions/{self.lab}/{self.file}",
+            f"mutant {self.id}",
+            n=context,
+        )
         return "".join(lines)
 
 
@@ -187,8 +209,7 @@ def _body(func: Function) -> list[ast.stmt]:
     return body
 
 
-def _candidates(node: ast.AST, indent_of: Callable[[ast.stmt], str],
-                quiet: set[int]) -> list[tuple[str, Located, str]]:
+def _candidates(node: ast.AST, indent_of: Callable[[ast.stmt], str], quiet: set[int]) -> list[tuple[str, Located, str]]:
     """(operator, node whose text is replaced, replacement text) for one node."""
     out: list[tuple[str, Located, str]] = []
     if isinstance(node, ast.Compare):
@@ -218,8 +239,11 @@ def _candidates(node: ast.AST, indent_of: Callable[[ast.stmt], str],
         out.append(("const", node, repr(new)))
     elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in quiet:
         out.append(("str", node, repr(f"XX{node.value}XX")))
-    elif isinstance(node, ast.Return) and node.value is not None \
-            and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+    elif (
+        isinstance(node, ast.Return)
+        and node.value is not None
+        and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+    ):
         out.append(("return", node, "return None"))
     elif isinstance(node, ast.Await):
         out.append(("await", node, _paren(node.value)))
@@ -233,14 +257,18 @@ def _candidates(node: ast.AST, indent_of: Callable[[ast.stmt], str],
             out.append(("args", node, ast.unparse(_with(node, args=args))))
         for i, keyword in enumerate(node.keywords):
             if keyword.arg is not None:
-                out.append(("kwarg", node, ast.unparse(_with(node, keywords=node.keywords[:i] + node.keywords[i + 1:]))))
+                out.append(
+                    ("kwarg", node, ast.unparse(_with(node, keywords=node.keywords[:i] + node.keywords[i + 1 :])))
+                )
     elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
         for part in ("lower", "upper", "step"):
             if getattr(node.slice, part) is not None:
                 out.append(("slice", node, ast.unparse(_with(node, slice=_with(node.slice, **{part: None})))))
-    if isinstance(node, (ast.Raise, ast.AugAssign)) or (
-            isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant)) or (
-            isinstance(node, ast.Assign) and all(isinstance(t, (ast.Attribute, ast.Subscript)) for t in node.targets)):
+    if (
+        isinstance(node, (ast.Raise, ast.AugAssign))
+        or (isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant))
+        or (isinstance(node, ast.Assign) and all(isinstance(t, (ast.Attribute, ast.Subscript)) for t in node.targets))
+    ):
         out.append(("stmt", node, "pass"))
     if isinstance(node, (ast.With, ast.AsyncWith)) and all(item.optional_vars is None for item in node.items):
         indent = indent_of(node)
@@ -281,7 +309,8 @@ def _message_strings(tree: ast.Module) -> set[int]:
     for node in ast.walk(tree):
         is_log = isinstance(node, ast.Call) and (
             (isinstance(node.func, ast.Name) and node.func.id in LOGGING_CALLS)
-            or (isinstance(node.func, ast.Attribute) and node.func.attr in LOGGING_CALLS))
+            or (isinstance(node.func, ast.Attribute) and node.func.attr in LOGGING_CALLS)
+        )
         if isinstance(node, ast.Raise) or is_log:
             quiet.update(id(n) for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
     return quiet
@@ -292,11 +321,14 @@ def _async_toggle(source: str, offsets: list[int], func: Function) -> tuple[int,
     function (a route: FastAPI then runs it on the event loop instead of in a thread)."""
     start = offsets[func.lineno - 1] + func.col_offset
     if isinstance(func, ast.AsyncFunctionDef):
-        awaits = any(isinstance(n, (ast.Await, ast.AsyncFor, ast.AsyncWith)) for n in _walk(func.body, {id(func)})
-                     if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+        awaits = any(
+            isinstance(n, (ast.Await, ast.AsyncFor, ast.AsyncWith))
+            for n in _walk(func.body, {id(func)})
+            if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        )
         if awaits or _is_generator_like(func):
             return None
-        text = source.encode("utf-8")[start:start + 9].decode("utf-8")
+        text = source.encode("utf-8")[start : start + 9].decode("utf-8")
         return (start, start + 9, text, "def") if text == "async def" else None
     if func.decorator_list and not _is_generator_like(func):
         return start, start + 3, "def", "async def"
@@ -330,8 +362,19 @@ def mutants_of_source(source: str, lab: str, file: str) -> list[Mutant]:
             for operator, replaced, after in _candidates(node, indent_of, quiet):
                 start, end = _span(offsets, replaced)
                 before = source.encode("utf-8")[start:end].decode("utf-8")
-                mutant = Mutant(lab, file, task, func.name, operator, replaced.lineno, replaced.lineno - func.lineno,
-                                start, end, before, after)
+                mutant = Mutant(
+                    lab,
+                    file,
+                    task,
+                    func.name,
+                    operator,
+                    replaced.lineno,
+                    replaced.lineno - func.lineno,
+                    start,
+                    end,
+                    before,
+                    after,
+                )
                 try:
                     mutated = ast.dump(ast.parse(mutant.apply(source)))
                 except SyntaxError:
@@ -367,6 +410,7 @@ def sample(mutants: list[Mutant], per_task: int | None) -> list[Mutant]:
 
 # --- records of accepted survivors --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Record:
     id: str
@@ -387,8 +431,10 @@ def load_records(lab: str, folder: Path = RECORDS) -> list[Record]:
     for raw in tomllib.loads(path.read_text(encoding="utf-8")).get("survivor", []):
         record = Record(raw["id"], raw["verdict"], raw.get("why", "").strip())
         if record.verdict not in VERDICTS or not record.why or record.id.count(":") != 4:
-            raise ValueError(f"{path}: {record.id!r} needs an id TASK:FUNCTION:OPERATOR:+LINE:HASH, a verdict in "
-                             f"{VERDICTS} and a one-line why")
+            raise ValueError(
+                f"{path}: {record.id!r} needs an id TASK:FUNCTION:OPERATOR:+LINE:HASH, a verdict in "
+                f"{VERDICTS} and a one-line why"
+            )
         records.append(record)
     return records
 
@@ -413,6 +459,7 @@ def match_records(mutants: list[Mutant], records: list[Record]) -> dict[str, Rec
 
 # --- grading mutants --------------------------------------------------------------------------------------
 
+
 def _tree_digest(paths: list[Path], base: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(paths):
@@ -423,9 +470,12 @@ def _tree_digest(paths: list[Path], base: Path) -> str:
 
 def tooling_digest() -> str:
     """What grading depends on besides the lab: this module itself counts through :data:`VERSION` only."""
-    paths = [*(p for p in (ROOT / "workbook").rglob("*.py") if p.name != "mutation.py"),
-             *(ROOT / "labkit").rglob("*.py"), *(ROOT / "data").rglob("*"),
-             *(ROOT / name for name in ("conftest.py", "pyproject.toml", "requirements.txt"))]
+    paths = [
+        *(p for p in (ROOT / "workbook").rglob("*.py") if p.name != "mutation.py"),
+        *(ROOT / "labkit").rglob("*.py"),
+        *(ROOT / "data").rglob("*"),
+        *(ROOT / name for name in ("conftest.py", "pyproject.toml", "requirements.txt")),
+    ]
     return _tree_digest([p for p in paths if p.exists()], ROOT)
 
 
@@ -476,14 +526,24 @@ class LabReport:
                 row["survived"] += 1
                 row["recorded"] += m.id in self.records
         return {
-            "lab": self.lab, "mutants": len(self.mutants), "killed": killed, "non_equivalent": counted,
-            "score": round(killed / counted, 4) if counted else 1.0, "seconds": round(self.seconds, 1),
-            "graded": self.graded, "baseline_seconds": round(self.baseline_seconds, 1),
+            "lab": self.lab,
+            "mutants": len(self.mutants),
+            "killed": killed,
+            "non_equivalent": counted,
+            "score": round(killed / counted, 4) if counted else 1.0,
+            "seconds": round(self.seconds, 1),
+            "graded": self.graded,
+            "baseline_seconds": round(self.baseline_seconds, 1),
             "seconds_per_graded_mutant": round(self.seconds / self.graded, 2) if self.graded else 0.0,
             "tasks": tasks,
-            "survivors": [{"id": m.id, "recorded": self.records[m.id].verdict if m.id in self.records else None,
-                           "diff": m.diff((SOLUTIONS / m.lab / m.file).read_text(encoding="utf-8"))}
-                          for m in self.survivors()],
+            "survivors": [
+                {
+                    "id": m.id,
+                    "recorded": self.records[m.id].verdict if m.id in self.records else None,
+                    "diff": m.diff((SOLUTIONS / m.lab / m.file).read_text(encoding="utf-8")),
+                }
+                for m in self.survivors()
+            ],
             "unrecorded": [m.id for m in self.unrecorded()],
             "stale_records": [r.id for r in self.stale_records],
             "recorded_but_killed": [m.id for m in self.mutants if m.id in self.records and self.outcomes[m.id].killed],
@@ -544,8 +604,14 @@ class Runner:
             if stop_at_first:
                 command.append("-x")  # one failing check kills the mutant: the rest report "no result"
             wall = sum(c.timeout or 10.0 for c in checks) + 30.0
-            raw = self.lp.run_pytest(command, cwd=ROOT, env=self.lp.child_environment(ROOT, home), wall_limit=wall,
-                                     keeper=self.keeper, fork_server=self.server)
+            raw = self.lp.run_pytest(
+                command,
+                cwd=ROOT,
+                env=self.lp.child_environment(ROOT, home),
+                wall_limit=wall,
+                keeper=self.keeper,
+                fork_server=self.server,
+            )
             return self.lp.outcomes(lab, checks, raw, wall).checks
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -558,8 +624,16 @@ def _noticed(results) -> list[str]:
     return [f"{r.status}: {r.name}" for r in failed]
 
 
-def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task: int | None = None,
-            use_cache: bool = True, fork: bool = True, progress=lambda line: None) -> LabReport:
+def run_lab(
+    lab: str,
+    *,
+    tasks: list[str] | None = None,
+    jobs: int = 2,
+    per_task: int | None = None,
+    use_cache: bool = True,
+    fork: bool = True,
+    progress=lambda line: None,
+) -> LabReport:
     from workbook import lab_process
 
     started = time.perf_counter()
@@ -572,9 +646,17 @@ def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task
     by_task: dict[str, list] = {}
     for check in plan:
         by_task.setdefault(check.task, []).append(check)
-    key_base = hashlib.sha256("\0".join((
-        VERSION, lab, tooling_digest(), _tree_digest(list((CHECKS / lab).rglob("*")), CHECKS / lab),
-        _tree_digest(list((SOLUTIONS / lab).rglob("*")), SOLUTIONS / lab))).encode()).hexdigest()
+    key_base = hashlib.sha256(
+        "\0".join(
+            (
+                VERSION,
+                lab,
+                tooling_digest(),
+                _tree_digest(list((CHECKS / lab).rglob("*")), CHECKS / lab),
+                _tree_digest(list((SOLUTIONS / lab).rglob("*")), SOLUTIONS / lab),
+            )
+        ).encode()
+    ).hexdigest()
     sources = {m.file: (SOLUTIONS / lab / m.file).read_text(encoding="utf-8") for m in mutants}
     CACHE.mkdir(parents=True, exist_ok=True)
     outcomes: dict[str, Outcome] = {}
@@ -593,10 +675,14 @@ def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task
             baseline = runner.grade(lab, {}, plan)
             report.baseline_seconds = time.perf_counter() - base_start
             if failing := _noticed(baseline):
-                raise MutationError(f"{lab}: the unmutated solution does not pass its own checks "
-                                    f"({'; '.join(failing[:5])}): nothing can be measured")
-            progress(f"{lab}: baseline passes ({report.baseline_seconds:.1f} s); grading {len(todo)} mutants, "
-                     f"{jobs} at a time ({len(mutants) - len(todo)} from the cache)")
+                raise MutationError(
+                    f"{lab}: the unmutated solution does not pass its own checks "
+                    f"({'; '.join(failing[:5])}): nothing can be measured"
+                )
+            progress(
+                f"{lab}: baseline passes ({report.baseline_seconds:.1f} s); grading {len(todo)} mutants, "
+                f"{jobs} at a time ({len(mutants) - len(todo)} from the cache)"
+            )
             lock = threading.Lock()
             stopping = threading.Event()
             done = [0]
@@ -613,8 +699,9 @@ def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task
                     stage = "lab" if noticed else ""
                 if stopping.is_set():  # its run was killed by us, not by a check: no verdict, nothing cached
                     return
-                outcome = Outcome(mutant.id, mutant.task, bool(noticed), noticed[:5], stage,
-                                  round(time.perf_counter() - t0, 2))
+                outcome = Outcome(
+                    mutant.id, mutant.task, bool(noticed), noticed[:5], stage, round(time.perf_counter() - t0, 2)
+                )
                 (CACHE / f"{_key(key_base, mutant, sources)}.json").write_text(json.dumps(asdict(outcome)))
                 with lock:
                     outcomes[mutant.id] = outcome
@@ -639,8 +726,9 @@ def run_lab(lab: str, *, tasks: list[str] | None = None, jobs: int = 2, per_task
     report.records = match_records(mutants, records)
     used = {r.id for r in report.records.values()}
     all_ids = {m.id for m in lab_mutants(lab)}
-    report.stale_records = [r for r in records if r.id not in used and r.id not in all_ids
-                            and tasks is None and per_task is None]
+    report.stale_records = [
+        r for r in records if r.id not in used and r.id not in all_ids and tasks is None and per_task is None
+    ]
     report.seconds = time.perf_counter() - started
     return report
 
@@ -651,6 +739,7 @@ def _key(key_base: str, mutant: Mutant, sources: dict[str, str]) -> str:
 
 
 # --- the command --------------------------------------------------------------------------------------
+
 
 def print_report(report: LabReport, out=sys.stdout) -> None:
     data = report.as_dict()
@@ -674,31 +763,46 @@ def print_report(report: LabReport, out=sys.stdout) -> None:
         write(f"\nrecorded, but a check kills it now (remove the record): {mutant_id}")
     killed, counted = data["killed"], data["non_equivalent"]
     write()
-    write(f"{report.lab}: {data['mutants']} mutants, {killed} killed, {len(report.survivors())} survived "
-          f"({sum(r.verdict in EXCUSED for r in report.records.values())} recorded as equivalent/irrelevant, "
-          f"{sum(r.verdict == 'gap' for r in report.records.values())} as known gaps); "
-          f"score {killed} / {counted} = {100 * data['score']:.1f} %")
-    write(f"{report.lab}: {data['seconds']:.1f} s in all, {report.graded} mutants graded "
-          f"({data['seconds_per_graded_mutant']:.2f} s each, wall clock, with the baseline), "
-          f"{len(report.mutants) - report.graded} from the cache")
+    write(
+        f"{report.lab}: {data['mutants']} mutants, {killed} killed, {len(report.survivors())} survived "
+        f"({sum(r.verdict in EXCUSED for r in report.records.values())} recorded as equivalent/irrelevant, "
+        f"{sum(r.verdict == 'gap' for r in report.records.values())} as known gaps); "
+        f"score {killed} / {counted} = {100 * data['score']:.1f} %"
+    )
+    write(
+        f"{report.lab}: {data['seconds']:.1f} s in all, {report.graded} mutants graded "
+        f"({data['seconds_per_graded_mutant']:.2f} s each, wall clock, with the baseline), "
+        f"{len(report.mutants) - report.graded} from the cache"
+    )
 
 
 def add_command(commands) -> None:
     parser = commands.add_parser(
-        "mutate", help="mutation-test a lab's checks against its solution (authors)",
+        "mutate",
+        help="mutation-test a lab's checks against its solution (authors)",
         description="Mutate the marked task functions of solutions/LAB one small edit at a time, grade each "
-                    "mutant with the lab's checks through --target, and report killed / survived per task, the "
-                    "survivors' diffs and the score. Survivors recorded in tests/mutation/LAB.toml as "
-                    "equivalent or irrelevant are left out of the score; those recorded as a known gap count against it. "
-                    "Exit 1 when a survivor is not recorded.")
+        "mutant with the lab's checks through --target, and report killed / survived per task, the "
+        "survivors' diffs and the score. Survivors recorded in tests/mutation/LAB.toml as "
+        "equivalent or irrelevant are left out of the score; those recorded as a known gap count against it. "
+        "Exit 1 when a survivor is not recorded.",
+    )
     parser.add_argument("lab", help="e.g. lab3")
     parser.add_argument("--task", action="append", dest="tasks", metavar="N.K", help="only this task (repeatable)")
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="mutants graded at the same time (2)")
-    parser.add_argument("--max-per-task", type=int, default=None, metavar="N",
-                        help="at most N mutants per task: a stable sample (smallest hash of the id)")
+    parser.add_argument(
+        "--max-per-task",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N mutants per task: a stable sample (smallest hash of the id)",
+    )
     parser.add_argument("--no-cache", dest="cache", action="store_false", help="grade every mutant again")
-    parser.add_argument("--no-fork-server", dest="fork", action="store_false",
-                        help="start a fresh Python per run instead of forking a warm one")
+    parser.add_argument(
+        "--no-fork-server",
+        dest="fork",
+        action="store_false",
+        help="start a fresh Python per run instead of forking a warm one",
+    )
     parser.add_argument("--list", action="store_true", help="only list the mutants (id and diff), grade nothing")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     parser.set_defaults(run=run_command)
@@ -709,19 +813,28 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"unknown lab {args.lab!r} (or no solutions/ here): {', '.join(catalog.labs())}", file=sys.stderr)
         return 2
     if args.list:
-        mutants = sample([m for m in lab_mutants(args.lab) if not args.tasks or m.task in args.tasks],
-                         args.max_per_task)
+        mutants = sample(
+            [m for m in lab_mutants(args.lab) if not args.tasks or m.task in args.tasks], args.max_per_task
+        )
         for mutant in mutants:
             print(mutant.diff((SOLUTIONS / args.lab / mutant.file).read_text(encoding="utf-8")))
         print(f"{len(mutants)} mutants")
         return 0
+
     def stop(signum, frame):  # a SIGTERM (a test's timeout, a CI cancel) ends the runs in flight too
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        report = run_lab(args.lab, tasks=args.tasks, jobs=args.jobs, per_task=args.max_per_task,
-                         use_cache=args.cache, fork=args.fork, progress=lambda line: print(line, flush=True))
+        report = run_lab(
+            args.lab,
+            tasks=args.tasks,
+            jobs=args.jobs,
+            per_task=args.max_per_task,
+            use_cache=args.cache,
+            fork=args.fork,
+            progress=lambda line: print(line, flush=True),
+        )
     except MutationError as exc:
         print(f"cannot measure: {exc}", file=sys.stderr)
         return 2

@@ -34,6 +34,7 @@ from workbook.target import LabFinder
 STARTER = re.compile(r"^Task (\d+\.\d+)\b")
 
 if TYPE_CHECKING:
+
     def get_ipython() -> Any:  # IPython puts it in builtins while a kernel runs a cell; elsewhere a NameError
         ...
 
@@ -86,8 +87,11 @@ def not_done_message(error: NotImplementedError) -> str:
     found = catalog.task(task_id)
     title = found.title if found else str(error).split(":", 1)[-1].strip()
     target = _target()
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if target is not None and _is_student_frame(f.filename, target) and Path(f.filename).is_file()]
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if target is not None and _is_student_frame(f.filename, target) and Path(f.filename).is_file()
+    ]
     if frames:
         where = _show(Path(frames[-1].filename))
     else:
@@ -100,10 +104,15 @@ def _renamed(frame: traceback.FrameSummary) -> traceback.FrameSummary:
     """The same frame, named for a student: ``this cell`` or a path from the repository root."""
     cell = frame.filename.startswith("<ipython-input") or "ipykernel_" in frame.filename
     return traceback.FrameSummary(
-        "this cell" if cell else _show(Path(frame.filename)), frame.lineno, frame.name, lookup_line=False,
+        "this cell" if cell else _show(Path(frame.filename)),
+        frame.lineno,
+        frame.name,
+        lookup_line=False,
         line=getattr(frame, "_line", None) or frame.line,  # unstripped, so that the carets line up
-        end_lineno=getattr(frame, "end_lineno", None), colno=getattr(frame, "colno", None),
-        end_colno=getattr(frame, "end_colno", None))
+        end_lineno=getattr(frame, "end_lineno", None),
+        colno=getattr(frame, "colno", None),
+        end_colno=getattr(frame, "end_colno", None),
+    )
 
 
 def trimmed_traceback(exc: BaseException) -> list[str]:
@@ -140,8 +149,11 @@ def report_server_log(log: str) -> bool:
         return False
     error = NotImplementedError(match.group(1))
     target = _target()
-    frames = [m.group(1) for m in LOGGED_FRAME.finditer(log, 0, match.start())
-              if _is_student_frame(m.group(1), target) and Path(m.group(1)).is_file()]
+    frames = [
+        m.group(1)
+        for m in LOGGED_FRAME.finditer(log, 0, match.start())
+        if _is_student_frame(m.group(1), target) and Path(m.group(1)).is_file()
+    ]
     message = not_done_message(error)
     if frames:
         message = re.sub(r"open \S+, then", f"open {_show(Path(frames[-1]))}, then", message)
@@ -167,8 +179,7 @@ class your_code:  # noqa: N801 - used like a function: ``with your_code():``
     def __enter__(self) -> your_code:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
         if exc is None or not isinstance(exc, Exception):
             return False  # nothing raised, or KeyboardInterrupt / SystemExit: not ours to handle
         error = unfinished_task(exc)

@@ -103,12 +103,19 @@ def guard_check(capfd, secrets: Mapping[str, str]) -> Iterator[Outputs]:
 def secret_leaks(outputs: Outputs, secrets: Mapping[str, str]) -> list[str]:
     """``"<secret name> in <where>"`` for every secret found in any stream or in what the client saw."""
     places = outputs.streams()
-    return [f"{name} in {where}" for name, value in secrets.items() if value
-            for where, text in places.items() if value in text]
+    return [
+        f"{name} in {where}"
+        for name, value in secrets.items()
+        if value
+        for where, text in places.items()
+        if value in text
+    ]
 
 
 def leak_message(leaks: list[str]) -> str:
     """The student's message for :func:`secret_leaks`' findings."""
-    return (f"a secret reached an output: {'; '.join(leaks[:4])}. Under uvicorn or in a container stdout and "
-            "stderr are the log, as public as a logging record: never print, log or return a key, a password "
-            "or a token (not even a wrong one, often a typo of the right one); log the fields you choose.")
+    return (
+        f"a secret reached an output: {'; '.join(leaks[:4])}. Under uvicorn or in a container stdout and "
+        "stderr are the log, as public as a logging record: never print, log or return a key, a password "
+        "or a token (not even a wrong one, often a typo of the right one); log the fields you choose."
+    )

@@ -33,9 +33,11 @@ def starter_files(lab: str, solutions: Path = SOLUTIONS, pristine: Path = PRISTI
     if (solutions / lab).is_dir():
         return starters.starter_files(solutions / lab)
     if (pristine / lab).is_dir():
-        return {path.relative_to(pristine / lab): path.read_bytes()
-                for path in sorted((pristine / lab).rglob("*"))
-                if path.is_file() and not any(part in starters.SKIP for part in path.parts)}
+        return {
+            path.relative_to(pristine / lab): path.read_bytes()
+            for path in sorted((pristine / lab).rglob("*"))
+            if path.is_file() and not any(part in starters.SKIP for part in path.parts)
+        }
     raise ResetError(f"no starter for {lab}: neither solutions/{lab}/ nor starters/{lab}/ exists here")
 
 
@@ -59,6 +61,7 @@ def lab_changes(lab: str, lab_dir: Path, files: dict[Path, bytes]) -> list[Chang
 
 # --- one task's functions ---------------------------------------------------------------------------
 
+
 def _functions(tree: ast.AST) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
     """Qualified name (``Class.method``) -> function node, for every function in a module."""
     found = {}
@@ -70,6 +73,7 @@ def _functions(tree: ast.AST) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDe
                 visit(child, f"{prefix}{child.name}.")
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
+
     visit(tree, "")
     return found
 
@@ -89,8 +93,9 @@ def _marked(source: str, task_id: str) -> list[str]:
 def _body_span(node) -> tuple[int, int]:
     """First and last line (1-based) of the body without its docstring."""
     first = node.body[0]
-    has_docstring = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                     and isinstance(first.value.value, str))
+    has_docstring = (
+        isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    )
     if has_docstring and len(node.body) > 1:
         return first.end_lineno + 1, node.end_lineno
     if has_docstring:
@@ -103,8 +108,10 @@ def reset_functions(current: str, starter: str, names: list[str], filename: str)
     try:
         mine = _functions(ast.parse(current))
     except SyntaxError as exc:
-        raise ResetError(f"{filename}, line {exc.lineno}: Python cannot read this file ({exc.msg}), so its "
-                         "functions cannot be found. Fix the syntax, or reset the whole lab without --task.") from None
+        raise ResetError(
+            f"{filename}, line {exc.lineno}: Python cannot read this file ({exc.msg}), so its "
+            "functions cannot be found. Fix the syntax, or reset the whole lab without --task."
+        ) from None
     theirs = _functions(ast.parse(starter))
     lines = current.splitlines(keepends=True)
     starter_lines = starter.splitlines(keepends=True)
@@ -115,16 +122,19 @@ def reset_functions(current: str, starter: str, names: list[str], filename: str)
             continue
         node = mine[name]
         if node.body[0].lineno == node.lineno:
-            raise ResetError(f"{filename}: {name} has its body on the line of its signature; reset the whole "
-                             "lab without --task, or put the body on its own lines")
+            raise ResetError(
+                f"{filename}: {name} has its body on the line of its signature; reset the whole "
+                "lab without --task, or put the body on its own lines"
+            )
         start, end = _body_span(theirs[name])
-        replacement = starter_lines[start - 1:end]
+        replacement = starter_lines[start - 1 : end]
         old_indent = " " * theirs[name].body[-1].col_offset
         new_indent = " " * node.body[0].col_offset
-        replacement = [new_indent + line[len(old_indent):] if line.startswith(old_indent) else line
-                       for line in replacement]
+        replacement = [
+            new_indent + line[len(old_indent) :] if line.startswith(old_indent) else line for line in replacement
+        ]
         my_start, my_end = _body_span(node)
-        lines[my_start - 1:my_end] = replacement
+        lines[my_start - 1 : my_end] = replacement
     return "".join(lines), missing
 
 
@@ -144,8 +154,10 @@ def task_changes(task_id: str, lab_dir: Path, files: dict[Path, bytes]) -> list[
         current = path.read_text(encoding="utf-8")
         new, missing = reset_functions(current, starter, names, str(path))
         if missing:
-            notes.append(f"{relative}: no function {', '.join(missing)} in your file (renamed?): reset the whole "
-                         "lab without --task to get it back")
+            notes.append(
+                f"{relative}: no function {', '.join(missing)} in your file (renamed?): reset the whole "
+                "lab without --task to get it back"
+            )
         if new != current:
             changes.append(Change(relative, new.encode("utf-8"), ", ".join(n for n in names if n not in missing)))
     if notes:
@@ -154,6 +166,7 @@ def task_changes(task_id: str, lab_dir: Path, files: dict[Path, bytes]) -> list[
 
 
 # --- applying ----------------------------------------------------------------------------------------
+
 
 def apply(changes: list[Change], lab: str, lab_dir: Path) -> Path | None:
     """Back up the files about to change, then write the starter versions; return the backup folder."""
@@ -185,14 +198,17 @@ def _confirm(question: str) -> bool:
 
 def add_command(commands) -> None:
     parser = commands.add_parser(
-        "reset", help="restore a lab's (or one task's) untouched starter, keeping a backup",
+        "reset",
+        help="restore a lab's (or one task's) untouched starter, keeping a backup",
         description="Put back the untouched starter of labN — or, with --task N.K, only the bodies of that "
-                    "task's functions. Asks first; your current files are copied to .workbook/backups/.")
+        "task's functions. Asks first; your current files are copied to .workbook/backups/.",
+    )
     parser.add_argument("lab", metavar="LAB", help="the lab to reset, e.g. lab1")
     parser.add_argument("--task", metavar="N.K", help="reset only the functions of this task (e.g. 1.3)")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask")
-    parser.add_argument("--target", default="labs", metavar="labs|DIR",
-                        help="the folder laid out like labs/ to reset (default: labs)")
+    parser.add_argument(
+        "--target", default="labs", metavar="labs|DIR", help="the folder laid out like labs/ to reset (default: labs)"
+    )
     parser.set_defaults(run=run_command)
 
 
@@ -225,13 +241,17 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"Reset {where} to {scope}:")
     for change in changes:
         print(f"  {change.relative}: {change.what}")
-    if extra := sorted(str(p.relative_to(lab_dir)) for p in lab_dir.rglob("*.py")
-                       if p.relative_to(lab_dir) not in files and "__pycache__" not in p.parts):
+    if extra := sorted(
+        str(p.relative_to(lab_dir))
+        for p in lab_dir.rglob("*.py")
+        if p.relative_to(lab_dir) not in files and "__pycache__" not in p.parts
+    ):
         print(f"  (your own files stay as they are: {', '.join(extra)})")
     if not args.yes:
         if not sys.stdin.isatty():
-            print("reset asks before it replaces your work; answer with --yes when there is no terminal",
-                  file=sys.stderr)
+            print(
+                "reset asks before it replaces your work; answer with --yes when there is no terminal", file=sys.stderr
+            )
             return 2
         if not _confirm("Replace them? Your current files are backed up first."):
             print("Nothing changed.")

@@ -47,22 +47,52 @@ SETUP_TIMEOUTS_TO_STOP = 2  # importing the code under test hung this many check
 
 # Where a pass or a failure is decided. Student code has no reason to replace anything in these modules.
 WATCHED_MODULES = (
-    "_pytest.runner", "_pytest.reports", "_pytest.python", "_pytest.fixtures", "_pytest.main",
-    "_pytest.outcomes", "_pytest.skipping", "_pytest.nodes", "_pytest.config",
-    "pluggy._callers", "pluggy._hooks", "pluggy._manager", "pluggy._result",
-    "pytest_asyncio.plugin", "pytest_timeout",
-    "asyncio.runners", "asyncio.base_events", "asyncio.events", "asyncio.tasks", "asyncio.futures",
-    "time", "builtins", "hmac", "json", "os",
-    "workbook.grader", "workbook.student", __name__,
+    "_pytest.runner",
+    "_pytest.reports",
+    "_pytest.python",
+    "_pytest.fixtures",
+    "_pytest.main",
+    "_pytest.outcomes",
+    "_pytest.skipping",
+    "_pytest.nodes",
+    "_pytest.config",
+    "pluggy._callers",
+    "pluggy._hooks",
+    "pluggy._manager",
+    "pluggy._result",
+    "pytest_asyncio.plugin",
+    "pytest_timeout",
+    "asyncio.runners",
+    "asyncio.base_events",
+    "asyncio.events",
+    "asyncio.tasks",
+    "asyncio.futures",
+    "time",
+    "builtins",
+    "hmac",
+    "json",
+    "os",
+    "workbook.grader",
+    "workbook.student",
+    __name__,
 )
 WATCHED_HOOKS = (
-    "pytest_runtest_protocol", "pytest_runtest_setup", "pytest_runtest_call", "pytest_runtest_teardown",
-    "pytest_runtest_makereport", "pytest_runtest_logreport", "pytest_runtest_logstart",
-    "pytest_runtest_logfinish", "pytest_pyfunc_call", "pytest_fixture_setup", "pytest_report_teststatus",
+    "pytest_runtest_protocol",
+    "pytest_runtest_setup",
+    "pytest_runtest_call",
+    "pytest_runtest_teardown",
+    "pytest_runtest_makereport",
+    "pytest_runtest_logreport",
+    "pytest_runtest_logstart",
+    "pytest_runtest_logfinish",
+    "pytest_pyfunc_call",
+    "pytest_fixture_setup",
+    "pytest_report_teststatus",
 )
 
 
 # --- the parent's side ------------------------------------------------------------------------------
+
 
 @dataclass
 class Records:
@@ -101,6 +131,7 @@ def read_records(data: bytes, key: bytes, first_seq: int = 0) -> Records:
 
 # --- the plugin, inside the pytest process ------------------------------------------------------------
 
+
 class _Channel:
     def __init__(self, result_fd: int, key: bytes) -> None:
         self._fd = result_fd
@@ -108,8 +139,9 @@ class _Channel:
         self._seq = 0
 
     def emit(self, kind: str, **fields) -> None:
-        body = json.dumps({"seq": self._seq, "kind": kind, **fields}, sort_keys=True,
-                          separators=(",", ":"), default=str).encode("utf-8")
+        body = json.dumps(
+            {"seq": self._seq, "kind": kind, **fields}, sort_keys=True, separators=(",", ":"), default=str
+        ).encode("utf-8")
         mac = self._mac.copy()
         mac.update(body)
         line = mac.hexdigest().encode("ascii") + b" " + body + b"\n"
@@ -145,8 +177,11 @@ def _fingerprint(config: pytest.Config) -> dict[str, int]:
         if inspect.isfunction(value) or inspect.ismethod(value):
             seen[name] = id(value)
             seen[name + ".__code__"] = id(getattr(value, "__code__", None))
-        elif inspect.isclass(value) or inspect.isbuiltin(value) or isinstance(
-                value, (staticmethod, classmethod, property)):
+        elif (
+            inspect.isclass(value)
+            or inspect.isbuiltin(value)
+            or isinstance(value, (staticmethod, classmethod, property))
+        ):
             seen[name] = id(value)
 
     for module_name in WATCHED_MODULES:
@@ -171,13 +206,24 @@ def _fingerprint(config: pytest.Config) -> dict[str, int]:
 
 # Functions a timing check relies on: watched all through every check by a thread, so a patch that undoes itself
 # before the check ends is seen too.
-CLOCKS = (("time", ("perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "time", "time_ns", "sleep",
-                    "process_time")),
-          ("asyncio", ("sleep", "gather", "wait_for", "wait", "create_task", "get_running_loop", "get_event_loop",
-                       "run", "timeout")),
-          ("asyncio.base_events", ("BaseEventLoop",)))
-CLOCK_METHODS = (("asyncio.base_events", "BaseEventLoop", ("time", "call_at", "call_later", "run_until_complete",
-                                                          "run_forever", "_run_once")),)
+CLOCKS = (
+    (
+        "time",
+        ("perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "time", "time_ns", "sleep", "process_time"),
+    ),
+    (
+        "asyncio",
+        ("sleep", "gather", "wait_for", "wait", "create_task", "get_running_loop", "get_event_loop", "run", "timeout"),
+    ),
+    ("asyncio.base_events", ("BaseEventLoop",)),
+)
+CLOCK_METHODS = (
+    (
+        "asyncio.base_events",
+        "BaseEventLoop",
+        ("time", "call_at", "call_later", "run_until_complete", "run_forever", "_run_once"),
+    ),
+)
 WATCH_EVERY = 0.002  # seconds between two looks of the watcher thread
 
 
@@ -253,8 +299,15 @@ def _assigned_by_a_check() -> bool:
     """
     from workbook.paths import CHECKS
 
-    library = tuple(p for p in {os.path.dirname(os.__file__), os.path.dirname(pytest.__file__),
-                                os.path.dirname(os.path.dirname(pytest.__file__))} if p)
+    library = tuple(
+        p
+        for p in {
+            os.path.dirname(os.__file__),
+            os.path.dirname(pytest.__file__),
+            os.path.dirname(os.path.dirname(pytest.__file__)),
+        }
+        if p
+    )
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
@@ -264,8 +317,11 @@ def _assigned_by_a_check() -> bool:
             real = os.path.realpath(filename)
             module = sys.modules.get(frame.f_globals.get("__name__", ""))
             loaded_from = os.path.realpath(getattr(module, "__file__", None) or "/")
-            return (real.startswith(os.path.realpath(CHECKS) + os.sep) and real == loaded_from
-                    and getattr(module, "__dict__", None) is frame.f_globals)
+            return (
+                real.startswith(os.path.realpath(CHECKS) + os.sep)
+                and real == loaded_from
+                and getattr(module, "__dict__", None) is frame.f_globals
+            )
         frame = frame.f_back
     return False
 
@@ -302,14 +358,19 @@ def _record_writes() -> None:
     for module_name in watched:
         module = sys.modules.get(module_name)
         if module is not None and type(module) is types.ModuleType:
-            _ORIGINALS.update({f"{module_name}.{name}": id(getattr(module, name, None)) for name in watched[module_name]})
+            _ORIGINALS.update(
+                {f"{module_name}.{name}": id(getattr(module, name, None)) for name in watched[module_name]}
+            )
             module.__class__ = _RecordingModule
 
 
 def _item_identities(item) -> dict[str, object]:
     """What decides a check's verdict besides the watched modules: its runtest, function, fixtures, module."""
-    seen: dict[str, object] = {"runtest": id(type(item).runtest), "runtest (on the item)": "runtest" in vars(item),
-                               "function": id(getattr(item, "obj", None))}
+    seen: dict[str, object] = {
+        "runtest": id(type(item).runtest),
+        "runtest (on the item)": "runtest" in vars(item),
+        "function": id(getattr(item, "obj", None)),
+    }
     function = getattr(item, "obj", None)
     seen["function.__code__"] = id(getattr(function, "__code__", None))
     info = getattr(item, "_fixtureinfo", None)
@@ -319,8 +380,10 @@ def _item_identities(item) -> dict[str, object]:
             seen[f"fixture {name}[{n}]"] = id(func)
             seen[f"fixture {name}[{n}].__code__"] = id(getattr(func, "__code__", None))
     module = getattr(item, "module", None)
-    for holder in [module, *(sys.modules.get(m) for m in list(sys.modules) if m.startswith("checks.")
-                             or m.endswith("conftest"))]:
+    for holder in [
+        module,
+        *(sys.modules.get(m) for m in list(sys.modules) if m.startswith("checks.") or m.endswith("conftest")),
+    ]:
         if holder is None or not getattr(holder, "__file__", None):
             continue
         if "checks" not in str(holder.__file__).replace("\\", "/").split("/") and holder is not module:
@@ -361,14 +424,17 @@ class ResultChannelPlugin:
                 continue
             timeout = item.get_closest_marker("timeout")
             self.planned[item.nodeid] = {
-                "nodeid": item.nodeid, "name": item.name, "task": str(marker.args[0]),
+                "nodeid": item.nodeid,
+                "name": item.name,
+                "task": str(marker.args[0]),
                 "points": float(marker.kwargs.get("points", 1)),
                 "timeout": float(timeout.args[0]) if timeout and timeout.args else None,
             }
         import workbook
 
-        self.channel.emit("plan", checks=list(self.planned.values()),
-                          workbook=os.path.dirname(os.path.abspath(workbook.__file__)))
+        self.channel.emit(
+            "plan", checks=list(self.planned.values()), workbook=os.path.dirname(os.path.abspath(workbook.__file__))
+        )
         # Nothing of the student's has been imported yet: this is what the machinery looks like untouched.
         self.baseline = _fingerprint(session.config)
         for item in session.items:
@@ -382,8 +448,7 @@ class ResultChannelPlugin:
         if self.baseline is None or self.config is None or self.tampered:  # the config comes with the baseline
             return
         now = _fingerprint(self.config)
-        changed = sorted(name for name in self.baseline.keys() | now.keys()
-                         if self.baseline.get(name) != now.get(name))
+        changed = sorted(name for name in self.baseline.keys() | now.keys() if self.baseline.get(name) != now.get(name))
         if changed:
             self.tampered = changed
             self.channel.emit("tamper", changed=changed[:20])
@@ -415,8 +480,11 @@ class ResultChannelPlugin:
         status, message, duration = self._grader_says(nodeid)
         if self.tampered:
             status = Status.TAMPERED
-            message = ("the grading machinery was changed while the checks ran (" + ", ".join(self.tampered[:5])
-                       + "): no later check can be trusted")
+            message = (
+                "the grading machinery was changed while the checks ran ("
+                + ", ".join(self.tampered[:5])
+                + "): no later check can be trusted"
+            )
         elif clean:
             if status is None:
                 status = Status.PASS
@@ -424,16 +492,30 @@ class ResultChannelPlugin:
             failed = next((when for when, ok in phases.items() if not ok), "setup")
             status, message = Status.FAIL, f"the check raised during its {failed}"
         if review and not self.tampered:
-            status, message = Status.REVIEW, ("changed while this check ran, by the code under test: "
-                                              + ", ".join(review[:6]) + " — the instructor decides")
-        self.channel.emit("result", nodeid=nodeid, status=status, message=message or "",
-                          points=plan["points"] if status == Status.PASS else 0.0, max_points=plan["points"],
-                          duration=duration)
+            status, message = (
+                Status.REVIEW,
+                (
+                    "changed while this check ran, by the code under test: "
+                    + ", ".join(review[:6])
+                    + " — the instructor decides"
+                ),
+            )
+        self.channel.emit(
+            "result",
+            nodeid=nodeid,
+            status=status,
+            message=message or "",
+            points=plan["points"] if status == Status.PASS else 0.0,
+            max_points=plan["points"],
+            duration=duration,
+        )
         if self.setup_timeouts >= SETUP_TIMEOUTS_TO_STOP and self.session is not None:
             # The code under test hangs when it is imported: every later check would wait out its own
             # timeout in the same place. Stop here; the checks not run count as timed out.
-            reason = (f"importing the code under test timed out in {self.setup_timeouts} checks in a row, "
-                      "so the remaining checks were not run")
+            reason = (
+                f"importing the code under test timed out in {self.setup_timeouts} checks in a row, "
+                "so the remaining checks were not run"
+            )
             self.channel.emit("stopping", reason=reason)
             self.session.shouldstop = reason
 

@@ -68,10 +68,12 @@ INFO: dict[Status, StatusInfo] = {
     Status.NOT_STARTED: StatusInfo("not started", short=("N", "NOT STARTED")),
     Status.TIMEOUT: StatusInfo("timeout", short=("T", "TIMEOUT")),
     Status.IMPORT_ERROR: StatusInfo("import error", short=("I", "IMPORT ERROR")),
-    Status.NOT_RUN: StatusInfo("not run", counted=False,
-                               why="of checks not run (deselected with -k, -m, --deselect or --lf)"),
-    Status.BY_INSTRUCTOR: StatusInfo("graded by your instructor", counted=False,
-                                     why="graded by your instructor, not on this machine"),
+    Status.NOT_RUN: StatusInfo(
+        "not run", counted=False, why="of checks not run (deselected with -k, -m, --deselect or --lf)"
+    ),
+    Status.BY_INSTRUCTOR: StatusInfo(
+        "graded by your instructor", counted=False, why="graded by your instructor, not on this machine"
+    ),
     Status.NO_RESULT: StatusInfo("no result"),
     Status.MISSING: StatusInfo("missing"),
     Status.TAMPERED: StatusInfo("tampered"),
@@ -79,8 +81,15 @@ INFO: dict[Status, StatusInfo] = {
 }
 
 # The statuses the pytest plugin gives, in the order of its JSON's `counts`.
-GRADER_STATUSES = (Status.PASS, Status.FAIL, Status.NOT_STARTED, Status.TIMEOUT, Status.IMPORT_ERROR,
-                   Status.NOT_RUN, Status.BY_INSTRUCTOR)
+GRADER_STATUSES = (
+    Status.PASS,
+    Status.FAIL,
+    Status.NOT_STARTED,
+    Status.TIMEOUT,
+    Status.IMPORT_ERROR,
+    Status.NOT_RUN,
+    Status.BY_INSTRUCTOR,
+)
 # Statuses whose points stay out of a student's max. Class grading counts every check it grades instead
 # (a graded-by-instructor check there keeps its points in the max and earns nothing): it passes ``uncounted=()``.
 UNCOUNTED = frozenset({Status.NOT_RUN, Status.BY_INSTRUCTOR})
@@ -177,14 +186,18 @@ def summarise(results: list[CheckResult], target: str, labs: dict | None = None)
         tasks = []
         for task_id in sorted(by_lab[lab_name], key=catalog.task_sort_key):
             task = info.tasks.get(task_id) if info else None
-            tasks.append({"task": task_id, "title": task.title if task else "",
-                          **roll_up(by_lab[lab_name][task_id])})
+            tasks.append({"task": task_id, "title": task.title if task else "", **roll_up(by_lab[lab_name][task_id])})
         every_check = [c for checks in by_lab[lab_name].values() for c in checks]
-        lab_rows.append({
-            "lab": lab_name, "title": info.title if info else "", "tasks": tasks,
-            "points": sum(t["points"] for t in tasks), "max_points": sum((t["max_points"] for t in tasks), 0.0),
-            "not_counted": not_counted(every_check),
-        })
+        lab_rows.append(
+            {
+                "lab": lab_name,
+                "title": info.title if info else "",
+                "tasks": tasks,
+                "points": sum(t["points"] for t in tasks),
+                "max_points": sum((t["max_points"] for t in tasks), 0.0),
+                "not_counted": not_counted(every_check),
+            }
+        )
     return {
         "schema_version": SCHEMA_VERSION,
         "target": target,

@@ -36,9 +36,30 @@ INSTALL_HINT = "apt-get install bubblewrap   (Debian/Ubuntu; Fedora: dnf install
 SYSTEM_DIRS = ("/usr",)
 # Of /etc, only what programs and libraries read to run: not shadow, ssh keys or other secrets the grading
 # user (root, maybe) can read.
-ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group", "nsswitch.conf",
-       "hosts", "host.conf", "protocols", "services", "ssl", "ca-certificates", "ca-certificates.conf",
-       "alternatives", "mime.types", "os-release", "debian_version", "fonts", "gai.conf", "xdg")
+ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "timezone",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "hosts",
+    "host.conf",
+    "protocols",
+    "services",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "alternatives",
+    "mime.types",
+    "os-release",
+    "debian_version",
+    "fonts",
+    "gai.conf",
+    "xdg",
+)
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -53,8 +74,10 @@ class Limits:
     cpu_seconds: int = 3600  # a backstop: the grader's wall-clock limits end runs much sooner
 
     def describe(self) -> str:
-        return (f"{self.memory_bytes // 2**30} GB address space a process, {self.processes} processes, "
-                f"{self.open_files} open files, {self.file_bytes // 2**20} MB a file, {self.cpu_seconds} s of CPU")
+        return (
+            f"{self.memory_bytes // 2**30} GB address space a process, {self.processes} processes, "
+            f"{self.open_files} open files, {self.file_bytes // 2**20} MB a file, {self.cpu_seconds} s of CPU"
+        )
 
 
 class SandboxError(Exception):
@@ -86,8 +109,22 @@ def command(work: Path, kit: Path, inner: list[str], *, python_folders: list[str
     binary = bwrap()
     if binary is None:
         raise SandboxError(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
-    args = [binary, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--tmpfs", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    args = [
+        binary,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--tmpfs",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+    ]
     for folder in SYSTEM_DIRS:
         if os.path.isdir(folder):
             args += ["--ro-bind", folder, folder]
@@ -105,10 +142,33 @@ def command(work: Path, kit: Path, inner: list[str], *, python_folders: list[str
     for folder in python_folders:
         if not any(folder == d or folder.startswith(d + os.sep) for d in SYSTEM_DIRS):
             args += ["--ro-bind", folder, folder]
-    args += ["--bind", str(work), str(work), "--ro-bind", str(kit), str(kit), "--chdir", str(work),
-             "--clearenv", "--setenv", "PATH", SANDBOX_PATH, "--setenv", "LANG", "C.UTF-8",
-             "--setenv", "HOME", str(work), "--setenv", "TMPDIR", str(work),
-             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--"]
+    args += [
+        "--bind",
+        str(work),
+        str(work),
+        "--ro-bind",
+        str(kit),
+        str(kit),
+        "--chdir",
+        str(work),
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        SANDBOX_PATH,
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "HOME",
+        str(work),
+        "--setenv",
+        "TMPDIR",
+        str(work),
+        "--setenv",
+        "PYTHONDONTWRITEBYTECODE",
+        "1",
+        "--",
+    ]
     return args + inner
 
 
@@ -116,9 +176,15 @@ def scrubbed_environment(kit: Path, scratch: Path) -> dict[str, str]:
     """The whole environment of a lab run in the sandbox: nothing of the instructor's shell."""
     python, _ = python_paths()
     return {
-        "PATH": f"{os.path.dirname(python)}:{SANDBOX_PATH}", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-        "HOME": str(scratch), "TMPDIR": str(scratch), "PYTHONPATH": str(kit), "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0" if os.environ.get("PYTHONHASHSEED") == "0" else "random",
+        "PATH": f"{os.path.dirname(python)}:{SANDBOX_PATH}",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch),
+        "PYTHONPATH": str(kit),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONHASHSEED": "0" if os.environ.get("PYTHONHASHSEED") == "0" else "random",
     }
 
 
@@ -128,12 +194,15 @@ class _Cgroup:
     def __init__(self, limits: Limits) -> None:
         self.paths: list[Path] = []
         name = f"workbook-grade-{uuid.uuid4().hex[:12]}"
-        candidates = [(Path("/sys/fs/cgroup/pids"), {"pids.max": limits.processes}),
-                      (Path("/sys/fs/cgroup/memory"), {"memory.limit_in_bytes": limits.cgroup_memory_bytes})]
+        candidates = [
+            (Path("/sys/fs/cgroup/pids"), {"pids.max": limits.processes}),
+            (Path("/sys/fs/cgroup/memory"), {"memory.limit_in_bytes": limits.cgroup_memory_bytes}),
+        ]
         unified = Path("/sys/fs/cgroup/cgroup.subtree_control")
         if unified.exists():
-            candidates = [(Path("/sys/fs/cgroup"), {"pids.max": limits.processes,
-                                                    "memory.max": limits.cgroup_memory_bytes})]
+            candidates = [
+                (Path("/sys/fs/cgroup"), {"pids.max": limits.processes, "memory.max": limits.cgroup_memory_bytes})
+            ]
         for base, settings in candidates:
             try:
                 path = base / name
@@ -187,21 +256,37 @@ class _Cgroup:
 def rlimits(limits: Limits) -> list[tuple[str, int]]:
     """The limits the fork server sets on itself inside the sandbox, before it imports anything: every lab run
     and every process a run starts inherits them (``RLIMIT_NPROC`` only when not root, where it applies)."""
-    chosen = [("RLIMIT_AS", limits.memory_bytes), ("RLIMIT_NOFILE", limits.open_files),
-              ("RLIMIT_FSIZE", limits.file_bytes), ("RLIMIT_CORE", 0), ("RLIMIT_CPU", limits.cpu_seconds)]
+    chosen = [
+        ("RLIMIT_AS", limits.memory_bytes),
+        ("RLIMIT_NOFILE", limits.open_files),
+        ("RLIMIT_FSIZE", limits.file_bytes),
+        ("RLIMIT_CORE", 0),
+        ("RLIMIT_CPU", limits.cpu_seconds),
+    ]
     if os.getuid() != 0:
         chosen.append(("RLIMIT_NPROC", limits.processes + len(os.listdir("/proc"))))
     return chosen
 
 
-def start(work: Path, kit: Path, inner: list[str], *, pass_fds: tuple[int, ...], limits: Limits,
-          ) -> tuple[subprocess.Popen, _Cgroup]:
+def start(
+    work: Path,
+    kit: Path,
+    inner: list[str],
+    *,
+    pass_fds: tuple[int, ...],
+    limits: Limits,
+) -> tuple[subprocess.Popen, _Cgroup]:
     """Start ``inner`` (argv inside the sandbox) in a sandbox; return the ``bwrap`` process and its cgroup."""
     _, folders = python_paths()
     cgroup = _Cgroup(limits)
     try:
-        process = subprocess.Popen(command(work, kit, inner, python_folders=folders), pass_fds=pass_fds,
-                                   stdin=subprocess.DEVNULL, env={"PATH": SANDBOX_PATH}, cwd="/")
+        process = subprocess.Popen(
+            command(work, kit, inner, python_folders=folders),
+            pass_fds=pass_fds,
+            stdin=subprocess.DEVNULL,
+            env={"PATH": SANDBOX_PATH},
+            cwd="/",
+        )
     except BaseException:
         cgroup.close()
         raise
@@ -219,24 +304,34 @@ def probe(timeout: float = 20.0) -> str | None:
         work, kit = Path(tmp) / "work", Path(tmp) / "kit"
         work.mkdir()
         kit.mkdir()
-        script = ("import os, socket, sys\n"
-                  "assert not os.path.exists(sys.argv[1]), 'the outside is visible'\n"
-                  "open(os.path.join(sys.argv[2], 'w'), 'w').write('ok')\n"
-                  "s = socket.socket()\n"
-                  "try:\n    s.connect(('1.1.1.1', 53)); raise SystemExit('the network is reachable')\n"
-                  "except OSError:\n    pass\n"
-                  "assert os.getpid() < 10, 'no PID namespace'\n")
+        script = (
+            "import os, socket, sys\n"
+            "assert not os.path.exists(sys.argv[1]), 'the outside is visible'\n"
+            "open(os.path.join(sys.argv[2], 'w'), 'w').write('ok')\n"
+            "s = socket.socket()\n"
+            "try:\n    s.connect(('1.1.1.1', 53)); raise SystemExit('the network is reachable')\n"
+            "except OSError:\n    pass\n"
+            "assert os.getpid() < 10, 'no PID namespace'\n"
+        )
         (Path(tmp) / "outside").touch()
         try:
-            done = subprocess.run(command(work, kit, [python, "-c", script, str(Path(tmp) / "outside"), str(work)],
-                                          python_folders=folders),
-                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                command(
+                    work, kit, [python, "-c", script, str(Path(tmp) / "outside"), str(work)], python_folders=folders
+                ),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bwrap did not run: {exc}"
         wrote = (work / "w").exists() and (work / "w").read_text() == "ok"
         if done.returncode != 0 or not wrote:
             detail = (done.stderr or done.stdout).strip().splitlines()
-            return ("bwrap is installed but cannot make a sandbox here: "
-                    + (detail[-1] if detail else f"exit code {done.returncode}")
-                    + " (unprivileged user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1)")
+            return (
+                "bwrap is installed but cannot make a sandbox here: "
+                + (detail[-1] if detail else f"exit code {done.returncode}")
+                + " (unprivileged user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1)"
+            )
     return None

@@ -49,11 +49,31 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def uvicorn_command(app: str, port: int, *, app_dir: str | Path | None = None, workers: int = 1,
-                    factory: bool = False, extra: Sequence[str] = ()) -> list[str]:
+def uvicorn_command(
+    app: str,
+    port: int,
+    *,
+    app_dir: str | Path | None = None,
+    workers: int = 1,
+    factory: bool = False,
+    extra: Sequence[str] = (),
+) -> list[str]:
     """``python -m uvicorn APP`` on 127.0.0.1:``port``, access log off (it would cost more than the app)."""
-    command = [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port),
-               "--workers", str(workers), "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+    ]
     if app_dir is not None:
         command += ["--app-dir", str(app_dir)]
     if factory:
@@ -61,16 +81,38 @@ def uvicorn_command(app: str, port: int, *, app_dir: str | Path | None = None, w
     return command + list(extra)
 
 
-def gunicorn_command(app: str, port: int, *, pythonpath: str | Path | None = None, workers: int = 1,
-                     worker_class: str = "sync", threads: int = 1, extra: Sequence[str] = ()) -> list[str]:
+def gunicorn_command(
+    app: str,
+    port: int,
+    *,
+    pythonpath: str | Path | None = None,
+    workers: int = 1,
+    worker_class: str = "sync",
+    threads: int = 1,
+    extra: Sequence[str] = (),
+) -> list[str]:
     """``python -m gunicorn APP`` on 127.0.0.1:``port``.
 
     ``worker_class="uvicorn_worker.UvicornWorker"`` serves an ASGI app (FastAPI): the worker class lives in
     the ``uvicorn-worker`` package now; ``uvicorn.workers`` is deprecated. The default ``sync`` class serves
     a WSGI app (Flask), one request at a time per worker.
     """
-    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"{HOST}:{port}", "--workers", str(workers),
-               "--worker-class", worker_class, "--graceful-timeout", "10", "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        app,
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--graceful-timeout",
+        "10",
+        "--log-level",
+        "warning",
+    ]
     if threads > 1:
         command += ["--threads", str(threads)]
     if pythonpath is not None:
@@ -117,7 +159,7 @@ class ServerProcess:
         A clean exit code is 0, or -SIGTERM: a single uvicorn process shuts down gracefully and then
         re-raises the signal it caught, on purpose, so that its parent sees why it ended.
         """
-        return (self.returncode in CLEAN_EXIT_CODES and not self.killed and not self.has_traceback)
+        return self.returncode in CLEAN_EXIT_CODES and not self.killed and not self.has_traceback
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -151,22 +193,33 @@ def wait_until_ready(server: ServerProcess, ready_path: str, timeout: float) -> 
     with httpx2.Client(base_url=server.url, timeout=2.0, trust_env=False) as client:
         while True:
             if not server.alive():
-                raise ServerError(f"the server exited with code {server.process.returncode} before it was "
-                                  f"ready:\n$ {' '.join(server.command)}\n{server.output[-3000:]}")
+                raise ServerError(
+                    f"the server exited with code {server.process.returncode} before it was "
+                    f"ready:\n$ {' '.join(server.command)}\n{server.output[-3000:]}"
+                )
             try:
                 if client.get(ready_path).status_code == 200:
                     return
             except httpx2.TransportError:
                 pass  # not listening yet
             if time.monotonic() > deadline:
-                raise ServerError(f"the server did not answer GET {ready_path} with 200 within {timeout:g} s:"
-                                  f"\n$ {' '.join(server.command)}\n{server.output[-3000:]}")
+                raise ServerError(
+                    f"the server did not answer GET {ready_path} with 200 within {timeout:g} s:"
+                    f"\n$ {' '.join(server.command)}\n{server.output[-3000:]}"
+                )
             time.sleep(0.1)
 
 
-def start(command_for_port: Callable[[int], list[str]], *, env: Mapping[str, str] | None = None,
-          cwd: str | Path | None = None, ready_path: str = "/health", startup_timeout: float = 60.0,
-          log_dir: str | Path | None = None, attempts: int = 3) -> ServerProcess:
+def start(
+    command_for_port: Callable[[int], list[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    ready_path: str = "/health",
+    startup_timeout: float = 60.0,
+    log_dir: str | Path | None = None,
+    attempts: int = 3,
+) -> ServerProcess:
     """Start the server and wait until it is ready; the caller must :meth:`ServerProcess.stop` it.
 
     Another process can take the free port between the probe and the server's bind; then the server
@@ -180,8 +233,15 @@ def start(command_for_port: Callable[[int], list[str]], *, env: Mapping[str, str
         log_path = log_dir / f"server-{port}.log"
         began = time.monotonic()
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=full_env, cwd=cwd, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=full_env,
+                cwd=cwd,
+                start_new_session=True,
+            )
         server = ServerProcess(command=command, port=port, process=process, log_path=log_path)
         try:
             wait_until_ready(server, ready_path, startup_timeout)

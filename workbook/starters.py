@@ -65,14 +65,14 @@ def find_stubs(source: str, filename: str = "<solution>") -> list[Stub]:
             continue
         mark_line, match = marks[-1]
         first = node.body[0]
-        has_docstring = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                         and isinstance(first.value.value, str))
+        has_docstring = (
+            isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+        )
         if has_docstring and len(node.body) == 1:
             raise MarkError(f"{filename}:{node.lineno}: {node.name} is marked but has no body to hide")
         assert first.end_lineno is not None and node.end_lineno is not None  # ast.parse sets every end position
         start = first.end_lineno + 1 if has_docstring else mark_line + 1
-        stubs.append(Stub(match.group(1), start, node.end_lineno, " " * node.body[0].col_offset,
-                          _is_generator(node)))
+        stubs.append(Stub(match.group(1), start, node.end_lineno, " " * node.body[0].col_offset, _is_generator(node)))
     # A marked function inside another marked function disappears with the outer body.
     stubs.sort(key=lambda s: s.first_line)
     outer: list[Stub] = []
@@ -92,8 +92,10 @@ def stub_source(source: str, filename: str = "<solution>") -> str:
             raise MarkError(f"{filename}: Task {stub.task_id} is not in checks/{catalog.lab_of(stub.task_id)}/lab.toml")
         replacement = [f'{stub.indent}raise NotImplementedError("Task {task.id}: {task.title}")\n']
         if stub.generator:
-            replacement.append(f"{stub.indent}yield  # unreachable: keeps this function a generator, as in the finished version\n")
-        lines[stub.first_line - 1:stub.last_line] = replacement
+            replacement.append(
+                f"{stub.indent}yield  # unreachable: keeps this function a generator, as in the finished version\n"
+            )
+        lines[stub.first_line - 1 : stub.last_line] = replacement
     return "".join(lines)
 
 
@@ -146,7 +148,10 @@ def drift(solutions: Path = SOLUTIONS, labs: Path = LABS) -> list[str]:
                 problems.append(f"differs: {actual}")
         if target.exists():
             for path in target.rglob("*"):
-                if path.is_file() and not any(p in SKIP for p in path.parts) \
-                        and path.relative_to(target) not in expected:
+                if (
+                    path.is_file()
+                    and not any(p in SKIP for p in path.parts)
+                    and path.relative_to(target) not in expected
+                ):
                     problems.append(f"extra: {path}")
     return problems

@@ -33,18 +33,33 @@ RECORD = "status.json"
 DEFAULT_LAB_TIMEOUT = 600.0
 CELL = 9
 LABELS = {  # status -> (cell text, colour)
-    Status.PASS: ("pass", "32"), Status.FAIL: ("fail", "31"), Status.NOT_STARTED: ("·", "33"),
-    Status.TIMEOUT: ("timeout", "31"), Status.IMPORT_ERROR: ("import!", "31"), Status.NO_RESULT: ("no result", "31"),
-    Status.TAMPERED: ("tampered", "31"), Status.NOT_RUN: ("-", "2"), Status.BY_INSTRUCTOR: ("teacher", "2"),
+    Status.PASS: ("pass", "32"),
+    Status.FAIL: ("fail", "31"),
+    Status.NOT_STARTED: ("·", "33"),
+    Status.TIMEOUT: ("timeout", "31"),
+    Status.IMPORT_ERROR: ("import!", "31"),
+    Status.NO_RESULT: ("no result", "31"),
+    Status.TAMPERED: ("tampered", "31"),
+    Status.NOT_RUN: ("-", "2"),
+    Status.BY_INSTRUCTOR: ("teacher", "2"),
 }
-LEGEND = ("#K is task N.K of lab N.   · not started   import! a file does not import   "
-          "no result: the run stopped first   - not run yet   teacher: graded by your instructor")
-NEXT_WORDS = {Status.FAIL: "failing", Status.NOT_STARTED: "not started", Status.TIMEOUT: "times out",
-              Status.IMPORT_ERROR: "does not import", Status.NO_RESULT: "no result", Status.NOT_RUN: "not checked yet",
-              Status.TAMPERED: "tampered"}
+LEGEND = (
+    "#K is task N.K of lab N.   · not started   import! a file does not import   "
+    "no result: the run stopped first   - not run yet   teacher: graded by your instructor"
+)
+NEXT_WORDS = {
+    Status.FAIL: "failing",
+    Status.NOT_STARTED: "not started",
+    Status.TIMEOUT: "times out",
+    Status.IMPORT_ERROR: "does not import",
+    Status.NO_RESULT: "no result",
+    Status.NOT_RUN: "not checked yet",
+    Status.TAMPERED: "tampered",
+}
 
 
 # --- the record ---------------------------------------------------------------------------------------
+
 
 def lab_digest(lab: str, target: Path) -> str:
     """Changes when the lab's code, its checks, the workbook or labkit package change: then the result may too."""
@@ -57,9 +72,13 @@ def record_runs(target_key: str, runs: list[LabRun], digests: dict[str, str] | N
     labs = data.setdefault("targets", {}).setdefault(target_key, {}).setdefault("labs", {})
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for run in runs:
-        labs[run.lab] = {"recorded_at": now, "duration": run.duration, "notes": run.notes,
-                         "digest": (digests or {}).get(run.lab),
-                         "checks": [check.as_dict() for check in run.checks]}
+        labs[run.lab] = {
+            "recorded_at": now,
+            "duration": run.duration,
+            "notes": run.notes,
+            "digest": (digests or {}).get(run.lab),
+            "checks": [check.as_dict() for check in run.checks],
+        }
     local_state.write_json(RECORD, data)
     return data["targets"][target_key]
 
@@ -69,6 +88,7 @@ def recorded(target_key: str) -> dict:
 
 
 # --- the summary ----------------------------------------------------------------------------------------
+
 
 def summarise(record: dict, labs: dict[str, catalog.Lab]) -> dict:
     """Per lab and task: status and points, from the recorded checks; tasks never run are 'not-run'."""
@@ -86,8 +106,16 @@ def summarise(record: dict, labs: dict[str, catalog.Lab]) -> dict:
             status = results.task_status(c["status"] for c in everything) if everything else Status.NOT_RUN
             points, max_points = sum(c["points"] for c in mine), sum(c["max_points"] for c in mine)
             first_failure = next((c["message"] for c in mine if c["status"] != "pass"), "")
-            tasks.append({"task": task_id, "title": task.title, "status": status, "points": points,
-                          "max_points": max_points, "message": first_failure})
+            tasks.append(
+                {
+                    "task": task_id,
+                    "title": task.title,
+                    "status": status,
+                    "points": points,
+                    "max_points": max_points,
+                    "message": first_failure,
+                }
+            )
             if status == Status.BY_INSTRUCTOR:
                 continue
             tasks_total += 1
@@ -98,13 +126,26 @@ def summarise(record: dict, labs: dict[str, catalog.Lab]) -> dict:
         lab_max = sum(t["max_points"] for t in tasks)
         earned += lab_points
         possible += lab_max
-        rows.append({"lab": name, "title": lab.title, "tasks": tasks, "points": lab_points, "max_points": lab_max,
-                     "checked": entry is not None, "recorded_at": entry["recorded_at"] if entry else None,
-                     "notes": entry.get("notes", []) if entry else []})
+        rows.append(
+            {
+                "lab": name,
+                "title": lab.title,
+                "tasks": tasks,
+                "points": lab_points,
+                "max_points": lab_max,
+                "checked": entry is not None,
+                "recorded_at": entry["recorded_at"] if entry else None,
+                "notes": entry.get("notes", []) if entry else [],
+            }
+        )
     return {
-        "labs": rows, "points": earned, "max_points": possible,
+        "labs": rows,
+        "points": earned,
+        "max_points": possible,
         "percent": round(100 * earned / possible, 1) if possible else 0.0,
-        "tasks_passed": tasks_done, "tasks": tasks_total, "next": next_task,
+        "tasks_passed": tasks_done,
+        "tasks": tasks_total,
+        "next": next_task,
         "unchecked": [row["lab"] for row in rows if not row["checked"]],
     }
 
@@ -130,8 +171,10 @@ def render(summary: dict, target_name: str, colour: bool = False) -> str:
         points = f"{_num(row['points'])} / {_num(row['max_points'])}" if row["checked"] else "not run yet"
         lines.append(f"{row['lab']:<6}{cells}{points:<12} {row['title']}")
     lines += ["", LEGEND, ""]
-    lines.append(f"Complete: {_num(summary['points'])} of {_num(summary['max_points'])} points "
-                 f"({summary['percent']:g} %), {summary['tasks_passed']} of {summary['tasks']} tasks passed")
+    lines.append(
+        f"Complete: {_num(summary['points'])} of {_num(summary['max_points'])} points "
+        f"({summary['percent']:g} %), {summary['tasks_passed']} of {summary['tasks']} tasks passed"
+    )
     if summary["unchecked"]:
         lines.append(f"Not run yet: {', '.join(summary['unchecked'])} (python -m workbook status runs them)")
     for row in summary["labs"]:
@@ -150,6 +193,7 @@ def render(summary: dict, target_name: str, colour: bool = False) -> str:
 
 # --- running the checks ------------------------------------------------------------------------------
 
+
 def run_labs(labs: list[str], target: Path, jobs: int, lab_timeout: float) -> list[LabRun]:
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda lab: lab_process.run_lab(lab, target, wall_limit=lab_timeout), labs))
@@ -165,22 +209,44 @@ def resolve_existing_target(value: str | None) -> Path:
 
 def add_command(commands) -> None:
     parser = commands.add_parser(
-        "status", help="your progress: a lab × task grid, points, percent complete, the next task",
+        "status",
+        help="your progress: a lab × task grid, points, percent complete, the next task",
         description="Run the labs' checks (each lab in its own process) and show a lab × task grid, the points "
-                    "per lab, how much is complete and which task to do next. A lab whose files, checks and "
-                    "workbook are unchanged since its last run is shown as recorded instead of run again (--all "
-                    "runs it anyway). Results are recorded in .workbook/status.json.")
+        "per lab, how much is complete and which task to do next. A lab whose files, checks and "
+        "workbook are unchanged since its last run is shown as recorded instead of run again (--all "
+        "runs it anyway). Results are recorded in .workbook/status.json.",
+    )
     parser.add_argument("--last", action="store_true", help="show the last recorded results; run nothing")
-    parser.add_argument("--all", action="store_true",
-                        help="run the labs even when unchanged since their last recorded run")
-    parser.add_argument("--lab", action="append", dest="labs", metavar="LAB",
-                        help="look only at this lab (repeatable); the others are shown as last recorded")
-    parser.add_argument("--target", default=None, metavar="labs|solutions|DIR",
-                        help="the code to check (default: $WORKBOOK_TARGET or labs)")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
-                        help="labs checked at the same time (default %(default)s)")
-    parser.add_argument("--lab-timeout", type=float, default=DEFAULT_LAB_TIMEOUT, metavar="SECONDS",
-                        help="stop a lab's checks after this long (default %(default)g)")
+    parser.add_argument(
+        "--all", action="store_true", help="run the labs even when unchanged since their last recorded run"
+    )
+    parser.add_argument(
+        "--lab",
+        action="append",
+        dest="labs",
+        metavar="LAB",
+        help="look only at this lab (repeatable); the others are shown as last recorded",
+    )
+    parser.add_argument(
+        "--target",
+        default=None,
+        metavar="labs|solutions|DIR",
+        help="the code to check (default: $WORKBOOK_TARGET or labs)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        metavar="N",
+        help="labs checked at the same time (default %(default)s)",
+    )
+    parser.add_argument(
+        "--lab-timeout",
+        type=float,
+        default=DEFAULT_LAB_TIMEOUT,
+        metavar="SECONDS",
+        help="stop a lab's checks after this long (default %(default)g)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=run_command)
 

@@ -32,7 +32,8 @@ def show_path(filename: str | Path) -> str:
 def _student_frame(exc: BaseException) -> tuple[str, int] | None:
     """The innermost traceback frame that lies in a lab package (not the standard library)."""
     frames = [
-        f for f in traceback.extract_tb(exc.__traceback__)
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
         if "/lab" in f.filename.replace("\\", "/") and "importlib" not in f.filename
     ]
     if not frames:
@@ -77,8 +78,12 @@ def missing_name(module: ModuleType, attr: str) -> StudentImportError:
 
 def as_missing_name(exc: BaseException) -> StudentImportError | None:
     """An AttributeError raised by looking a name up on a lab module, as an import error; else None."""
-    if isinstance(exc, AttributeError) and isinstance(module := getattr(exc, "obj", None), ModuleType) \
-            and is_lab_module(module.__name__) and exc.name:
+    if (
+        isinstance(exc, AttributeError)
+        and isinstance(module := getattr(exc, "obj", None), ModuleType)
+        and is_lab_module(module.__name__)
+        and exc.name
+    ):
         return missing_name(module, exc.name)
     return None
 

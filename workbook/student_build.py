@@ -26,12 +26,36 @@ from pathlib import Path
 from workbook import starters
 from workbook.paths import CACHE_DIRS, ROOT
 
-LEFT_OUT = {"solutions", "tests", ".ci", ".github", "CONTRIBUTING.md", "models", "labs", "starters", ".workbook",
-            ".git", ".venv", "build", "dist", ".pytest_cache", ".ipynb_checkpoints", "__pycache__"}
-NEEDED = ("README.md", "Makefile", "pyproject.toml", "requirements.txt", "conftest.py", "workbook", "labkit",
-          "checks", "notebooks")
-IGNORED = shutil.ignore_patterns(*CACHE_DIRS, "*.pyc", "*.egg-info",
-                                 ".DS_Store")
+LEFT_OUT = {
+    "solutions",
+    "tests",
+    ".ci",
+    ".github",
+    "CONTRIBUTING.md",
+    "models",
+    "labs",
+    "starters",
+    ".workbook",
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    ".pytest_cache",
+    ".ipynb_checkpoints",
+    "__pycache__",
+}
+NEEDED = (
+    "README.md",
+    "Makefile",
+    "pyproject.toml",
+    "requirements.txt",
+    "conftest.py",
+    "workbook",
+    "labkit",
+    "checks",
+    "notebooks",
+)
+IGNORED = shutil.ignore_patterns(*CACHE_DIRS, "*.pyc", "*.egg-info", ".DS_Store")
 TESTPATHS = 'testpaths = ["tests"]'
 STUDENT_TESTPATHS = 'testpaths = ["checks"]  # a student copy has no tests/: `pytest` grades every lab'
 HANDOUT = Path("workbook", "handout")  # the student's README.md and Makefile, in the workbook's folder
@@ -124,11 +148,18 @@ def solution_copies(out: Path, solutions: Path) -> list[str]:
 
 def add_command(commands) -> None:
     parser = commands.add_parser(
-        "build", help="build the copy of the workbook to hand out to students (instructors)",
+        "build",
+        help="build the copy of the workbook to hand out to students (instructors)",
         description="Write a copy of the workbook without solutions/ (nor tests/, .ci/), with fresh starters "
-                    "in labs/ and an untouched copy of them in starters/ for `reset`.")
-    parser.add_argument("--student", required=True, type=Path, metavar="OUT",
-                        help="the folder to write the student copy into (new or empty)")
+        "in labs/ and an untouched copy of them in starters/ for `reset`.",
+    )
+    parser.add_argument(
+        "--student",
+        required=True,
+        type=Path,
+        metavar="OUT",
+        help="the folder to write the student copy into (new or empty)",
+    )
     parser.add_argument("--force", action="store_true", help="replace the contents of OUT if it is not empty")
     parser.set_defaults(run=run_command)
 

@@ -37,10 +37,7 @@ def resolve_target(value: str | None = None) -> Path:
         path = Path.cwd() / path
     path = path.resolve()
     if not path.is_dir():
-        raise TargetError(
-            f"target {value!r} is neither 'labs', 'solutions' nor a directory "
-            f"(looked for {path})"
-        )
+        raise TargetError(f"target {value!r} is neither 'labs', 'solutions' nor a directory (looked for {path})")
     return path
 
 

@@ -26,8 +26,11 @@ DEBOUNCE = 0.3  # editors write a file in several steps: wait until the folder i
 def _relevant(path: Path, folder: Path) -> bool:
     relative = path.relative_to(folder) if path.is_relative_to(folder) else path
     name = relative.name
-    return not (any(part in IGNORED_PARTS for part in relative.parts) or name.endswith((".pyc", "~", ".swp", ".swx"))
-                or name.startswith(".#"))
+    return not (
+        any(part in IGNORED_PARTS for part in relative.parts)
+        or name.endswith((".pyc", "~", ".swp", ".swx"))
+        or name.startswith(".#")
+    )
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -73,8 +76,7 @@ def event_changes(folder: Path, stop: threading.Event) -> Iterator[list[str]]:
     import watchfiles
 
     for batch in watchfiles.watch(folder, stop_event=stop, debounce=int(DEBOUNCE * 1000), raise_interrupt=False):
-        changed = sorted({str(Path(path).relative_to(folder)) for _, path in batch
-                          if _relevant(Path(path), folder)})
+        changed = sorted({str(Path(path).relative_to(folder)) for _, path in batch if _relevant(Path(path), folder)})
         if changed:
             yield changed
 
@@ -85,8 +87,7 @@ def changes(folder: Path, *, poll: bool, interval: float, stop: threading.Event)
             yield from event_changes(folder, stop)
             return
         except (ImportError, OSError, RuntimeError) as exc:
-            print(f"file events are not available here ({exc}); checking every {interval:g} s instead",
-                  file=sys.stderr)
+            print(f"file events are not available here ({exc}); checking every {interval:g} s instead", file=sys.stderr)
     yield from poll_changes(folder, interval, stop)
 
 
@@ -98,13 +99,17 @@ def run_once(lab: str, target: Path, lab_timeout: float) -> lab_process.LabRun:
     for note in run.notes:
         print(f"note: {note}")
     passed = sum(c.status == "pass" for c in run.checks)
-    print(f"{lab}: {passed} of {len(run.checks)} checks pass, {run.points:g} / {run.max_points:g} points "
-          f"({time.strftime('%H:%M:%S')})", flush=True)
+    print(
+        f"{lab}: {passed} of {len(run.checks)} checks pass, {run.points:g} / {run.max_points:g} points "
+        f"({time.strftime('%H:%M:%S')})",
+        flush=True,
+    )
     return run
 
 
-def watch(lab: str, target: Path, *, poll: bool, interval: float, lab_timeout: float,
-          max_runs: int | None = None) -> int:
+def watch(
+    lab: str, target: Path, *, poll: bool, interval: float, lab_timeout: float, max_runs: int | None = None
+) -> int:
     folder = target / lab
     runs = 0
     stop = threading.Event()
@@ -115,7 +120,7 @@ def watch(lab: str, target: Path, *, poll: bool, interval: float, lab_timeout: f
             runs += 1
             if max_runs is not None and runs >= max_runs:
                 return 0
-            if (during := changed_files(before_run, snapshot(folder))):
+            if during := changed_files(before_run, snapshot(folder)):
                 print(f"\nchanged while the checks ran: {', '.join(during)}", flush=True)
                 continue
             print(f"watching {describe(target)}/{lab}/ for changes (Ctrl+C to stop) …", flush=True)
@@ -130,20 +135,37 @@ def watch(lab: str, target: Path, *, poll: bool, interval: float, lab_timeout: f
 
 def add_command(commands) -> None:
     parser = commands.add_parser(
-        "watch", help="re-run a lab's checks whenever you save a file in it",
+        "watch",
+        help="re-run a lab's checks whenever you save a file in it",
         description="Run labN's checks, then again every time a file in labs/labN/ changes. Uses file "
-                    "events, or checks the files' times every --interval seconds with --poll (or when "
-                    "events are not available). Stop with Ctrl+C.")
+        "events, or checks the files' times every --interval seconds with --poll (or when "
+        "events are not available). Stop with Ctrl+C.",
+    )
     parser.add_argument("lab", metavar="LAB", help="the lab to watch, e.g. lab1")
     parser.add_argument("--poll", action="store_true", help="compare file times instead of using file events")
-    parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
-                        help="how often --poll looks (default %(default)g)")
-    parser.add_argument("--target", default=None, metavar="labs|solutions|DIR",
-                        help="the code to check (default: $WORKBOOK_TARGET or labs)")
-    parser.add_argument("--lab-timeout", type=float, default=status.DEFAULT_LAB_TIMEOUT, metavar="SECONDS",
-                        help="stop one run of the checks after this long (default %(default)g)")
-    parser.add_argument("--max-runs", type=int, default=None, metavar="N",
-                        help="stop after N runs of the checks (for scripts; default: run until Ctrl+C)")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, metavar="SECONDS", help="how often --poll looks (default %(default)g)"
+    )
+    parser.add_argument(
+        "--target",
+        default=None,
+        metavar="labs|solutions|DIR",
+        help="the code to check (default: $WORKBOOK_TARGET or labs)",
+    )
+    parser.add_argument(
+        "--lab-timeout",
+        type=float,
+        default=status.DEFAULT_LAB_TIMEOUT,
+        metavar="SECONDS",
+        help="stop one run of the checks after this long (default %(default)g)",
+    )
+    parser.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N runs of the checks (for scripts; default: run until Ctrl+C)",
+    )
     parser.set_defaults(run=run_command)
 
 
@@ -158,11 +180,15 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"watch: {exc}", file=sys.stderr)
         return 2
     if not (target / args.lab).is_dir():
-        print(f"watch: {describe(target)}/{args.lab}/ does not exist: `python -m workbook reset {args.lab}` "
-              "restores the starter", file=sys.stderr)
+        print(
+            f"watch: {describe(target)}/{args.lab}/ does not exist: `python -m workbook reset {args.lab}` "
+            "restores the starter",
+            file=sys.stderr,
+        )
         return 2
     if args.interval <= 0:
         print("watch: --interval must be positive", file=sys.stderr)
         return 2
-    return watch(args.lab, target, poll=args.poll, interval=args.interval, lab_timeout=args.lab_timeout,
-                 max_runs=args.max_runs)
+    return watch(
+        args.lab, target, poll=args.poll, interval=args.interval, lab_timeout=args.lab_timeout, max_runs=args.max_runs
+    )

@@ -16,8 +16,10 @@ async def test_slow_task_accepts_a_zero_delay(runners):
     try:
         result = await runners.slow_task("now", 0)
     except ValueError as exc:
-        pytest.fail(f"slow_task('now', 0) raised ValueError({exc}); only a *negative* delay is a mistake: "
-                    "a delay of 0 waits no time and returns the name.")
+        pytest.fail(
+            f"slow_task('now', 0) raised ValueError({exc}); only a *negative* delay is a mistake: "
+            "a delay of 0 waits no time and returns the name."
+        )
     elapsed = time.perf_counter() - start
     assert result == "now" and elapsed < 0.5, f"slow_task('now', 0) returned {result!r} after {elapsed:.2f} s."
 
@@ -33,8 +35,10 @@ async def test_negative_delay_is_refused_before_waiting(runners):
         pytest.fail(f"slow_task('bad', -0.5) returned {done.value!r}; a negative delay must raise ValueError.")
     finally:
         coroutine.close()
-    pytest.fail("slow_task('bad', -0.5) started waiting before it raised: check the delay and raise "
-                "ValueError *before* the first await.")
+    pytest.fail(
+        "slow_task('bad', -0.5) started waiting before it raised: check the delay and raise "
+        "ValueError *before* the first await."
+    )
 
 
 @pytest.mark.task("1.2", points=1)
@@ -54,8 +58,10 @@ async def test_concurrent_run_of_nothing_and_of_many(runners):
     try:
         empty = await runners.run_concurrently([])
     except ValueError as exc:
-        pytest.fail(f"run_concurrently([]) raised ValueError({exc}); with no delays there is nothing to wait "
-                    "for: return []. (asyncio.wait refuses an empty set; asyncio.gather() does not.)")
+        pytest.fail(
+            f"run_concurrently([]) raised ValueError({exc}); with no delays there is nothing to wait "
+            "for: return []. (asyncio.wait refuses an empty set; asyncio.gather() does not.)"
+        )
     assert list(empty) == [], f"run_concurrently([]) should return [], got {empty!r}."
     delays = [0.01 * (MANY - i) for i in range(MANY)]  # the last one finishes first
     result = await runners.run_concurrently(delays)

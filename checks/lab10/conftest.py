@@ -72,10 +72,16 @@ def make_settings(shared_model_dir, auth):
     settings_class = lab_attr(import_lab_module("lab10.settings"), "Settings")
 
     def make(**overrides):
-        values = dict(model_dir=shared_model_dir, jwt_secret=JWT_SECRET, token_ttl_seconds=TOKEN_TTL,
-                      users={USERNAME: auth.hash_password(PASSWORD, iterations=1_000)},
-                      max_upload_bytes=MAX_UPLOAD_BYTES, batch_chunk_rows=CHUNK_ROWS,
-                      rate_limit=1_000, rate_period=1.0)
+        values = dict(
+            model_dir=shared_model_dir,
+            jwt_secret=JWT_SECRET,
+            token_ttl_seconds=TOKEN_TTL,
+            users={USERNAME: auth.hash_password(PASSWORD, iterations=1_000)},
+            max_upload_bytes=MAX_UPLOAD_BYTES,
+            batch_chunk_rows=CHUNK_ROWS,
+            rate_limit=1_000,
+            rate_period=1.0,
+        )
         return settings_class(**{**values, **overrides})
 
     return make
@@ -127,5 +133,11 @@ def no_secret_output(capfd):
     from checks.lab10.common import JWT_SECRET, PASSWORD
     from workbook.output_watch import guard_check
 
-    yield from guard_check(capfd, {"the password": PASSWORD, "a wrong password (often a typo of the right one)":
-                                   PASSWORD + "!", "the JWT secret": JWT_SECRET})
+    yield from guard_check(
+        capfd,
+        {
+            "the password": PASSWORD,
+            "a wrong password (often a typo of the right one)": PASSWORD + "!",
+            "the JWT secret": JWT_SECRET,
+        },
+    )

@@ -44,8 +44,18 @@ STUB_MARK = "Task 10.6"
 RUN_TIMEOUT = 180.0  # one pytest process over the student's tests
 TEST_TIMEOUT = 60  # one test inside it
 # The service's settings come from the fixtures, never from the shell that started the checks.
-SETTINGS_ENV = ("MODEL_DIR", "MAX_UPLOAD_BYTES", "BATCH_CHUNK_ROWS", "JWT_SECRET", "JWT_ALGORITHM",
-                "TOKEN_TTL_SECONDS", "USERS", "RATE_LIMIT", "RATE_PERIOD", "WORKBOOK_TARGET")
+SETTINGS_ENV = (
+    "MODEL_DIR",
+    "MAX_UPLOAD_BYTES",
+    "BATCH_CHUNK_ROWS",
+    "JWT_SECRET",
+    "JWT_ALGORITHM",
+    "TOKEN_TTL_SECONDS",
+    "USERS",
+    "RATE_LIMIT",
+    "RATE_PERIOD",
+    "WORKBOOK_TARGET",
+)
 
 
 @dataclass(frozen=True)
@@ -87,8 +97,10 @@ def build_service(folder: Path, broken: BrokenService | None = None, *, sourcele
         path = folder / "lab10" / broken.file
         source = path.read_text(encoding="utf-8")
         if source.count(broken.old) != 1:
-            raise RuntimeError(f"checks/lab10/services/broken.toml: the edit for {broken.bug!r} matches "
-                               f"{source.count(broken.old)} times in {broken.file} (expected once)")
+            raise RuntimeError(
+                f"checks/lab10/services/broken.toml: the edit for {broken.bug!r} matches "
+                f"{source.count(broken.old)} times in {broken.file} (expected once)"
+            )
         path.write_text(source.replace(broken.old, broken.new), encoding="utf-8")
     if sourceless:
         strip_sources(folder / "lab10")
@@ -108,8 +120,11 @@ class SuiteRun:
     timed_out: bool = False
 
     def not_written(self) -> set[str]:
-        return {name for name, o in self.outcomes.items()
-                if o.status in {"failed", "error"} and "NotImplementedError" in o.message and STUB_MARK in o.message}
+        return {
+            name
+            for name, o in self.outcomes.items()
+            if o.status in {"failed", "error"} and "NotImplementedError" in o.message and STUB_MARK in o.message
+        }
 
     def failing(self, ignore: set[str] = frozenset()) -> dict[str, Outcome]:
         return {name: o for name, o in self.outcomes.items() if o.status in {"failed", "error"} and name not in ignore}
@@ -125,14 +140,34 @@ def run_tests(tests_dir: Path, service: Path, work: Path) -> SuiteRun:
     # as `lab10`, and the tests would test that one instead of the service on --target.
     tests_copy = shutil.copytree(tests_dir, work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     report = work / "junit.xml"
-    command = [sys.executable, "-m", "pytest", str(tests_copy), "--target", str(service), "-p", "workbook.grader",
-               "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", "-q",
-               "--no-header", f"--junitxml={report}", "-o", f"timeout={TEST_TIMEOUT}",
-               "--basetemp", str(work / "tmp")]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(tests_copy),
+        "--target",
+        str(service),
+        "-p",
+        "workbook.grader",
+        "--rootdir",
+        str(ROOT),
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--no-header",
+        f"--junitxml={report}",
+        "-o",
+        f"timeout={TEST_TIMEOUT}",
+        "--basetemp",
+        str(work / "tmp"),
+    ]
     env = {name: value for name, value in os.environ.items() if name not in SETTINGS_ENV}
     try:
-        done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command, cwd=work, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired as exc:
         output = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         return SuiteRun(output=output, timed_out=True)

@@ -111,8 +111,9 @@ def test_expired_forged_or_missing_tokens_are_refused(client, direct_login):
     header, payload, signature = good.split(".")
     flipped = signature[:-2] + ("AA" if not signature.endswith("AA") else "BB")
     cases = {
-        "an expired token (signed correctly, exp a minute ago)":
-            signed({"sub": USERNAME, "iat": now - 900, "exp": now - 60}),
+        "an expired token (signed correctly, exp a minute ago)": signed(
+            {"sub": USERNAME, "iat": now - 900, "exp": now - 60}
+        ),
         "a token whose signature was changed": f"{header}.{payload}.{flipped}",
         "a token signed with another secret": signed(valid_claims, secret="another-secret-0123456789abcdef-0123"),
         "a token with alg 'none' (no signature at all)": signed(valid_claims, secret=None, algorithm="none"),
@@ -135,8 +136,10 @@ def test_batch_upload_needs_a_token(make_app, settings, direct_login):
         files = {"file": ("flowers.csv", csv, "text/csv")}
         assert_refused(client.post("/predict/random_forest/batch", files=files), "a batch upload without a token")
         expired = signed({"sub": USERNAME, "exp": int(time.time()) - 60})
-        assert_refused(client.post("/predict/random_forest/batch", files=files, headers=bearer(expired)),
-                       "a batch upload with an expired token")
+        assert_refused(
+            client.post("/predict/random_forest/batch", files=files, headers=bearer(expired)),
+            "a batch upload with an expired token",
+        )
 
 
 @pytest.fixture

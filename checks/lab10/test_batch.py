@@ -80,8 +80,12 @@ def test_batch_streams_one_line_per_row_then_a_summary(logged_in_client):
         )
     models = {m["name"]: m for m in logged_in_client.get("/models").json()}
     counts = {name: expected.count(name) for name in sorted(set(expected))}
-    summary = {"model": "random_forest", "version": models["random_forest"]["version"], "rows": len(features),
-               "counts": counts}
+    summary = {
+        "model": "random_forest",
+        "version": models["random_forest"]["version"],
+        "rows": len(features),
+        "counts": counts,
+    }
     assert lines[-1] == {"summary": summary}, f"the last line should be {{'summary': {summary}}}; got {lines[-1]!r}"
 
 
@@ -146,8 +150,14 @@ def test_upload_must_be_csv(logged_in_client):
         f"a text/csv part with '; charset=utf-8' is CSV and should be accepted; got {with_charset.status_code}: "
         f"{with_charset.text[:300]}"
     )
-    for content_type in ("application/json", "image/png", "application/octet-stream", "text/plain", "text/html",
-                         "text/csv-schema"):
+    for content_type in (
+        "application/json",
+        "image/png",
+        "application/octet-stream",
+        "text/plain",
+        "text/html",
+        "text/csv-schema",
+    ):
         response = upload(logged_in_client, good, content_type=content_type)
         assert response.status_code == 415, (
             f"an upload sent as {content_type} should be refused with 415 Unsupported Media Type; got "
@@ -217,7 +227,9 @@ async def test_an_oversized_upload_is_refused_without_reading_it_all(monkeypatch
         raise
     except Exception as exc:  # noqa: BLE001 - the 413 is what should come out
         status = getattr(exc, "status_code", getattr(exc, "status", None))
-        assert status == 413, f"a 32 MiB upload with max_bytes={MAX_UPLOAD_BYTES} raised {type(exc).__name__}: {exc}; expected the 413."
+        assert status == 413, (
+            f"a 32 MiB upload with max_bytes={MAX_UPLOAD_BYTES} raised {type(exc).__name__}: {exc}; expected the 413."
+        )
     else:
         pytest.fail(f"read_csv_upload returned for a 32 MiB upload with max_bytes={MAX_UPLOAD_BYTES}; expected a 413.")
     assert source.handed_out <= 4 * 1024 * 1024, (

@@ -91,11 +91,20 @@ def test_the_image_command_serves_the_app_and_stops_cleanly(shared_model_dir, tm
     image_command = dockerfile.exec_form([i for i in instructions if i.keyword == "CMD"][-1].args)
     target = Path(import_lab_module("lab10").__file__).resolve().parent.parent
     # As in the image: the target's lab10 and the repository (labkit/, deploy/) on the path, two workers.
-    env = {"PYTHONPATH": os.pathsep.join([str(target), str(ROOT)]), "MODEL_DIR": str(shared_model_dir),
-           "WEB_CONCURRENCY": "2"}
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(target), str(ROOT)]),
+        "MODEL_DIR": str(shared_model_dir),
+        "WEB_CONCURRENCY": "2",
+    }
     try:
-        server = start(lambda port: local_command(image_command, port), env=env, cwd=ROOT, ready_path="/ready",
-                       startup_timeout=STARTUP_TIMEOUT, log_dir=tmp_path)
+        server = start(
+            lambda port: local_command(image_command, port),
+            env=env,
+            cwd=ROOT,
+            ready_path="/ready",
+            startup_timeout=STARTUP_TIMEOUT,
+            log_dir=tmp_path,
+        )
     except ServerError as exc:
         raise AssertionError(f"the image's command did not get ready on this machine: {exc}") from None
     try:

@@ -21,8 +21,7 @@ def assert_error_body(response, status: int, error: str, what: str) -> dict:
     except ValueError:
         raise AssertionError(f"{what} answered {status} but not JSON: {response.text[:300]!r}") from None
     assert isinstance(body, dict) and body.get("status") == status and body.get("error") == error, (
-        f"{what} should answer the error body {{'status': {status}, 'error': '{error}', 'detail': ...}}; "
-        f"got {body!r}"
+        f"{what} should answer the error body {{'status': {status}, 'error': '{error}', 'detail': ...}}; got {body!r}"
     )
     assert isinstance(body.get("detail"), str) and body["detail"], (
         f"{what}: 'detail' should be a sentence (a non-empty string) for a person; got {body.get('detail')!r}"
@@ -75,10 +74,13 @@ def test_a_model_that_failed_to_load_is_a_503(make_app, make_settings, model_dir
     # A wrong recorded digest: the registry refuses to unpickle the file and records why.
     (model_dir / "random_forest.joblib.sha256").write_text("0" * 64 + "\n")
     with sync_client(make_app(make_settings(model_dir=model_dir))) as client:
-        response = client.post("/predict/random_forest", json={
-            "sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2})
-        body = assert_error_body(response, 503, "model_not_loaded",
-                                 "POST /predict/random_forest when its file failed to load")
+        response = client.post(
+            "/predict/random_forest",
+            json={"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
+        )
+        body = assert_error_body(
+            response, 503, "model_not_loaded", "POST /predict/random_forest when its file failed to load"
+        )
         assert body.get("model") == "random_forest", (
             f"the 503 should say which model in 'model': 'random_forest'; got {body.get('model')!r}"
         )

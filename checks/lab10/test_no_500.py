@@ -23,6 +23,7 @@ def test_service_answers_bad_input_with_a_4xx_never_a_500(make_app, settings):
         response = client.post("/predict/no_such_model", json={"text": "hello"})
         assert response.status_code == 404, (
             f"POST /predict/no_such_model should answer 404 (your unknown_model_handler); it answered "
-            f"{response.status_code}: {response.text[:300]}")
+            f"{response.status_code}: {response.text[:300]}"
+        )
         broken = requests_that_break(client, model_names=SERVED)
     assert not broken, describe(broken)

@@ -105,8 +105,12 @@ def test_rate_limit_is_per_client(limited_app):
 @pytest.mark.task("10.4", points=1)
 def test_a_forwarded_for_header_does_not_buy_a_new_budget(limited_app):
     with TestClient(limited_app, client=("203.0.113.10", 50000)) as client:
-        statuses = [client.post("/predict/logistic_regression", json=SETOSA,
-                                headers={"X-Forwarded-For": f"192.0.2.{i}"}).status_code for i in range(LIMIT + 1)]
+        statuses = [
+            client.post(
+                "/predict/logistic_regression", json=SETOSA, headers={"X-Forwarded-For": f"192.0.2.{i}"}
+            ).status_code
+            for i in range(LIMIT + 1)
+        ]
     assert statuses[-1] == 429, (
         f"one client (203.0.113.10) sent {LIMIT + 1} predictions, each with another X-Forwarded-For, and got "
         f"{statuses}; the last should be 429. Any client can write that header: key the limit on "

@@ -55,8 +55,9 @@ def graded_runs(tmp_path_factory) -> GradedRuns:
     assert reference.outcomes, "pytest found no tests in lab10/tests; its output:\n" + reference.output[-1500:]
     not_written = reference.not_written()
     if not set(reference.outcomes) - not_written:
-        raise NotImplementedError("Task 10.6: every test in lab10/tests/test_service.py still raises "
-                                  "NotImplementedError")
+        raise NotImplementedError(
+            "Task 10.6: every test in lab10/tests/test_service.py still raises NotImplementedError"
+        )
 
     def run_broken(service: BrokenService) -> SuiteRun:
         folder = build_service(work / f"broken-{service.id}", service, sourceless=True)

@@ -133,16 +133,16 @@ async def test_slow_async_holds_up_fast(async_client, app):
 async def test_fast_stays_responsive_during_slow_sync(async_client, app):
     result = await probe(async_client, "/slow-sync")
     assert_slow_route_waited(result, "/slow-sync")
-    assert_fast_stayed_responsive(result, "/slow-sync", app,
-                                  "declare it plain `def`, and FastAPI runs it in a thread pool.")
+    assert_fast_stayed_responsive(
+        result, "/slow-sync", app, "declare it plain `def`, and FastAPI runs it in a thread pool."
+    )
 
 
 @pytest.mark.task("2.4", points=2)
 async def test_fast_stays_responsive_during_slow_fixed(async_client, app):
     result = await probe(async_client, "/slow-fixed")
     assert_slow_route_waited(result, "/slow-fixed")
-    assert_fast_stayed_responsive(result, "/slow-fixed", app,
-                                  "`await asyncio.sleep(delay)` waits without blocking.")
+    assert_fast_stayed_responsive(result, "/slow-fixed", app, "`await asyncio.sleep(delay)` waits without blocking.")
 
 
 @pytest.mark.task("2.4", points=1)

@@ -25,6 +25,7 @@ def instant_sleeps(monkeypatch):
     Returns the list of time.sleep calls: (delay, whether it ran on the event loop's thread).
     """
     blocking_calls: list[tuple[float, bool]] = []
+
     async def no_wait(delay, result=None):
         if delay < 0:
             delay = 0  # asyncio.sleep accepts a negative delay
@@ -62,8 +63,10 @@ def assert_bounds(app, path: str) -> None:
             except NotImplementedError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a crash is the answer a student needs to hear about
-                pytest.fail(f"GET {path}?delay={bad} crashed the route ({type(exc).__name__}: {exc}), a 500; it "
-                            "should be refused with 422 before the route runs (delay is 0 to 5 seconds).")
+                pytest.fail(
+                    f"GET {path}?delay={bad} crashed the route ({type(exc).__name__}: {exc}), a 500; it "
+                    "should be refused with 422 before the route runs (delay is 0 to 5 seconds)."
+                )
             assert response.status_code == 422, (
                 f"GET {path}?delay={bad} should be refused with 422 (delay is 0 to 5 seconds; anything else is a "
                 f"422): got {response.status_code} {response.text[:200]}. Keep the `delay: Delay` parameter."
@@ -89,7 +92,9 @@ def test_slow_fixed_keeps_the_delay_bounds(app, instant_sleeps):
 def test_slow_sync_sleeps_in_a_worker_thread(app, instant_sleeps):
     with sync_client(app) as client:
         response = client.get("/slow-sync", params={"delay": 0.25})
-    assert response.status_code == 200, f"GET /slow-sync?delay=0.25 answered {response.status_code}: {response.text[:200]}"
+    assert response.status_code == 200, (
+        f"GET /slow-sync?delay=0.25 answered {response.status_code}: {response.text[:200]}"
+    )
     calls = [(delay, on_loop) for delay, on_loop in instant_sleeps if delay == 0.25]
     assert calls and not any(on_loop for _, on_loop in calls), (
         f"GET /slow-sync?delay=0.25 should call time.sleep(0.25) in a plain `def` route, which FastAPI runs in a "

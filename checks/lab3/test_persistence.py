@@ -82,7 +82,9 @@ def test_iris_models_are_trained_with_their_names(persistence):
     expected = {"logistic_regression": LogisticRegression, "random_forest": RandomForestClassifier}
     for name, (pipeline, target_names) in models.items():
         final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
-        assert isinstance(final, expected[name]), f"{name} ends in {type(final).__name__}, not {expected[name].__name__}."
+        assert isinstance(final, expected[name]), (
+            f"{name} ends in {type(final).__name__}, not {expected[name].__name__}."
+        )
         assert list(target_names) == IRIS_NAMES, f"{name}'s target names are {target_names!r}, expected {IRIS_NAMES}."
         accuracy = pipeline.score(features, targets)
         assert accuracy >= 0.95, f"{name} scores {accuracy:.2f} on iris; a trained model scores above 0.95."
@@ -99,7 +101,9 @@ def test_saved_file_holds_pipeline_and_target_names(persistence, reference_text_
     pipeline, target_names = loaded
     assert list(target_names) == list(text_model[1]), f"saved target names {target_names!r} differ from the model's."
     sample = ["engine oil and brakes"]
-    assert list(pipeline.predict(sample)) == list(text_model[0].predict(sample)), "the saved pipeline predicts differently."
+    assert list(pipeline.predict(sample)) == list(text_model[0].predict(sample)), (
+        "the saved pipeline predicts differently."
+    )
 
 
 @pytest.mark.task("3.3", points=2)
@@ -150,7 +154,8 @@ def test_file_without_digest_is_refused(loader, reference_saved_model):
     digest = Path(loader.digest_path(reference_saved_model))
     # Delete only a file beside the model, whatever path the code under test names.
     assert digest.resolve().parent == reference_saved_model.resolve().parent and digest.is_file(), (
-        f"digest_path({reference_saved_model.name}) should name a file beside the model, got {digest}")
+        f"digest_path({reference_saved_model.name}) should name a file beside the model, got {digest}"
+    )
     digest.unlink()
     with raises(loader.UntrustedModelError, "load_model(a model file with no .sha256 file beside it)"):
         loader.load_model(reference_saved_model)
@@ -183,8 +188,7 @@ def test_predict_category_returns_a_name(persistence, reference_text_model):
         "look it up in model.target_names."
     )
     assert got == "sci.space", (
-        f"predict_category(model, 'the rocket and the satellite reached orbit') returned {got!r}; "
-        "expected 'sci.space'."
+        f"predict_category(model, 'the rocket and the satellite reached orbit') returned {got!r}; expected 'sci.space'."
     )
     texts, _ = load_corpus("test")
     for text in texts[:40]:

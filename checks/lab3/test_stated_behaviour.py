@@ -21,8 +21,9 @@ def reference_iris_probabilities():
     """What the pipelines the docstring specifies say about every iris flower, trained on all of them."""
     features, targets, _ = load_iris()
     specified = {
-        "logistic_regression": Pipeline([("scale", StandardScaler()),
-                                         ("classifier", LogisticRegression(max_iter=1000))]),
+        "logistic_regression": Pipeline(
+            [("scale", StandardScaler()), ("classifier", LogisticRegression(max_iter=1000))]
+        ),
         "random_forest": Pipeline([("classifier", RandomForestClassifier(n_estimators=100, random_state=0))]),
     }
     return features, {name: p.fit(features, targets).predict_proba(features) for name, p in specified.items()}
@@ -83,8 +84,10 @@ def test_save_model_creates_the_parent_folder(persistence, text_model, tmp_path)
     try:
         digest = persistence.save_model(*text_model, path)
     except FileNotFoundError as exc:
-        pytest.fail(f"save_model into a folder that does not exist yet failed: {exc}. Create the parent "
-                    "folder first (path.parent.mkdir(parents=True, exist_ok=True)).")
+        pytest.fail(
+            f"save_model into a folder that does not exist yet failed: {exc}. Create the parent "
+            "folder first (path.parent.mkdir(parents=True, exist_ok=True))."
+        )
     assert path.is_file() and persistence.digest_path(path).is_file(), (
         f"save_model({path}) returned, but the model file or its digest is missing."
     )
@@ -97,8 +100,11 @@ def test_save_model_creates_the_parent_folder(persistence, text_model, tmp_path)
 @pytest.mark.parametrize("shape", ["a list of two", "empty names", "names that are not strings"])
 def test_other_wrong_shapes_are_refused(loader, reference_text_model, tmp_path, shape):
     pipeline, names = reference_text_model  # the reference model and digest: this grades load_model alone
-    obj = {"a list of two": [pipeline, names], "empty names": (pipeline, []),
-           "names that are not strings": (pipeline, [0, 1, 2, 3])}[shape]
+    obj = {
+        "a list of two": [pipeline, names],
+        "empty names": (pipeline, []),
+        "names that are not strings": (pipeline, [0, 1, 2, 3]),
+    }[shape]
     path = tmp_path / "odd.joblib"
     joblib.dump(obj, path)
     loader.digest_path(path).write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
@@ -107,8 +113,10 @@ def test_other_wrong_shapes_are_refused(loader, reference_text_model, tmp_path, 
     except loader.ModelFormatError as exc:
         assert len(str(exc)) >= 15, f"ModelFormatError({str(exc)!r}): say what was expected and what was found."
         return
-    pytest.fail(f"load_model accepted a file holding {shape} (returned {loaded!r}); it must be a 2-tuple of a "
-                "pipeline and a non-empty list of strings: raise ModelFormatError.")
+    pytest.fail(
+        f"load_model accepted a file holding {shape} (returned {loaded!r}); it must be a 2-tuple of a "
+        "pipeline and a non-empty list of strings: raise ModelFormatError."
+    )
 
 
 @pytest.mark.task("3.3", points=1)

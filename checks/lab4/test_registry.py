@@ -14,8 +14,12 @@ from workbook.student import lab_attr
 CATEGORIES = ("comp.graphics", "rec.autos", "sci.med", "sci.space")
 IRIS_NAMES = ("setosa", "versicolor", "virginica")
 FLOWER = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
-POSTS = ["the rocket reached orbit after the launch", "my car needs new brakes and an oil change",
-         "the patient was given a new vaccine", "render the polygon with a faster shader"]
+POSTS = [
+    "the rocket reached orbit after the launch",
+    "my car needs new brakes and an oil change",
+    "the patient was given a new vaccine",
+    "render the polygon with a faster shader",
+]
 
 
 class RunsCodeWhenUnpickled:
@@ -48,12 +52,15 @@ def iris_row(flower: dict) -> list[float]:
 
 # --- Task 4.1: settings ---------------------------------------------------------------------------
 
+
 @pytest.mark.task("4.1", points=1)
 def test_settings_read_model_dir_from_the_environment(settings_module, isolated_environment, monkeypatch, tmp_path):
     Settings = lab_attr(settings_module, "Settings")
     monkeypatch.setenv("MODEL_DIR", str(tmp_path / "from-env"))
     got = Settings().model_dir
-    assert same_place(got, tmp_path / "from-env"), f"with MODEL_DIR={tmp_path / 'from-env'}, Settings().model_dir is {got!r}."
+    assert same_place(got, tmp_path / "from-env"), (
+        f"with MODEL_DIR={tmp_path / 'from-env'}, Settings().model_dir is {got!r}."
+    )
     monkeypatch.setenv("MODEL_DIR", "relative/models")
     got = Settings().model_dir
     expected = isolated_environment / "relative" / "models"
@@ -93,11 +100,15 @@ def test_settings_read_model_dir_from_a_dotenv_file(settings_module, isolated_en
 
 # --- Task 4.2: the registry -----------------------------------------------------------------------
 
+
 @pytest.mark.task("4.2", points=2)
 def test_read_model_describes_the_file(registry_module, shared_model_dir):
     read_model = lab_attr(registry_module, "read_model")
-    for name, kind, classes in [("newsgroups", "text", CATEGORIES), ("random_forest", "tabular", IRIS_NAMES),
-                                ("logistic_regression", "tabular", IRIS_NAMES)]:
+    for name, kind, classes in [
+        ("newsgroups", "text", CATEGORIES),
+        ("random_forest", "tabular", IRIS_NAMES),
+        ("logistic_regression", "tabular", IRIS_NAMES),
+    ]:
         path = shared_model_dir / f"{name}.joblib"
         entry = read_model(path)
         described = (entry.name, entry.kind, entry.version, tuple(entry.classes))
@@ -142,8 +153,10 @@ def test_read_model_refuses_missing_digests_and_wrong_contents(registry_module, 
         read_model(bare)
     except ModelLoadError:
         return
-    pytest.fail("read_model accepted a file holding a bare pipeline; it must hold (pipeline, target_names): "
-                "raise ModelLoadError.")
+    pytest.fail(
+        "read_model accepted a file holding a bare pipeline; it must hold (pipeline, target_names): "
+        "raise ModelLoadError."
+    )
 
 
 @pytest.mark.task("4.2", points=1)
@@ -172,8 +185,11 @@ def test_load_dir_is_all_or_nothing(registry_module, shared_model_dir, model_dir
     empty = tmp_path / "empty"
     empty.mkdir()
     (model_dir / "random_forest.joblib").write_bytes(b"not the file that was saved")
-    for folder, why in [(tmp_path / "missing", "a folder that does not exist"), (empty, "an empty folder"),
-                        (model_dir, "a folder where random_forest.joblib was tampered with")]:
+    for folder, why in [
+        (tmp_path / "missing", "a folder that does not exist"),
+        (empty, "an empty folder"),
+        (model_dir, "a folder where random_forest.joblib was tampered with"),
+    ]:
         with raises(ModelLoadError, f"registry.load_dir({why})") as failed:
             registry.load_dir(folder)
         assert registry.names() == loaded, (
@@ -185,6 +201,7 @@ def test_load_dir_is_all_or_nothing(registry_module, shared_model_dir, model_dir
 
 
 # --- Task 4.3: predicting with an entry, the class dependency --------------------------------------
+
 
 @pytest.fixture
 def entries(registry_module, shared_model_dir):
@@ -238,8 +255,9 @@ def test_predict_one_answers_the_label(predictor_module, schemas_module, entries
 
 
 @pytest.mark.task("4.3", points=1)
-def test_newsgroups_model_loads_nothing_until_load_model(predictor_module, registry_module, schemas_module,
-                                                         entries, monkeypatch):
+def test_newsgroups_model_loads_nothing_until_load_model(
+    predictor_module, registry_module, schemas_module, entries, monkeypatch
+):
     NewsgroupsModel = lab_attr(predictor_module, "NewsgroupsModel")
     loads, real_load = [], joblib.load
     monkeypatch.setattr(joblib, "load", lambda *args, **kwargs: loads.append(args) or real_load(*args, **kwargs))

@@ -49,6 +49,7 @@ class RunsCodeWhenUnpickled:
 
 # --- Task 4.4: the lifespan --------------------------------------------------------------------------
 
+
 @pytest.mark.task("4.4", points=2)
 @pytest.mark.needs("4.2")  # loads are counted at joblib.load, inside your registry's read_model
 def test_importing_the_app_loads_no_model(joblib_loads, shared_model_dir, monkeypatch):
@@ -75,8 +76,10 @@ def test_importing_and_starting_work_without_model_files(joblib_loads, monkeypat
     except StudentImportError as exc:
         import_failure = str(exc)  # reported below, outside the except: the grader would call it an import error
     if import_failure:
-        pytest.fail(f"with MODEL_DIR={missing} (no such folder), importing lab4.app failed: {import_failure}. "
-                    "Importing must not touch the model files.")
+        pytest.fail(
+            f"with MODEL_DIR={missing} (no such folder), importing lab4.app failed: {import_failure}. "
+            "Importing must not touch the model files."
+        )
     app = lab_attr(module, "app")
     with sync_client(app) as client:
         health = client.get("/health")
@@ -117,7 +120,9 @@ def test_models_load_once_at_startup_and_are_released_at_shutdown(joblib_loads, 
 @pytest.mark.task("4.4", points=1)
 def test_lifespan_fills_the_class_dependency(client):
     response = client.post("/newsgroups/predict", json={"text": POST})
-    assert response.status_code == 200, f"POST /newsgroups/predict answered {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"POST /newsgroups/predict answered {response.status_code}: {response.text[:300]}"
+    )
     expected = expected_label("newsgroups", POST)
     assert response.json().get("label") == expected, (
         f"POST /newsgroups/predict {{'text': {POST!r}}} answered {response.json()}; expected the label {expected!r}. "
@@ -127,6 +132,7 @@ def test_lifespan_fills_the_class_dependency(client):
 
 # --- Task 4.5: the routes ----------------------------------------------------------------------------
 
+
 @pytest.mark.task("4.5", points=1)
 def test_models_route_lists_every_loaded_model(client, shared_model_dir):
     response = client.get("/models")
@@ -134,8 +140,14 @@ def test_models_route_lists_every_loaded_model(client, shared_model_dir):
     expected = []
     for name in sorted(MODEL_NAMES):
         digest = hashlib.sha256((shared_model_dir / f"{name}.joblib").read_bytes()).hexdigest()
-        expected.append({"name": name, "kind": "text" if name == "newsgroups" else "tabular",
-                         "version": digest[:12], "classes": list(reference_model(name)[1])})
+        expected.append(
+            {
+                "name": name,
+                "kind": "text" if name == "newsgroups" else "tabular",
+                "version": digest[:12],
+                "classes": list(reference_model(name)[1]),
+            }
+        )
     assert response.json() == expected, f"GET /models answered {response.json()};\nexpected {expected}."
 
 
@@ -143,7 +155,9 @@ def test_models_route_lists_every_loaded_model(client, shared_model_dir):
 @pytest.mark.needs("4.3")  # the 422's message is your WrongInputError's
 def test_predict_route_answers_like_the_models(client):
     response = client.post("/predict/newsgroups", json={"text": POST})
-    assert response.status_code == 200, f"POST /predict/newsgroups answered {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"POST /predict/newsgroups answered {response.status_code}: {response.text[:300]}"
+    )
     body = response.json()
     expected = expected_label("newsgroups", POST)
     assert body.get("model") == "newsgroups" and body.get("label") == expected and body.get("version"), (
@@ -172,8 +186,11 @@ def test_many_requests_load_nothing_more(joblib_loads, shared_model_dir):
     with sync_client(app) as client:
         after_startup = len(joblib_loads)
         for _ in range(10):
-            for response in (client.get("/models"), client.post("/predict/random_forest", json=FLOWER),
-                             client.post("/predict/newsgroups", json={"text": POST})):
+            for response in (
+                client.get("/models"),
+                client.post("/predict/random_forest", json=FLOWER),
+                client.post("/predict/newsgroups", json={"text": POST}),
+            ):
                 assert response.status_code == 200, (
                     f"{response.request.method} {response.request.url.path} answered {response.status_code}: "
                     f"{response.text[:200]}"
@@ -187,6 +204,7 @@ def test_many_requests_load_nothing_more(joblib_loads, shared_model_dir):
 
 # --- Task 4.6: errors --------------------------------------------------------------------------------
 
+
 @pytest.mark.task("4.6", points=2)
 def test_unknown_model_is_a_404_listing_the_known_models(client):
     response = client.post("/predict/gradient_boosting", json=FLOWER)
@@ -197,7 +215,7 @@ def test_unknown_model_is_a_404_listing_the_known_models(client):
     body = response.json()
     known = sorted(MODEL_NAMES)
     assert body.get("known_models") == known, (
-        f"the 404 body is {body}; it should list the known models: \"known_models\": {known}."
+        f'the 404 body is {body}; it should list the known models: "known_models": {known}.'
     )
     assert all(name in str(body.get("detail", "")) for name in [*known, "gradient_boosting"]), (
         f"the 404 detail {body.get('detail')!r} should name the unknown model and the known ones."
@@ -210,9 +228,11 @@ def test_missing_model_folder_gives_503_with_the_reason(make_app, tmp_path):
     missing = tmp_path / "no-models-here"
     with sync_client(make_app(missing)) as client:
         health = client.get("/health")
-        answers = {"GET /models": client.get("/models"),
-                   "POST /predict/random_forest": client.post("/predict/random_forest", json=FLOWER),
-                   "POST /newsgroups/predict": client.post("/newsgroups/predict", json={"text": POST})}
+        answers = {
+            "GET /models": client.get("/models"),
+            "POST /predict/random_forest": client.post("/predict/random_forest", json=FLOWER),
+            "POST /newsgroups/predict": client.post("/newsgroups/predict", json={"text": POST}),
+        }
     assert health.status_code == 200, f"with no model folder GET /health answered {health.status_code}; expected 200."
     for route, response in answers.items():
         assert response.status_code == 503, (
@@ -221,7 +241,7 @@ def test_missing_model_folder_gives_503_with_the_reason(make_app, tmp_path):
         )
     detail = error_detail(answers["GET /models"])
     assert detail.startswith("models unavailable") and "no-models-here" in detail, (
-        f"the 503 body should say why: {{\"detail\": \"models unavailable: <reason naming the folder>\"}}; got {detail!r}."
+        f'the 503 body should say why: {{"detail": "models unavailable: <reason naming the folder>"}}; got {detail!r}.'
     )
 
 

@@ -34,6 +34,7 @@ def write_with_digest(obj, path):
 
 # --- Task 4.2 ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.task("4.2", points=1)
 def test_read_model_errors_name_the_file(registry_module, model_dir):
     read_model = lab_attr(registry_module, "read_model")
@@ -62,8 +63,10 @@ def test_read_model_errors_name_the_file(registry_module, model_dir):
                 "message should name the file (odd_model.joblib) and say what is wrong with it."
             )
             continue
-        pytest.fail(f"read_model accepted a file with {what} (gave {entry!r}); it must be a 2-tuple "
-                    "(pipeline with predict, non-empty list of strings) with a matching digest: raise ModelLoadError.")
+        pytest.fail(
+            f"read_model accepted a file with {what} (gave {entry!r}); it must be a 2-tuple "
+            "(pipeline with predict, non-empty list of strings) with a matching digest: raise ModelLoadError."
+        )
 
 
 @pytest.mark.task("4.2", points=1)
@@ -87,6 +90,7 @@ def test_load_dir_replaces_rather_than_merges(registry_module, shared_model_dir,
 
 # --- Task 4.3 ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.task("4.3", points=1)
 def test_wrong_input_error_names_the_model_and_the_input(predictor_module, registry_module, schemas_module):
     predict_one = lab_attr(predictor_module, "predict_one")
@@ -95,10 +99,18 @@ def test_wrong_input_error_names_the_model_and_the_input(predictor_module, regis
     TextInput, IrisFeatures = lab_attr(schemas_module, "TextInput"), lab_attr(schemas_module, "IrisFeatures")
     forest, iris_names = reference_model("random_forest")
     news, news_names = reference_model("newsgroups")
-    cases = [(ModelEntry(name="random_forest", kind="tabular", version="v", classes=tuple(iris_names), pipeline=forest),
-              TextInput(text="a rose"), "random_forest"),
-             (ModelEntry(name="newsgroups", kind="text", version="v", classes=tuple(news_names), pipeline=news),
-              IrisFeatures(**FLOWER), "newsgroups")]
+    cases = [
+        (
+            ModelEntry(name="random_forest", kind="tabular", version="v", classes=tuple(iris_names), pipeline=forest),
+            TextInput(text="a rose"),
+            "random_forest",
+        ),
+        (
+            ModelEntry(name="newsgroups", kind="text", version="v", classes=tuple(news_names), pipeline=news),
+            IrisFeatures(**FLOWER),
+            "newsgroups",
+        ),
+    ]
     for entry, payload, name in cases:
         with raises(WrongInputError, f"predict_one({name} entry, {type(payload).__name__}(...))") as wrong:
             predict_one(entry, payload)
@@ -168,11 +180,14 @@ def test_load_model_raises_unknown_model_without_newsgroups(predictor_module, re
         holder.load_model(IrisOnlyRegistry())
     except UnknownModelError:
         return
-    pytest.fail(f"load_model with a registry holding only random_forest returned (entry {holder.entry!r}); it "
-                "should raise UnknownModelError (from registry.get), so the lifespan reports the missing model.")
+    pytest.fail(
+        f"load_model with a registry holding only random_forest returned (entry {holder.entry!r}); it "
+        "should raise UnknownModelError (from registry.get), so the lifespan reports the missing model."
+    )
 
 
 # --- Task 4.4 ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.task("4.4", points=2)
 @pytest.mark.needs("4.2", "4.5")  # the loads are your registry's; requests go through your routes
@@ -191,7 +206,9 @@ def test_settings_are_read_at_startup_not_at_import(joblib_loads, shared_model_d
         "The docstring says the settings are read *now*, at start-up, not at import: call Settings() inside "
         "the lifespan when app.state.settings is None (not at module level)."
     )
-    assert sorted(joblib_loads.files) == FILES, f"start-up made {joblib_loads.summary()}; expected one load of each of {FILES}."
+    assert sorted(joblib_loads.files) == FILES, (
+        f"start-up made {joblib_loads.summary()}; expected one load of each of {FILES}."
+    )
     stored = getattr(settings, "model_dir", None)
     assert stored is not None and Path(stored).resolve() == shared_model_dir.resolve(), (
         f"after start-up app.state.settings is {settings!r}; store the settings read at start-up (model_dir "
@@ -215,8 +232,10 @@ def test_missing_newsgroups_model_makes_the_models_unavailable(make_app, shared_
             held = app.state.registry.names()
             models = client.get("/models")
     except Exception as exc:  # noqa: BLE001 - reported to the student below
-        pytest.fail(f"with a model folder without newsgroups.joblib the app did not start: {type(exc).__name__}: "
-                    f"{exc}. Catch UnknownModelError from load_model as well as ModelLoadError.")
+        pytest.fail(
+            f"with a model folder without newsgroups.joblib the app did not start: {type(exc).__name__}: "
+            f"{exc}. Catch UnknownModelError from load_model as well as ModelLoadError."
+        )
     assert health.status_code == 200, f"GET /health answered {health.status_code}; the app must still start."
     assert isinstance(error, str) and "newsgroups" in error, (
         f"with no newsgroups model app.state.registry_error should say why (naming newsgroups); it is {error!r}."
@@ -226,6 +245,7 @@ def test_missing_newsgroups_model_makes_the_models_unavailable(make_app, shared_
 
 
 # --- Task 4.5: the model never runs on the event loop ------------------------------------------------
+
 
 @pytest.mark.task("4.5", points=1)
 @pytest.mark.timeout(20)

@@ -21,7 +21,8 @@ def test_prediction_routes_answer_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predict/random_forest", json=FLOWER)
     assert response.status_code == 200, (
         f"POST /predict/random_forest with a valid flower should answer 200; it answered "
-        f"{response.status_code}: {response.text[:300]}")
+        f"{response.status_code}: {response.text[:300]}"
+    )
     broken = requests_that_break(client, model_names=SERVED, only=("/predict/{model_name}", "/predictions"))
     assert not broken, describe(broken)
 
@@ -33,6 +34,7 @@ def test_batch_route_answers_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predictions/batch", json={"items": [FLOWER]})
     assert response.status_code == 200, (
         f"POST /predictions/batch with one valid flower should answer 200; it answered "
-        f"{response.status_code}: {response.text[:300]}")
+        f"{response.status_code}: {response.text[:300]}"
+    )
     broken = requests_that_break(client, only=("/predictions/batch",))
     assert not broken, describe(broken)

@@ -26,8 +26,12 @@ FLOWERS = [
     {"sepal_length": 6.0, "sepal_width": 2.2, "petal_length": 5.0, "petal_width": 1.5},
     {"sepal_length": 7.7, "sepal_width": 3.8, "petal_length": 6.7, "petal_width": 2.2},
 ]
-POSTS = ["the rocket reached orbit after the launch", "my car needs new brakes and an oil change",
-         "the patient was given a new vaccine", "render the polygon with a faster shader"]
+POSTS = [
+    "the rocket reached orbit after the launch",
+    "my car needs new brakes and an oil change",
+    "the patient was given a new vaccine",
+    "render the polygon with a faster shader",
+]
 PREDICTIONS_MODEL = "logistic_regression"
 TOLERANCE = 1e-9
 TIME_FIELD = "processing_time_ms"
@@ -43,12 +47,15 @@ def reference_scores(name: str, rows: list) -> list[dict]:
     labels = [names[int(i)] for i in pipeline.predict(rows)]
     tables = pipeline.predict_proba(rows)
     columns = [names[int(i)] for i in pipeline.classes_]
-    return [{"label": label, "probabilities": dict(zip(columns, map(float, table)))}
-            for label, table in zip(labels, tables)]
+    return [
+        {"label": label, "probabilities": dict(zip(columns, map(float, table)))} for label, table in zip(labels, tables)
+    ]
 
 
-SCORE_FIRST = (" These numbers come from score() (Task 5.2): if Task 5.2's checks fail too, this needs Task 5.2 "
-               "to work first: fix it, then re-run.")
+SCORE_FIRST = (
+    " These numbers come from score() (Task 5.2): if Task 5.2's checks fail too, this needs Task 5.2 "
+    "to work first: fix it, then re-run."
+)
 
 
 def assert_scores_match(got: dict, expected: dict, what: str, through_score: bool = False) -> None:
@@ -77,10 +84,15 @@ def _assert_scores_match(got: dict, expected: dict, what: str) -> None:
             f"{what}: P({name}) is {probabilities[name]!r}; the model says {p!r}. Is each column matched to its "
             "class through pipeline.classes_?"
         )
-    assert got.get("label") == expected["label"], f"{what}: the label is {got.get('label')!r}, expected {expected['label']!r}."
+    assert got.get("label") == expected["label"], (
+        f"{what}: the label is {got.get('label')!r}, expected {expected['label']!r}."
+    )
     confidence = got.get("confidence")
-    assert isinstance(confidence, float) and 0 <= confidence <= 1 and math.isclose(
-        confidence, probabilities[expected["label"]], abs_tol=TOLERANCE), (
+    assert (
+        isinstance(confidence, float)
+        and 0 <= confidence <= 1
+        and math.isclose(confidence, probabilities[expected["label"]], abs_tol=TOLERANCE)
+    ), (
         f"{what}: the confidence is {confidence!r}; it should be the label's probability, "
         f"{probabilities[expected['label']]!r}, between 0 and 1."
     )
@@ -96,6 +108,7 @@ class CallRecorder:
         def recording(rows, *args, **kwargs):
             self.calls.append((method_name, len(rows)))
             return method(rows, *args, **kwargs)
+
         return recording
 
     def assert_one_call_per_method(self, rows: int, what: str) -> None:
@@ -124,8 +137,7 @@ class RecordingPipeline:
 def make_entry(name: str, pipeline=None):
     real, names = reference_model(name)
     kind = "text" if name == "newsgroups" else "tabular"
-    return ModelEntry(name=name, kind=kind, version=f"v-{name[:4]}", classes=tuple(names),
-                                             pipeline=pipeline or real)
+    return ModelEntry(name=name, kind=kind, version=f"v-{name[:4]}", classes=tuple(names), pipeline=pipeline or real)
 
 
 def without_time(body: dict) -> dict:
@@ -144,15 +156,21 @@ def same_answer(a, b) -> bool:
 
 # --- Task 5.2: score ---------------------------------------------------------------------------------
 
+
 @pytest.mark.task("5.2", points=2)
 def test_score_gives_probabilities_that_sum_to_one(scoring):
     score = lab_attr(scoring, "score")
-    cases = {"newsgroups": POSTS, "logistic_regression": [row_of(f) for f in FLOWERS],
-             "random_forest": [row_of(f) for f in FLOWERS]}
+    cases = {
+        "newsgroups": POSTS,
+        "logistic_regression": [row_of(f) for f in FLOWERS],
+        "random_forest": [row_of(f) for f in FLOWERS],
+    }
     for name in MODEL_NAMES:
         rows = cases[name]
         got = score(make_entry(name), rows)
-        assert len(got) == len(rows), f"score({name}, {len(rows)} rows) returned {len(got)} Scores; expected one per row."
+        assert len(got) == len(rows), (
+            f"score({name}, {len(rows)} rows) returned {len(got)} Scores; expected one per row."
+        )
         for i, (scores, expected) in enumerate(zip(got, reference_scores(name, rows))):
             assert_scores_match(scores.model_dump(), expected, f"score({name}) for row {i}")
 
@@ -167,11 +185,15 @@ def test_score_names_columns_through_classes_(scoring):
     entry = make_entry("logistic_regression", pipeline)
     rows = [row_of(f) for f in FLOWERS]
     labels = [names[int(i)] for i in pipeline.predict(rows)]
-    for i, (scores, label, table) in enumerate(zip(lab_attr(scoring, "score")(entry, rows), labels,
-                                                 pipeline.predict_proba(rows))):
+    for i, (scores, label, table) in enumerate(
+        zip(lab_attr(scoring, "score")(entry, rows), labels, pipeline.predict_proba(rows))
+    ):
         expected = {"label": label, "probabilities": {"setosa": float(table[0]), "virginica": float(table[1])}}
-        assert_scores_match(scores.model_dump(), expected,
-                            f"score() with a model trained without versicolor (classes_ = [0, 2]), row {i}")
+        assert_scores_match(
+            scores.model_dump(),
+            expected,
+            f"score() with a model trained without versicolor (classes_ = [0, 2]), row {i}",
+        )
 
 
 @pytest.mark.task("5.2", points=2)
@@ -185,13 +207,19 @@ def test_score_calls_the_model_once_for_all_rows(scoring):
 
 # --- Task 5.3: one prediction, three ways -------------------------------------------------------------
 
+
 @pytest.mark.task("5.3", points=2)
 def test_predict_route_answers_with_probabilities(client, shared_model_dir):
-    cases = [("newsgroups", {"text": POSTS[0]}, POSTS[0]), ("random_forest", FLOWERS[2], row_of(FLOWERS[2])),
-             ("logistic_regression", FLOWERS[2], row_of(FLOWERS[2]))]
+    cases = [
+        ("newsgroups", {"text": POSTS[0]}, POSTS[0]),
+        ("random_forest", FLOWERS[2], row_of(FLOWERS[2])),
+        ("logistic_regression", FLOWERS[2], row_of(FLOWERS[2])),
+    ]
     for name, body, row in cases:
         response = client.post(f"/predict/{name}", json=body)
-        assert response.status_code == 200, f"POST /predict/{name} answered {response.status_code}: {response.text[:300]}"
+        assert response.status_code == 200, (
+            f"POST /predict/{name} answered {response.status_code}: {response.text[:300]}"
+        )
         got = response.json()
         version = hashlib.sha256((shared_model_dir / f"{name}.joblib").read_bytes()).hexdigest()[:12]
         assert (got.get("model"), got.get("version")) == (name, version), (
@@ -228,8 +256,9 @@ def test_get_and_post_predictions_agree(client, schemas):
             f"/predictions answered with the model {body.get('model')!r}; it should use PREDICTIONS_MODEL, "
             f"{PREDICTIONS_MODEL!r}."
         )
-        assert_scores_match(body, reference_scores(PREDICTIONS_MODEL, [row_of(flower)])[0], "POST /predictions",
-                            through_score=True)
+        assert_scores_match(
+            body, reference_scores(PREDICTIONS_MODEL, [row_of(flower)])[0], "POST /predictions", through_score=True
+        )
     # The routes must refuse what your schema refuses (Task 5.1's checks grade the schema itself).
     IrisFeatures = lab_attr(schemas, "IrisFeatures")
 
@@ -240,14 +269,20 @@ def test_get_and_post_predictions_agree(client, schemas):
             return True
         return False
 
-    bad = client.post("/predictions", content=json.dumps({**FLOWERS[0], "sepal_length": math.nan}),
-                      headers={"content-type": "application/json"})
+    bad = client.post(
+        "/predictions",
+        content=json.dumps({**FLOWERS[0], "sepal_length": math.nan}),
+        headers={"content-type": "application/json"},
+    )
     assert bad.status_code == 422 or not schema_refuses({**FLOWERS[0], "sepal_length": math.nan}), (
         f"POST /predictions with sepal_length NaN answered {bad.status_code}: bad input must get a 422, never a "
-        "500. Keep `install_safe_validation_handler(app)` in create_app (notebook 05, \"A 422 that became a 500\")."
+        '500. Keep `install_safe_validation_handler(app)` in create_app (notebook 05, "A 422 that became a 500").'
     )
     # GET refuses what POST refuses: the query is validated by the same schema, IrisFeatures.
-    for params, field in [({**FLOWERS[0], "petal_width": 0}, "petal_width"), ({**FLOWERS[0], "colour": "blue"}, "colour")]:
+    for params, field in [
+        ({**FLOWERS[0], "petal_width": 0}, "petal_width"),
+        ({**FLOWERS[0], "colour": "blue"}, "colour"),
+    ]:
         if not schema_refuses(params):
             continue  # your schema accepts it: Task 5.1's checks say so, this one must not charge Task 5.3
         refused = client.get("/predictions", params=params)
@@ -259,12 +294,15 @@ def test_get_and_post_predictions_agree(client, schemas):
 
 # --- Task 5.4: batches -------------------------------------------------------------------------------
 
+
 @pytest.mark.task("5.4", points=1)
 def test_batch_equals_the_singles(client, app):
     """Each batch item is what the model says for that flower alone (the reference, not your POST route:
     Task 5.3's routes are graded by their own checks)."""
     response = client.post("/predictions/batch", json={"items": FLOWERS})
-    assert response.status_code == 200, f"POST /predictions/batch answered {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"POST /predictions/batch answered {response.status_code}: {response.text[:300]}"
+    )
     batch = response.json()
     predictions = batch.get("predictions", []) if isinstance(batch, dict) else []
     assert len(predictions) == len(FLOWERS), (
@@ -288,7 +326,9 @@ def test_batch_calls_the_model_once(client, app, monkeypatch):
     for method in ("predict", "predict_proba"):
         monkeypatch.setattr(pipeline, method, recorder.wrap(method, getattr(pipeline, method)))
     response = client.post("/predictions/batch", json={"items": FLOWERS})
-    assert response.status_code == 200, f"POST /predictions/batch answered {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"POST /predictions/batch answered {response.status_code}: {response.text[:300]}"
+    )
     recorder.assert_one_call_per_method(len(FLOWERS), f"POST /predictions/batch with {len(FLOWERS)} flowers")
 
 

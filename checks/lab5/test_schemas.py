@@ -54,8 +54,10 @@ def test_schema_measurements_accept_their_boundaries(schemas, limits):
             try:
                 features = IrisFeatures(**{**FLOWER, field: value})
             except ValueError as exc:
-                pytest.fail(f"IrisFeatures with {field}={value} should be valid (more than 0, at most MAX_CM="
-                            f"{limits['MAX_CM']}), but it was refused: {exc}")
+                pytest.fail(
+                    f"IrisFeatures with {field}={value} should be valid (more than 0, at most MAX_CM="
+                    f"{limits['MAX_CM']}), but it was refused: {exc}"
+                )
             assert getattr(features, field) == value, (
                 f"IrisFeatures({field}={value}) holds {getattr(features, field)!r}; the value should be kept as given."
             )
@@ -67,23 +69,49 @@ def test_schema_measurements_refuse_out_of_range_values(schema_client, limits):
     for field in FEATURES:
         for value in (0, -1.5, over, 1000):
             body = {**FLOWER, field: value}
-            assert_refused(schema_client.post("/predictions", json=body), field, f"POST /predictions with {field}={value!r}")
-    assert_refused(schema_client.get("/predictions", params={**FLOWER, "petal_width": 0}), "petal_width",
-                   "GET /predictions?petal_width=0")
-    assert_refused(schema_client.get("/predictions", params={**FLOWER, "sepal_width": "wide"}), "sepal_width",
-                   "GET /predictions?sepal_width=wide")
+            assert_refused(
+                schema_client.post("/predictions", json=body), field, f"POST /predictions with {field}={value!r}"
+            )
+    assert_refused(
+        schema_client.get("/predictions", params={**FLOWER, "petal_width": 0}),
+        "petal_width",
+        "GET /predictions?petal_width=0",
+    )
+    assert_refused(
+        schema_client.get("/predictions", params={**FLOWER, "sepal_width": "wide"}),
+        "sepal_width",
+        "GET /predictions?sepal_width=wide",
+    )
 
 
 @pytest.mark.task("5.1", points=1)
 def test_schema_refuses_nan_and_infinity_as_not_finite(schema_client):
-    attempts = [(f"POST /predictions with sepal_length={text}", "sepal_length",
-                 post_raw_json(schema_client, "/predictions", {**FLOWER, "sepal_length": value}))
-                for text, value in [("NaN", math.nan), ("Infinity", math.inf), ("-Infinity", -math.inf)]]
-    attempts.append(("POST /predictions with petal_length=1e999 (too big for a float: infinity)", "petal_length",
-                     schema_client.post("/predictions", headers={"content-type": "application/json"},
-                                 content=json.dumps(FLOWER).replace("4.2", "1e999"))))
-    attempts.append(("GET /predictions?petal_length=nan", "petal_length",
-                     schema_client.get("/predictions", params={**FLOWER, "petal_length": "nan"})))
+    attempts = [
+        (
+            f"POST /predictions with sepal_length={text}",
+            "sepal_length",
+            post_raw_json(schema_client, "/predictions", {**FLOWER, "sepal_length": value}),
+        )
+        for text, value in [("NaN", math.nan), ("Infinity", math.inf), ("-Infinity", -math.inf)]
+    ]
+    attempts.append(
+        (
+            "POST /predictions with petal_length=1e999 (too big for a float: infinity)",
+            "petal_length",
+            schema_client.post(
+                "/predictions",
+                headers={"content-type": "application/json"},
+                content=json.dumps(FLOWER).replace("4.2", "1e999"),
+            ),
+        )
+    )
+    attempts.append(
+        (
+            "GET /predictions?petal_length=nan",
+            "petal_length",
+            schema_client.get("/predictions", params={**FLOWER, "petal_length": "nan"}),
+        )
+    )
     for what, field, response in attempts:
         assert_refused(response, field, what)
         assert "finite" in error_messages(response).lower(), (
@@ -94,35 +122,56 @@ def test_schema_refuses_nan_and_infinity_as_not_finite(schema_client):
 
 @pytest.mark.task("5.1", points=1)
 def test_schema_refuses_unknown_fields(schema_client):
-    assert_refused(schema_client.post("/predictions", json={**FLOWER, "colour": "blue"}), "colour",
-                   "POST /predictions with an extra field 'colour'")
+    assert_refused(
+        schema_client.post("/predictions", json={**FLOWER, "colour": "blue"}),
+        "colour",
+        "POST /predictions with an extra field 'colour'",
+    )
     misspelt = {**{k: v for k, v in FLOWER.items() if k != "sepal_length"}, "sepal_lenght": 5.9}
     response = schema_client.post("/predictions", json=misspelt)
     assert response.status_code == 422 and "sepal_lenght" in error_fields(response), (
         f"POST /predictions with the typo 'sepal_lenght' should be a 422 naming the unknown field 'sepal_lenght' "
         f"(not just the missing one), got {response.status_code}: {response.text[:300]}"
     )
-    assert_refused(schema_client.get("/predictions", params={**FLOWER, "colour": "blue"}), "colour",
-                   "GET /predictions with an extra query parameter 'colour'")
-    assert_refused(schema_client.post("/predict/newsgroups", json={"text": "orbit", "language": "en"}), "language",
-                   "POST /predict/newsgroups with an extra field 'language'")
+    assert_refused(
+        schema_client.get("/predictions", params={**FLOWER, "colour": "blue"}),
+        "colour",
+        "GET /predictions with an extra query parameter 'colour'",
+    )
+    assert_refused(
+        schema_client.post("/predict/newsgroups", json={"text": "orbit", "language": "en"}),
+        "language",
+        "POST /predict/newsgroups with an extra field 'language'",
+    )
 
 
 @pytest.mark.task("5.1", points=2)
 def test_schema_text_is_stripped_non_empty_and_bounded(schema_client, schemas, limits):
     longest = limits["MAX_TEXT_CHARS"]
-    for text, what in [("", "an empty text"), ("  \n\t ", "a text of whitespace only"),
-                       ("x" * (longest + 1), f"a text of {longest + 1} characters")]:
-        assert_refused(schema_client.post("/predict/newsgroups", json={"text": text}), "text",
-                       f"POST /predict/newsgroups with {what}")
+    for text, what in [
+        ("", "an empty text"),
+        ("  \n\t ", "a text of whitespace only"),
+        ("x" * (longest + 1), f"a text of {longest + 1} characters"),
+    ]:
+        assert_refused(
+            schema_client.post("/predict/newsgroups", json={"text": text}),
+            "text",
+            f"POST /predict/newsgroups with {what}",
+        )
     TextInput = lab_attr(schemas, "TextInput")
-    for text, expected in [("a", "a"), ("  the rocket  ", "the rocket"), ("x" * longest, "x" * longest),
-                           ("  " + "y" * longest + "\n", "y" * longest)]:
+    for text, expected in [
+        ("a", "a"),
+        ("  the rocket  ", "the rocket"),
+        ("x" * longest, "x" * longest),
+        ("  " + "y" * longest + "\n", "y" * longest),
+    ]:
         try:
             got = TextInput(text=text).text
         except ValueError as exc:
-            pytest.fail(f"TextInput(text={text[:20]!r}… ({len(text)} characters)) should be valid: surrounding "
-                        f"whitespace is stripped first, then 1 to {longest} characters remain. It was refused: {exc}")
+            pytest.fail(
+                f"TextInput(text={text[:20]!r}… ({len(text)} characters)) should be valid: surrounding "
+                f"whitespace is stripped first, then 1 to {longest} characters remain. It was refused: {exc}"
+            )
         assert got == expected, f"TextInput(text={text[:20]!r}…).text is {got[:20]!r}…; expected it stripped."
 
 

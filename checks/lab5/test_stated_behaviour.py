@@ -68,6 +68,7 @@ class TiedPipeline:
 
 # --- Task 5.1: a missing measurement is refused ------------------------------------------------------
 
+
 @pytest.mark.task("5.1", points=2)
 def test_missing_measurement_is_422_naming_the_field(client, schemas):
     IrisFeatures = lab_attr(schemas, "IrisFeatures")
@@ -123,6 +124,7 @@ def test_every_route_keeps_the_inclusive_bound_and_refuses_zero(client, limits):
 
 # --- Task 5.2: ties ----------------------------------------------------------------------------------
 
+
 @pytest.mark.task("5.2", points=1)
 def test_score_breaks_a_tie_with_the_first_class(scoring):
     score = lab_attr(scoring, "score")
@@ -132,10 +134,13 @@ def test_score_breaks_a_tie_with_the_first_class(scoring):
         f"with every probability 1/3 (a tie), score gave the label {got['label']!r}; the docstring says the "
         "first class wins a tie: 'setosa' (the first column)."
     )
-    assert abs(got["confidence"] - 1 / 3) < 1e-9, f"the confidence on a three-way tie is 1/3, got {got['confidence']!r}."
+    assert abs(got["confidence"] - 1 / 3) < 1e-9, (
+        f"the confidence on a three-way tie is 1/3, got {got['confidence']!r}."
+    )
 
 
 # --- Tasks 5.3 and 5.4: milliseconds, unknown names ---------------------------------------------------
+
 
 @pytest.mark.task("5.3", points=1)
 def test_processing_time_is_in_milliseconds(scoring, schemas):
@@ -175,6 +180,7 @@ def test_unknown_model_is_a_404(client):
 
 # --- Tasks 5.3 and 5.4: the model never runs on the event loop (lab 2's lesson) ------------------------
 
+
 def slow_model(monkeypatch):
     """Every Pipeline.predict / predict_proba blocks for MODEL_BLOCKS seconds, like a heavy model."""
     slow_pipelines(monkeypatch, MODEL_BLOCKS)
@@ -195,8 +201,11 @@ async def health_while(async_client, method: str, path: str, **kwargs) -> tuple[
 
 
 ROUTES = {
-    "5.3": [("POST", "/predict/random_forest", {"json": FLOWER}), ("GET", "/predictions", {"params": FLOWER}),
-            ("POST", "/predictions", {"json": FLOWER})],
+    "5.3": [
+        ("POST", "/predict/random_forest", {"json": FLOWER}),
+        ("GET", "/predictions", {"params": FLOWER}),
+        ("POST", "/predictions", {"json": FLOWER}),
+    ],
     "5.4": [("POST", "/predictions/batch", {"json": {"items": [FLOWER, FLOWER]}})],
 }
 

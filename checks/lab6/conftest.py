@@ -8,7 +8,6 @@ from workbook.student import import_lab_module, lab_attr
 BROKEN_MODEL = "mislabelled_iris"  # an iris model saved with one class name instead of three
 
 
-
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     """The three reference models, written once for the session (never the student's own models/)."""
@@ -50,8 +49,9 @@ def make_settings(tmp_path, model_dir):
     settings_class = lab_attr(import_lab_module("lab6.settings"), "Settings")
 
     def make(log_delay: float = 0.0, models=None):
-        return settings_class(model_dir=models or model_dir, log_delay=log_delay,
-                              prediction_log=tmp_path / "logs" / "predictions.jsonl")
+        return settings_class(
+            model_dir=models or model_dir, log_delay=log_delay, prediction_log=tmp_path / "logs" / "predictions.jsonl"
+        )
 
     return make
 
@@ -71,4 +71,3 @@ def settings(make_settings):
 def app(create_app, settings):
     """The student's service with the reference models and a fast log (log_delay 0)."""
     return create_app(settings)
-

@@ -51,6 +51,7 @@ async def poll(recorder, job_id: str) -> dict:
 
 # --- Task 6.3: the store ---------------------------------------------------------------------------------
 
+
 @pytest.mark.task("6.3", points=2)
 @pytest.mark.timeout(5)
 def test_job_goes_from_pending_to_running_to_done(jobs_module):
@@ -116,8 +117,10 @@ def test_failing_job_is_recorded_and_the_store_keeps_working(jobs_module):
     try:
         store.run(job.job_id, explode)
     except ValueError:
-        pytest.fail("JobStore.run let the job's ValueError escape: catch it and record the job as failed. "
-                    "In a background task an escaping error is lost, and the job would say 'running' forever.")
+        pytest.fail(
+            "JobStore.run let the job's ValueError escape: catch it and record the job as failed. "
+            "In a background task an escaping error is lost, and the job would say 'running' forever."
+        )
     finally:
         logger.removeHandler(handler)
     with_traceback = [r for r in logged if r.levelno >= logging.ERROR and r.exc_info and r.exc_info[0] is ValueError]
@@ -143,12 +146,14 @@ def test_failing_job_is_recorded_and_the_store_keeps_working(jobs_module):
 
 # --- Task 6.4: the routes ----------------------------------------------------------------------------------
 
+
 @pytest.mark.task("6.4", points=2)
 async def test_job_is_accepted_with_202_and_done_later(create_app, settings):
     app = create_app(settings)
     async with recording(app) as recorder:
-        accepted, job_id = await submit(recorder, "random_forest", FLOWERS,
-                                        on_response_complete=lambda exchange: job_status_now(app, exchange))
+        accepted, job_id = await submit(
+            recorder, "random_forest", FLOWERS, on_response_complete=lambda exchange: job_status_now(app, exchange)
+        )
         result = await poll(recorder, job_id)
     assert accepted.json().get("status") == "pending", (
         f"the 202 answer is {accepted.json()}; its status should be 'pending': the work has not started."
@@ -160,8 +165,7 @@ async def test_job_is_accepted_with_202_and_done_later(create_app, settings):
         f"when the 202 was sent, the job was already {accepted.at_response_complete!r}: the batch ran before the "
         "answer. Schedule jobs.run with background_tasks.add_task; the client should not wait for the work."
     )
-    expected = {"job_id": job_id, "status": "done", "result": expected_labels("random_forest", FLOWERS),
-                "error": None}
+    expected = {"job_id": job_id, "status": "done", "result": expected_labels("random_forest", FLOWERS), "error": None}
     assert result == expected, f"GET /jobs/{job_id} after the work answered {result}; expected {expected}."
 
 
@@ -181,8 +185,9 @@ async def test_unknown_job_is_a_404(app):
 
 
 @pytest.mark.task("6.4", points=2)
-async def test_failing_job_is_reported_and_the_service_keeps_serving(create_app, make_settings,
-                                                                     model_dir_with_broken_model):
+async def test_failing_job_is_reported_and_the_service_keeps_serving(
+    create_app, make_settings, model_dir_with_broken_model
+):
     app = create_app(make_settings(models=model_dir_with_broken_model))
     async with recording(app) as recorder:
         _, good_id = await submit(recorder, "logistic_regression", FLOWERS)
@@ -213,9 +218,11 @@ def test_batches_that_cannot_work_are_refused_before_accepting(client):
         f"POST /jobs for an unknown model answered {unknown.status_code}; expected 404 before accepting it."
     )
     assert "newsgroups" in unknown.text, f"the 404 should list the known models: {unknown.text[:200]}"
-    for body, why in [({"model": "random_forest", "items": [{"text": "a post"}]}, "a text for an iris model"),
-                      ({"model": "newsgroups", "items": [SETOSA]}, "measurements for the text model"),
-                      ({"model": "random_forest", "items": []}, "no items")]:
+    for body, why in [
+        ({"model": "random_forest", "items": [{"text": "a post"}]}, "a text for an iris model"),
+        ({"model": "newsgroups", "items": [SETOSA]}, "measurements for the text model"),
+        ({"model": "random_forest", "items": []}, "no items"),
+    ]:
         response = client.post("/jobs", json=body)
         assert response.status_code == 422, (
             f"POST /jobs with {why} answered {response.status_code}; expected 422: refuse it before the 202."

@@ -21,7 +21,8 @@ def test_predict_route_answers_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predict/random_forest", json=FLOWER)
     assert response.status_code == 200, (
         f"POST /predict/random_forest with a valid flower should answer 200; it answered "
-        f"{response.status_code}: {response.text[:300]}")
+        f"{response.status_code}: {response.text[:300]}"
+    )
     broken = requests_that_break(client, model_names=SERVED, only=("/predict/{model_name}",))
     assert not broken, describe(broken)
 
@@ -32,7 +33,7 @@ def test_predict_route_answers_bad_input_with_a_4xx_never_a_500(client):
 def test_job_routes_answer_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/jobs", json={"model": "random_forest", "items": [FLOWER]})
     assert response.status_code == 202, (
-        f"POST /jobs with one valid flower should answer 202; it answered {response.status_code}: "
-        f"{response.text[:300]}")
+        f"POST /jobs with one valid flower should answer 202; it answered {response.status_code}: {response.text[:300]}"
+    )
     broken = requests_that_break(client, only=("/jobs", "/jobs/{job_id}"))
     assert not broken, describe(broken)

@@ -39,9 +39,11 @@ def parse_lines(lines: list[str]) -> list[dict]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            pytest.fail(f"line {number} of the log is not JSON ({exc.msg}): {line[:100]!r}… Lines from different "
-                        "writers got mixed, or one record was written in pieces: write the whole line at once, "
-                        "under the lock.")
+            pytest.fail(
+                f"line {number} of the log is not JSON ({exc.msg}): {line[:100]!r}… Lines from different "
+                "writers got mixed, or one record was written in pieces: write the whole line at once, "
+                "under the lock."
+            )
         if not isinstance(record, dict):
             pytest.fail(f"line {number} of the log is JSON but not an object: {line[:100]!r}")
         records.append(record)
@@ -57,8 +59,10 @@ def write(prediction_log, path, record: dict, delay: float) -> None:
     returned = prediction_log.write_prediction_log(path, record, delay)
     if inspect.iscoroutine(returned):
         returned.close()
-        pytest.fail("write_prediction_log is an `async def`: calling it only made a coroutine. Keep it a plain "
-                    "`def` — as a background task Starlette runs it in a worker thread, where time.sleep is fine.")
+        pytest.fail(
+            "write_prediction_log is an `async def`: calling it only made a coroutine. Keep it a plain "
+            "`def` — as a background task Starlette runs it in a worker thread, where time.sleep is fine."
+        )
 
 
 LONGEST_TEXT = 10_000  # the longest text the service accepts (TextInput.text)
@@ -71,11 +75,16 @@ def record(i: int) -> dict:
     # over in more than one write (json.dump, print, a separate "\n") reaches the OS in several pieces, and
     # without the lock another thread's line lands between them.
     text = f"post {i}\nsecond line "
-    return {"request_id": f"check-{i:04d}", "input": {"text": text + "x" * (LONGEST_TEXT - len(text))},
-            "label": "sci.space", "latency_ms": 1.5}
+    return {
+        "request_id": f"check-{i:04d}",
+        "input": {"text": text + "x" * (LONGEST_TEXT - len(text))},
+        "label": "sci.space",
+        "latency_ms": 1.5,
+    }
 
 
 # --- Task 6.1: the writer ------------------------------------------------------------------------------
+
 
 @pytest.mark.task("6.1", points=2)
 def test_concurrent_writes_leave_one_whole_line_each(prediction_log, tmp_path):
@@ -83,20 +92,24 @@ def test_concurrent_writes_leave_one_whole_line_each(prediction_log, tmp_path):
     try:
         write(prediction_log, path, record(0), 0.0)
     except FileNotFoundError as exc:
-        pytest.fail(f"write_prediction_log to logs/today/predictions.jsonl, where neither folder exists yet, raised "
-                    f"FileNotFoundError: {exc}. Create the parent folder if it is missing, with its own missing "
-                    "parents (path.parent.mkdir(parents=True, exist_ok=True)).")
+        pytest.fail(
+            f"write_prediction_log to logs/today/predictions.jsonl, where neither folder exists yet, raised "
+            f"FileNotFoundError: {exc}. Create the parent folder if it is missing, with its own missing "
+            "parents (path.parent.mkdir(parents=True, exist_ok=True))."
+        )
     assert path.exists(), f"write_prediction_log wrote nothing to {path.name} (create the parent folder if missing)."
     first = parse_lines(read_log(path))
-    assert first == [record(0)], f"after one write the log holds {len(first)} records; expected exactly the one written."
+    assert first == [record(0)], (
+        f"after one write the log holds {len(first)} records; expected exactly the one written."
+    )
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(lambda i: write(prediction_log, path, record(i), 0.0), range(1, 101)))
     lines = read_log(path)
-    assert len(lines) == 101, (
-        f"1 write, then 100 writes from 16 threads left {len(lines)} lines; expected 101. "
-        + ("Lines were lost: open the file in append mode ('a'); 'w' empties it on every write."
-           if len(lines) < 101 else "Some records span several lines: write json.dumps(record) + '\\n'.")
+    assert len(lines) == 101, f"1 write, then 100 writes from 16 threads left {len(lines)} lines; expected 101. " + (
+        "Lines were lost: open the file in append mode ('a'); 'w' empties it on every write."
+        if len(lines) < 101
+        else "Some records span several lines: write json.dumps(record) + '\\n'."
     )
     ids = sorted(r.get("request_id") for r in parse_lines(lines))
     assert ids == sorted(f"check-{i:04d}" for i in range(101)), (
@@ -132,8 +145,11 @@ def test_long_lines_from_many_threads_never_tear(prediction_log, tmp_path):
     written = 0
     for _ in range(ROUNDS):
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            list(pool.map(lambda i: write(prediction_log, path, record(i), 0.0),
-                          range(written, written + WRITES_PER_ROUND)))
+            list(
+                pool.map(
+                    lambda i: write(prediction_log, path, record(i), 0.0), range(written, written + WRITES_PER_ROUND)
+                )
+            )
         written += WRITES_PER_ROUND
         lines = read_log(path)
         torn = []
@@ -150,9 +166,7 @@ def test_long_lines_from_many_threads_never_tear(prediction_log, tmp_path):
             "Hold _WRITE_LOCK while you open, write and close, and write json.dumps(record) + '\\n' in one "
             "write call."
         )
-        assert len(lines) == written, (
-            f"{written} writes of long records left {len(lines)} lines; expected {written}."
-        )
+        assert len(lines) == written, f"{written} writes of long records left {len(lines)} lines; expected {written}."
 
 
 @pytest.mark.task("6.1", points=1)
@@ -178,14 +192,16 @@ def test_slow_writes_wait_side_by_side(prediction_log, tmp_path):
 
 # --- Task 6.2: the route schedules the write -----------------------------------------------------------
 
+
 @pytest.mark.task("6.2", points=2)
 @pytest.mark.needs("6.1")  # the app writes its log lines with your write_prediction_log
 async def test_response_is_sent_before_the_log_line_is_written(create_app, make_settings):
     settings = make_settings(log_delay=LOG_DELAY)
     log = settings.prediction_log
     async with recording(create_app(settings)) as recorder:
-        exchange = await recorder.request("POST", "/predict/newsgroups", json={"text": TEXT},
-                                          on_response_complete=lambda _: read_log(log))
+        exchange = await recorder.request(
+            "POST", "/predict/newsgroups", json={"text": TEXT}, on_response_complete=lambda _: read_log(log)
+        )
     assert exchange.status == 200, f"expected 200 from {exchange.describe()}"
     request_id = exchange.json().get("request_id")
     assert isinstance(request_id, str) and request_id, (
@@ -214,8 +230,9 @@ async def test_slow_log_write_does_not_hold_up_other_requests(create_app, make_s
     settings = make_settings(log_delay=LOG_DELAY)
     log = settings.prediction_log
     async with recording(create_app(settings)) as recorder:
-        first = recorder.start("POST", "/predict/newsgroups", json={"text": TEXT},
-                               on_response_complete=lambda _: read_log(log))
+        first = recorder.start(
+            "POST", "/predict/newsgroups", json={"text": TEXT}, on_response_complete=lambda _: read_log(log)
+        )
         await first.response_complete()
         assert first.exchange.status == 200, f"expected 200 from {first.exchange.describe()}"
         request_id = first.exchange.json()["request_id"]
@@ -238,8 +255,10 @@ async def test_slow_log_write_does_not_hold_up_other_requests(create_app, make_s
 @pytest.mark.timeout(60)
 async def test_200_concurrent_predictions_leave_200_lines(create_app, make_settings):
     settings = make_settings(log_delay=0.02)  # a short wait, so that many writers are busy at once
-    calls = [("/predict/newsgroups", {"text": f"{TEXT} (post {i})"}) if i % 2 else
-             ("/predict/logistic_regression", IRIS) for i in range(200)]
+    calls = [
+        ("/predict/newsgroups", {"text": f"{TEXT} (post {i})"}) if i % 2 else ("/predict/logistic_regression", IRIS)
+        for i in range(200)
+    ]
     async with start_async_client(create_app(settings)) as client:
         responses = await asyncio.gather(*(client.post(path, json=body) for path, body in calls))
     failed = [f"{r.status_code} {r.text[:100]}" for r in responses if r.status_code != 200]
@@ -268,15 +287,21 @@ def test_log_line_describes_the_prediction(client, settings):
     answers = []
     for model, body in sent:
         response = client.post(f"/predict/{model}", json=body)
-        assert response.status_code == 200, f"POST /predict/{model} answered {response.status_code}: {response.text[:200]}"
+        assert response.status_code == 200, (
+            f"POST /predict/{model} answered {response.status_code}: {response.text[:200]}"
+        )
         answers.append(response.json())
     records = {r.get("request_id"): r for r in parse_lines(read_log(settings.prediction_log))}
     for (model, body), answer in zip(sent, answers):
         logged = records.get(answer.get("request_id"))
-        assert logged is not None, f"no log line has the request_id {answer.get('request_id')!r} of the answer {answer}."
+        assert logged is not None, (
+            f"no log line has the request_id {answer.get('request_id')!r} of the answer {answer}."
+        )
         expected = {"model": model, "version": answer["version"], "input": body, "label": answer["label"]}
         wrong = {key: logged.get(key) for key, value in expected.items() if logged.get(key) != value}
-        assert not wrong, f"the log line of POST /predict/{model} has {wrong}; expected {expected} (built by prediction_record)."
+        assert not wrong, (
+            f"the log line of POST /predict/{model} has {wrong}; expected {expected} (built by prediction_record)."
+        )
         latency = logged.get("latency_ms")
         assert isinstance(latency, (int, float)) and 0 <= latency < 60_000, (
             f"latency_ms is {latency!r}: the prediction's duration in milliseconds, a number."
@@ -295,7 +320,9 @@ def slow_models(monkeypatch) -> None:
 def test_latency_is_in_milliseconds(client, settings, monkeypatch):
     slow_models(monkeypatch)
     response = client.post("/predict/random_forest", json=IRIS)
-    assert response.status_code == 200, f"POST /predict/random_forest answered {response.status_code}: {response.text[:200]}"
+    assert response.status_code == 200, (
+        f"POST /predict/random_forest answered {response.status_code}: {response.text[:200]}"
+    )
     records = {r.get("request_id"): r for r in parse_lines(read_log(settings.prediction_log))}
     logged = records.get(response.json().get("request_id"))
     assert logged is not None, f"no log line has the request_id of the answer {response.json()}."
@@ -304,7 +331,9 @@ def test_latency_is_in_milliseconds(client, settings, monkeypatch):
         f"the model took at least {SLOW_MODEL} s (made slow on purpose), but latency_ms is {latency!r}: "
         f"expected milliseconds, at least {SLOW_MODEL * 1000:g}. Multiply the seconds of time.perf_counter() by 1000."
     )
-    assert latency < 60_000, f"latency_ms is {latency!r} for a prediction of about {SLOW_MODEL} s: milliseconds, not microseconds."
+    assert latency < 60_000, (
+        f"latency_ms is {latency!r} for a prediction of about {SLOW_MODEL} s: milliseconds, not microseconds."
+    )
 
 
 @pytest.mark.task("6.2", points=1)

@@ -14,7 +14,6 @@ ALLOWED_ORIGIN = "https://dashboard.example.com"
 SLOW_ROUTE = 0.25  # seconds GET /slow of the checks' logged app takes
 
 
-
 @pytest.fixture
 def auth():
     """The student's lab7/auth.py."""

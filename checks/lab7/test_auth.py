@@ -16,22 +16,70 @@ API_KEY = "s3cret-Key_for-the-checks-0123456789"
 WRONG_KEY = "s3cret-Key_for-the-checks-0123456788"
 WITH_KEY = {"X-API-Key": API_KEY}
 
-PUBLIC = ["/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/docs-assets/swagger-ui.css",
-          "/docs-assets/swagger-ui-bundle.js"]
-NOT_PUBLIC = ["/models", "/predict/newsgroups", "/healthz", "/health/", "/Health", "/HEALTH", "/health/../models",
-              "//health", "/docs/", "/docs/../models", "/openapi.json/", "/redoc/x", "/", "", "/docs-assets",
-              "/docs-assets/", "/docs-assets/../models", "/docs-assets/./swagger-ui.css", "/docs-assets//x.css",
-              "/docs-assets/..", "/docs-assets\\..\\models", "/docs-assets/..\\models",
-              "/docs-assets/x\\..\\..\\models"]
+PUBLIC = [
+    "/health",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/docs-assets/swagger-ui.css",
+    "/docs-assets/swagger-ui-bundle.js",
+]
+NOT_PUBLIC = [
+    "/models",
+    "/predict/newsgroups",
+    "/healthz",
+    "/health/",
+    "/Health",
+    "/HEALTH",
+    "/health/../models",
+    "//health",
+    "/docs/",
+    "/docs/../models",
+    "/openapi.json/",
+    "/redoc/x",
+    "/",
+    "",
+    "/docs-assets",
+    "/docs-assets/",
+    "/docs-assets/../models",
+    "/docs-assets/./swagger-ui.css",
+    "/docs-assets//x.css",
+    "/docs-assets/..",
+    "/docs-assets\\..\\models",
+    "/docs-assets/..\\models",
+    "/docs-assets/x\\..\\..\\models",
+]
 
 # Request targets as a client sends them, and what the service must answer without a key.
-OPEN_TARGETS = ["/health", "/%68ealth", "/health?verbose=1", "/docs", "/redoc", "/openapi.json",
-                "/docs/oauth2-redirect", "/docs-assets/swagger-ui.css"]
-CLOSED_TARGETS = [("GET", "/models"), ("POST", "/predict/newsgroups"), ("GET", "/healthz"), ("GET", "/health/"),
-                  ("GET", "/HEALTH"), ("GET", "/health/../models"), ("POST", "/health/../predict/newsgroups"),
-                  ("GET", "/health%2F..%2Fmodels"), ("GET", "//health"), ("GET", "/docs/"), ("GET", "/openapi.json/"),
-                  ("GET", "/docs-assets"), ("GET", "/docs-assets/../models"), ("GET", "/docs-assets/%2e%2e/models"),
-                  ("POST", "/docs-assets/%2E%2E/predict/newsgroups"), ("GET", "/docs-assets/./swagger-ui.css")]
+OPEN_TARGETS = [
+    "/health",
+    "/%68ealth",
+    "/health?verbose=1",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/docs/oauth2-redirect",
+    "/docs-assets/swagger-ui.css",
+]
+CLOSED_TARGETS = [
+    ("GET", "/models"),
+    ("POST", "/predict/newsgroups"),
+    ("GET", "/healthz"),
+    ("GET", "/health/"),
+    ("GET", "/HEALTH"),
+    ("GET", "/health/../models"),
+    ("POST", "/health/../predict/newsgroups"),
+    ("GET", "/health%2F..%2Fmodels"),
+    ("GET", "//health"),
+    ("GET", "/docs/"),
+    ("GET", "/openapi.json/"),
+    ("GET", "/docs-assets"),
+    ("GET", "/docs-assets/../models"),
+    ("GET", "/docs-assets/%2e%2e/models"),
+    ("POST", "/docs-assets/%2E%2E/predict/newsgroups"),
+    ("GET", "/docs-assets/./swagger-ui.css"),
+]
 
 
 def refusal(auth, presented):
@@ -44,6 +92,7 @@ def refusal(auth, presented):
 
 
 # --- Task 7.1: the dependency ----------------------------------------------------------------------------
+
 
 @pytest.mark.task("7.1", points=1)
 def test_missing_key_is_a_401_with_a_challenge(auth, dependency_app):
@@ -106,13 +155,16 @@ async def test_a_non_ascii_key_is_refused_not_a_crash(dependency_app):
         try:
             odd = await recorder.request("GET", "/secret", headers={"X-API-Key": odd_key})
         except TypeError as exc:
-            pytest.fail(f"a key with a non-ASCII character crashed the check ({exc}): secrets.compare_digest "
-                        "refuses str that is not ASCII. Compare bytes.")
+            pytest.fail(
+                f"a key with a non-ASCII character crashed the check ({exc}): secrets.compare_digest "
+                "refuses str that is not ASCII. Compare bytes."
+            )
     assert right.status == 200, f"with the right key: {right.describe()}"
     assert odd.status == 403, f"a wrong key with a non-ASCII character should be a 403: {odd.describe()}"
 
 
 # --- Task 7.2: the middleware and its whitelist ----------------------------------------------------------
+
 
 @pytest.mark.task("7.2", points=1)
 def test_is_public_matches_the_whitelist_exactly(auth):
@@ -136,9 +188,11 @@ def test_middleware_answers_401_and_403_instead_of_raising(no_secret_output, mid
             wrong = client.get("/models", headers={"X-API-Key": WRONG_KEY})
             public = client.get("/health")
         except HTTPException as exc:
-            pytest.fail(f"the middleware raised HTTPException({exc.status_code}). A middleware runs outside "
-                        "FastAPI's exception handlers, so a client gets a 500, not the 401/403: catch it and "
-                        "return a JSONResponse.")
+            pytest.fail(
+                f"the middleware raised HTTPException({exc.status_code}). A middleware runs outside "
+                "FastAPI's exception handlers, so a client gets a 500, not the 401/403: catch it and "
+                "return a JSONResponse."
+            )
     assert right.status_code == 200, f"GET /models with the right key answered {right.status_code}: {right.text[:200]}"
     assert missing.status_code == 401 and missing.headers.get("www-authenticate") == "APIKey", (
         f"GET /models without a key answered {missing.status_code} {missing.text[:100]}; expected 401 with "
@@ -146,8 +200,9 @@ def test_middleware_answers_401_and_403_instead_of_raising(no_secret_output, mid
     )
     assert wrong.status_code == 403, f"GET /models with a wrong key answered {wrong.status_code}; expected 403."
     for response in (missing, wrong):
-        assert response.headers.get("content-type", "").startswith("application/json") and \
-            response.json().get("detail"), f"a refusal should be JSON with a detail: {response.text[:200]}"
+        assert response.headers.get("content-type", "").startswith("application/json") and response.json().get(
+            "detail"
+        ), f"a refusal should be JSON with a detail: {response.text[:200]}"
     assert public.status_code == 200, f"GET /health (public) without a key answered {public.status_code}."
 
 

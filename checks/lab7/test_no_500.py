@@ -22,6 +22,7 @@ def test_service_answers_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predict/random_forest", json=FLOWER, headers={"X-API-Key": API_KEY})
     assert response.status_code == 200, (
         f"POST /predict/random_forest with the key and a valid flower should answer 200; it answered "
-        f"{response.status_code}: {response.text[:300]}")
+        f"{response.status_code}: {response.text[:300]}"
+    )
     broken = requests_that_break(client, headers={"X-API-Key": API_KEY}, model_names=SERVED)
     assert not broken, describe(broken)

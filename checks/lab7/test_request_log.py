@@ -108,8 +108,7 @@ async def test_a_crash_is_answered_timed_and_logged(logged_app, caplog):
     caplog.set_level(logging.INFO)
     async with recording(logged_app) as recorder:
         await recorder.request("GET", "/health")
-        crash = await recorder.request("GET", "/boom", headers={"X-Request-ID": "crash-1"},
-                                       raise_app_exceptions=False)
+        crash = await recorder.request("GET", "/boom", headers={"X-Request-ID": "crash-1"}, raise_app_exceptions=False)
     assert crash.app_error is None, (
         f"the route's {type(crash.app_error).__name__} went straight through the middleware, so the 500 came from "
         "Starlette's last-resort handler, without X-Process-Time or a log line. Catch Exception around "
@@ -150,7 +149,7 @@ def test_process_time_is_in_seconds_and_duration_in_milliseconds(logged_app, cap
         pytest.fail(f"X-Process-Time is {raw!r}; expected the seconds taken, e.g. '0.004213'.")
     assert SLOW_ROUTE * 0.9 <= seconds < 20, (
         f"GET /slow takes at least {SLOW_ROUTE} s (it sleeps on purpose), and its X-Process-Time is {raw!r}: "
-        f"expected seconds, about {SLOW_ROUTE} (f\"{{seconds:.6f}}\" of time.perf_counter() differences)."
+        f'expected seconds, about {SLOW_ROUTE} (f"{{seconds:.6f}}" of time.perf_counter() differences).'
     )
     lines = lines_for(caplog, "slow-1")
     assert len(lines) == 1, f"GET /slow left {len(lines)} log lines with its request id; expected 1."

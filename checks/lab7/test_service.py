@@ -117,10 +117,12 @@ def test_the_service_answers_with_the_key_and_never_logs_it(no_secret_output, cl
     caplog.set_level(logging.DEBUG)
     health = client.get("/health")
     docs = client.get("/docs")
-    predicted = client.post("/predict/newsgroups", json={"text": "the rocket reached orbit"},
-                            headers={"X-API-Key": API_KEY})
-    refused = client.post("/predict/newsgroups", json={"text": "the rocket reached orbit"},
-                          headers={"X-API-Key": WRONG_KEY})
+    predicted = client.post(
+        "/predict/newsgroups", json={"text": "the rocket reached orbit"}, headers={"X-API-Key": API_KEY}
+    )
+    refused = client.post(
+        "/predict/newsgroups", json={"text": "the rocket reached orbit"}, headers={"X-API-Key": WRONG_KEY}
+    )
     assert health.status_code == 200 and docs.status_code == 200, (
         f"without a key, /health answered {health.status_code} and /docs {docs.status_code}; both are public."
     )

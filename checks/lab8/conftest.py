@@ -40,8 +40,13 @@ def model_dir(tmp_path):
 def settings(model_dir, tmp_path):
     """Settings for the app under test: the reference models and a fresh cache folder."""
     settings_class = lab_attr(import_lab_module("lab8.settings"), "Settings")
-    return settings_class(model_dir=model_dir, cache_dir=tmp_path / "cache", cache_size=CACHE_SIZE,
-                          prediction_log=tmp_path / "logs" / "predictions.jsonl", api_key=API_KEY)
+    return settings_class(
+        model_dir=model_dir,
+        cache_dir=tmp_path / "cache",
+        cache_size=CACHE_SIZE,
+        prediction_log=tmp_path / "logs" / "predictions.jsonl",
+        api_key=API_KEY,
+    )
 
 
 @pytest.fixture

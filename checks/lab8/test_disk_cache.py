@@ -33,8 +33,10 @@ class FakeModel:
 @pytest.fixture
 def entry(model_entry):
     """A ModelEntry for a fake tabular model: entry(name, version, fake)."""
+
     def make(name: str, version: str, fake: FakeModel):
         return model_entry(name=name, kind="tabular", version=version, classes=CLASSES, pipeline=fake)
+
     return make
 
 

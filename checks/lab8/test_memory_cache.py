@@ -28,8 +28,10 @@ def test_memory_cache_returns_what_was_put(memory_cache):
     try:
         smallest = memory_cache.MemoryCache(maxsize=1)
     except ValueError as exc:
-        pytest.fail(f"MemoryCache(maxsize=1) raised ValueError ({exc}): only a maxsize below 1 is refused; one "
-                    "entry is the smallest cache there is.")
+        pytest.fail(
+            f"MemoryCache(maxsize=1) raised ValueError ({exc}): only a maxsize below 1 is refused; one "
+            "entry is the smallest cache there is."
+        )
     smallest.put(key("m", 1), "sci.space")
     assert smallest.get(key("m", 1)) == "sci.space", "a maxsize=1 cache should return the one label put into it."
 
@@ -126,8 +128,7 @@ def test_memory_cache_drops_one_models_entries(memory_cache):
     cache.put(key("other", 1), "comp.graphics")
     dropped = cache.drop_model("newsgroups")
     assert cache.get(key("newsgroups", 1)) is None and cache.get(key("newsgroups", 2, "bbbbbbbbbbbb")) is None, (
-        "drop_model('newsgroups') should forget every entry whose key starts with 'newsgroups', whatever "
-        "its version."
+        "drop_model('newsgroups') should forget every entry whose key starts with 'newsgroups', whatever its version."
     )
     assert cache.get(key("other", 1)) == "comp.graphics", "drop_model('newsgroups') also forgot another model's entry."
     assert dropped == 2, f"drop_model should return how many entries it forgot (2), returned {dropped!r}."

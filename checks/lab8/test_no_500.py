@@ -21,7 +21,8 @@ def test_predict_route_answers_bad_input_with_a_4xx_never_a_500(client):
     response = client.post("/predict/random_forest", json=FLOWER)
     assert response.status_code == 200, (
         f"POST /predict/random_forest with a valid flower should answer 200; it answered "
-        f"{response.status_code}: {response.text[:300]}")
+        f"{response.status_code}: {response.text[:300]}"
+    )
     broken = requests_that_break(client, model_names=SERVED, only=("/predict/{model_name}",))
     assert not broken, describe(broken)
 
@@ -32,6 +33,7 @@ def test_predict_route_answers_bad_input_with_a_4xx_never_a_500(client):
 def test_cache_routes_answer_bad_input_with_a_4xx_never_a_500(client):
     response = client.delete("/cache")
     assert response.status_code == 204, (
-        f"DELETE /cache should answer 204; it answered {response.status_code}: {response.text[:300]}")
+        f"DELETE /cache should answer 204; it answered {response.status_code}: {response.text[:300]}"
+    )
     broken = requests_that_break(client, model_names=SERVED, only=("/cache", "/models/{model_name}/reload"))
     assert not broken, describe(broken)

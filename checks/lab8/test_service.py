@@ -188,8 +188,7 @@ def test_reload_serves_the_retrained_model(client, model_dir):
     )
     info = reloaded.json()
     assert info.get("name") == "logistic_regression" and info.get("version") not in (None, before["version"]), (
-        f"the reload should answer the model's info with the new file's version (not {before['version']}); "
-        f"got {info}."
+        f"the reload should answer the model's info with the new file's version (not {before['version']}); got {info}."
     )
     after = predict(client, "logistic_regression", SETOSA)
     assert after.json()["label"] == "virginica" and cache_header(after) == "miss", (

@@ -69,8 +69,9 @@ def model_dir(tmp_path_factory):
 def lab_settings(model_dir):
     """Settings for the checks: the reference models, a 20 ms micro-batch wait, no response cache."""
     settings_class = lab_attr(import_lab_module("lab9.settings"), "Settings")
-    return settings_class(model_dir=model_dir, microbatch_max_size=64, microbatch_max_wait=MICROBATCH_WAIT,
-                          cache_size=0)
+    return settings_class(
+        model_dir=model_dir, microbatch_max_size=64, microbatch_max_wait=MICROBATCH_WAIT, cache_size=0
+    )
 
 
 @pytest.fixture

@@ -83,6 +83,7 @@ async def stop_later():
 
 # --- Task 9.3: submit -----------------------------------------------------------------------------------
 
+
 @pytest.mark.task("9.3", points=2)
 async def test_submit_returns_its_own_result(batching, stop_later):
     predict = CountingPredict()
@@ -108,8 +109,10 @@ async def test_submit_raises_the_error_of_its_batch(batching, stop_later):
         result = await asyncio.wait_for(batcher.submit(3), 5)
     except batching.BatchError:
         return
-    pytest.fail(f"submit(3) returned {result!r}, but its batch failed: the BatchError set on its future "
-                "should reach the caller (`return await future`).")
+    pytest.fail(
+        f"submit(3) returned {result!r}, but its batch failed: the BatchError set on its future "
+        "should reach the caller (`return await future`)."
+    )
 
 
 @pytest.mark.task("9.3", points=1)
@@ -123,12 +126,15 @@ async def test_submit_fails_at_once_when_the_worker_is_dead(batching):
             return
         raise
     except TimeoutError:
-        pytest.fail("submit() waited forever on a batcher whose worker had died (self.failure was set): "
-                    "raise self.failure at once instead.")
+        pytest.fail(
+            "submit() waited forever on a batcher whose worker had died (self.failure was set): "
+            "raise self.failure at once instead."
+        )
     pytest.fail(f"submit() returned {result!r} on a batcher whose worker had died; it should raise self.failure.")
 
 
 # --- Task 9.4: next_batch ---------------------------------------------------------------------------------
+
 
 @pytest.mark.task("9.4", points=1)
 async def test_next_batch_takes_at_most_max_size_in_order(batching):
@@ -154,9 +160,11 @@ async def test_lone_input_leaves_after_max_wait(batching):
     try:
         batch = await asyncio.wait_for(batcher.next_batch(), 2 * LONE_LIMIT)
     except TimeoutError:
-        pytest.fail(f"with one input queued, max_size=64 and max_wait={MAX_WAIT} s, next_batch() had not "
-                    f"returned after {2 * LONE_LIMIT} s: it waits for a full batch. Stop waiting max_wait "
-                    "seconds after the first input.")
+        pytest.fail(
+            f"with one input queued, max_size=64 and max_wait={MAX_WAIT} s, next_batch() had not "
+            f"returned after {2 * LONE_LIMIT} s: it waits for a full batch. Stop waiting max_wait "
+            "seconds after the first input."
+        )
     waited = loop.time() - start
     assert [p.item for p in batch] == ["alone"], f"next_batch() returned {[p.item for p in batch]}; expected ['alone']."
     assert waited < LONE_LIMIT, (
@@ -204,11 +212,15 @@ async def test_a_full_batch_leaves_at_once(batching):
     try:
         batch = await asyncio.wait_for(batcher.next_batch(), 3)
     except TimeoutError:
-        pytest.fail("with max_size=4 and max_wait=30 s, 4 inputs arrived within 0.05 s, yet next_batch() had not "
-                    "returned 3 s later: a full batch must leave at once, not wait out max_wait.")
+        pytest.fail(
+            "with max_size=4 and max_wait=30 s, 4 inputs arrived within 0.05 s, yet next_batch() had not "
+            "returned 3 s later: a full batch must leave at once, not wait out max_wait."
+        )
     finally:
         await arriving
-    assert [p.item for p in batch] == [0, 1, 2, 3], f"the full batch was {[p.item for p in batch]}; expected [0, 1, 2, 3]."
+    assert [p.item for p in batch] == [0, 1, 2, 3], (
+        f"the full batch was {[p.item for p in batch]}; expected [0, 1, 2, 3]."
+    )
 
 
 @pytest.mark.task("9.4", points=1)
@@ -235,6 +247,7 @@ async def test_the_wait_does_not_restart_with_each_arrival(batching):
 
 
 # --- Task 9.5: run_batch ----------------------------------------------------------------------------------
+
 
 @pytest.mark.task("9.5", points=2)
 async def test_run_batch_makes_one_call_and_answers_each(batching):
@@ -265,8 +278,10 @@ async def test_failed_batch_fails_only_its_own_requests(batching):
     try:
         await asyncio.wait_for(batcher.run_batch(doomed), 5)
     except Exception as exc:
-        pytest.fail(f"run_batch raised {type(exc).__name__}: {exc} when predict_batch failed; it must set the "
-                    "error on this batch's futures and return, or the worker dies and every later request fails.")
+        pytest.fail(
+            f"run_batch raised {type(exc).__name__}: {exc} when predict_batch failed; it must set the "
+            "error on this batch's futures and return, or the worker dies and every later request fails."
+        )
     unresolved = [p.item for p in doomed if not p.future.done()]
     assert not unresolved, (
         f"predict_batch failed, and the requests for {unresolved} were left waiting forever: set a BatchError "
@@ -290,8 +305,10 @@ async def test_wrong_number_of_results_fails_the_batch(batching):
     batcher = batching.MicroBatcher(lambda items: [0], max_size=64, max_wait=MAX_WAIT)
     batch = [pending(batching, item) for item in (1, 2, 3)]
     await asyncio.wait_for(batcher.run_batch(batch), 5)
-    outcomes = ["error" if p.future.done() and p.future.exception() else
-                ("result" if p.future.done() else "waiting") for p in batch]
+    outcomes = [
+        "error" if p.future.done() and p.future.exception() else ("result" if p.future.done() else "waiting")
+        for p in batch
+    ]
     assert outcomes == ["error"] * 3, (
         f"predict_batch returned 1 result for 3 inputs; the requests ended as {outcomes}. A wrong number of "
         "results is a failed batch: set a BatchError on every future (zip would silently drop the rest)."
@@ -306,8 +323,10 @@ async def test_cancelled_request_is_skipped(batching):
     try:
         await asyncio.wait_for(batcher.run_batch(batch), 5)
     except asyncio.InvalidStateError:
-        pytest.fail("run_batch raised InvalidStateError setting the result of a cancelled request: skip futures "
-                    "that are already done.")
+        pytest.fail(
+            "run_batch raised InvalidStateError setting the result of a cancelled request: skip futures "
+            "that are already done."
+        )
     assert batch[0].future.result() == 10 and batch[2].future.result() == 30, (
         "with the middle request cancelled, the other two should still get their results."
     )
@@ -318,8 +337,13 @@ async def test_any_model_error_fails_only_its_batch(batching):
     class ModelCrashed(Exception):
         pass
 
-    for error in (RuntimeError("the model crashed"), KeyError("petal_width"), ZeroDivisionError("division by zero"),
-                  ModelCrashed("a library's own error class")):
+    for error in (
+        RuntimeError("the model crashed"),
+        KeyError("petal_width"),
+        ZeroDivisionError("division by zero"),
+        ModelCrashed("a library's own error class"),
+    ):
+
         def predict(items, error=error):
             raise error
 
@@ -328,9 +352,11 @@ async def test_any_model_error_fails_only_its_batch(batching):
         try:
             await asyncio.wait_for(batcher.run_batch(batch), 5)
         except Exception as exc:
-            pytest.fail(f"predict_batch raised {type(error).__name__}, and run_batch let {type(exc).__name__} escape: "
-                        "the worker dies with it and every later request fails. Catch any Exception, not only "
-                        "the types you expect, and set a BatchError on this batch's futures.")
+            pytest.fail(
+                f"predict_batch raised {type(error).__name__}, and run_batch let {type(exc).__name__} escape: "
+                "the worker dies with it and every later request fails. Catch any Exception, not only "
+                "the types you expect, and set a BatchError on this batch's futures."
+            )
         outcomes = [type(p.future.exception()).__name__ if p.future.done() else "waiting" for p in batch]
         assert all(p.future.done() and isinstance(p.future.exception(), batching.BatchError) for p in batch), (
             f"predict_batch raised {type(error).__name__}; the batch's requests ended as {outcomes}, expected "
@@ -346,10 +372,16 @@ async def test_a_failed_batch_skips_cancelled_requests(batching):
     try:
         await asyncio.wait_for(batcher.run_batch(batch), 5)
     except asyncio.InvalidStateError:
-        pytest.fail("run_batch raised InvalidStateError setting the error of a cancelled request when the batch "
-                    "failed: skip futures that are already done when setting errors too, not only results.")
-    outcomes = [type(p.future.exception()).__name__ if p.future.done() and not p.future.cancelled() else
-                ("cancelled" if p.future.cancelled() else "waiting") for p in (batch[0], batch[2])]
+        pytest.fail(
+            "run_batch raised InvalidStateError setting the error of a cancelled request when the batch "
+            "failed: skip futures that are already done when setting errors too, not only results."
+        )
+    outcomes = [
+        type(p.future.exception()).__name__
+        if p.future.done() and not p.future.cancelled()
+        else ("cancelled" if p.future.cancelled() else "waiting")
+        for p in (batch[0], batch[2])
+    ]
     assert outcomes == ["BatchError", "BatchError"], (
         f"the failed batch's requests that were still waiting ended as {outcomes}; expected BatchError for both."
     )

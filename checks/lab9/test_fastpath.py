@@ -32,14 +32,17 @@ def assert_same_predictions(predictor, pipeline, what: str) -> None:
         f"(first: row {rows[differ[0]].round(2).tolist() if differ.size else '?'}, got shape {got.shape})."
     )
     one = np.asarray(predictor(rows[:1]))
-    assert one.tolist() == expected[:1].tolist(), f"for one row, the numpy predictor returned {one!r}, not {expected[:1]!r}."
+    assert one.tolist() == expected[:1].tolist(), (
+        f"for one row, the numpy predictor returned {one!r}, not {expected[:1]!r}."
+    )
 
 
 @pytest.mark.task("9.7", points=2)
 def test_linear_predictor_matches_sklearn(predicting):
     pipeline, _ = reference_model("logistic_regression")
-    assert_same_predictions(predicting.linear_predictor(pipeline), pipeline,
-                            "the reference StandardScaler + LogisticRegression")
+    assert_same_predictions(
+        predicting.linear_predictor(pipeline), pipeline, "the reference StandardScaler + LogisticRegression"
+    )
     features, targets, _ = load_iris()
     binary_rows = [f for f, t in zip(features, targets) if t != 0]
     binary_targets = [t for t in targets if t != 0]
@@ -61,9 +64,11 @@ def test_linear_predictor_follows_the_scalers_options(predicting):
         pipeline.fit(features, targets)
         described = ", ".join(f"{key}={value}" for key, value in options.items())
         assert_same_predictions(
-            predicting.linear_predictor(pipeline), pipeline,
+            predicting.linear_predictor(pipeline),
+            pipeline,
             f"StandardScaler({described}) + LogisticRegression (subtract mean_ only if with_mean, divide by "
-            "scale_ only if with_std: a scaler made with with_mean=False still keeps mean_)")
+            "scale_ only if with_std: a scaler made with with_mean=False still keeps mean_)",
+        )
 
 
 @pytest.mark.task("9.7", points=1)
@@ -79,7 +84,9 @@ def test_linear_predictor_breaks_a_tie_like_sklearn(predicting):
     inputs = np.array([[2.0, 2.0, 1.0, 1.0], [3.0, 1.0, 1.0, 1.0], [1.0, 3.0, 1.0, 1.0], [5.5, 5.5, 0.5, 0.25]])
     expected = two.predict(inputs)
     predictor = predicting.linear_predictor(two)
-    assert predictor is not None, "linear_predictor returned None for a two-class LogisticRegression; it should return a function."
+    assert predictor is not None, (
+        "linear_predictor returned None for a two-class LogisticRegression; it should return a function."
+    )
     got = np.asarray(predictor(inputs))
     assert got.tolist() == expected.tolist(), (
         f"a two-class LogisticRegression with coef_ [[1, -1, 0, 0]] and intercept_ [0] scores the rows "
@@ -94,7 +101,9 @@ def test_linear_predictor_declines_other_models(predicting):
     for name in ("random_forest", "newsgroups"):
         pipeline, _ = reference_model(name)
         found = predicting.linear_predictor(pipeline)
-        assert found is None, f"linear_predictor({name}) returned {found!r}; for anything but a logistic regression it returns None."
+        assert found is None, (
+            f"linear_predictor({name}) returned {found!r}; for anything but a logistic regression it returns None."
+        )
 
 
 def best_time(func, rows, repeat: int = 300) -> float:

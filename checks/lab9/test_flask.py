@@ -38,8 +38,11 @@ def test_flask_get_and_post_predictions(flask_client, model):
     features, _, _ = load_iris()
     for row in features[::30]:
         body = dict(zip(IRIS_FEATURES, row))
-        expected = {"model": "logistic_regression", "version": model.version,
-                    "label": model.classes[int(model.pipeline.predict(np.asarray([row]))[0])]}
+        expected = {
+            "model": "logistic_regression",
+            "version": model.version,
+            "label": model.classes[int(model.pipeline.predict(np.asarray([row]))[0])],
+        }
         query = "&".join(f"{k}={v}" for k, v in body.items())
         got = flask_client.get(f"/predictions?{query}")
         assert got.status_code == 200 and got.get_json() == expected, (
@@ -54,13 +57,19 @@ def test_flask_get_and_post_predictions(flask_client, model):
 @pytest.mark.task("9.8", points=1)
 def test_flask_bad_input_is_a_422(flask_client):
     first = flask_client.get(f"/predictions?{QUERY}")
-    assert first.status_code == 200, f"GET /predictions?{QUERY} answered {first.status_code}: {first.get_data(as_text=True)[:200]}"
+    assert first.status_code == 200, (
+        f"GET /predictions?{QUERY} answered {first.status_code}: {first.get_data(as_text=True)[:200]}"
+    )
     for how, response in [
         ("GET without petal_width", flask_client.get("/predictions?sepal_length=5&sepal_width=3&petal_length=1")),
         ("GET with sepal_length=long", flask_client.get(f"/predictions?{QUERY.replace('6.7', 'long')}")),
         ("POST with a JSON list", flask_client.post("/predictions", json=[5.1, 3.5, 1.4, 0.2])),
-        ("POST with a negative width", flask_client.post("/predictions", json={
-            "sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": -1})),
+        (
+            "POST with a negative width",
+            flask_client.post(
+                "/predictions", json={"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": -1}
+            ),
+        ),
     ]:
         body = response.get_json(silent=True) or {}
         assert response.status_code == 422 and isinstance(body.get("detail"), list) and body["detail"], (
@@ -74,11 +83,21 @@ def test_flask_bad_input_is_a_422(flask_client):
 def test_flask_under_gunicorn_serves_and_stops_cleanly(flask_client, model_dir):
     first = flask_client.get(f"/predictions?{QUERY}")
     assert first.status_code == 200, f"in-process, GET /predictions answered {first.status_code}"
-    command = lambda port: gunicorn_command("lab9.flask_app:create_flask_app()", port,  # noqa: E731
-                                            pythonpath=resolve_target(), workers=1)
+    command = lambda port: gunicorn_command(  # noqa: E731 -- a server factory, read as one expression
+        "lab9.flask_app:create_flask_app()",
+        port,
+        pythonpath=resolve_target(),
+        workers=1,
+    )
     with serve(command, env={"MODEL_DIR": str(model_dir)}, startup_timeout=90) as server:
-        result = run_load(f"{server.url}/predictions?{QUERY}", concurrency=8, seconds=1.5, warmup=0,
-                          max_requests=20_000, tool="python")
+        result = run_load(
+            f"{server.url}/predictions?{QUERY}",
+            concurrency=8,
+            seconds=1.5,
+            warmup=0,
+            max_requests=20_000,
+            tool="python",
+        )
     assert result.requests > 0 and result.errors == 0, (
         f"under gunicorn, {result.errors} of {result.requests} requests failed ({result}).\n{server.output[-1500:]}"
     )

@@ -46,9 +46,12 @@ def label_of(app, model: str, item) -> str:
 async def test_microbatched_route_batches_concurrent_requests(async_client, app, add_spy):
     spy = add_spy(app)
     rows = distinct_rows(CONCURRENT)
-    responses = await asyncio.wait_for(asyncio.gather(*(
-        async_client.post("/predict/spy_forest/microbatched", json=dict(zip(IRIS_FEATURES, row))) for row in rows
-    )), 30)
+    responses = await asyncio.wait_for(
+        asyncio.gather(
+            *(async_client.post("/predict/spy_forest/microbatched", json=dict(zip(IRIS_FEATURES, row))) for row in rows)
+        ),
+        30,
+    )
     failed = [r for r in responses if r.status_code != 200]
     assert not failed, (
         f"{len(failed)} of {CONCURRENT} requests failed; the first: {failed[0].status_code} {failed[0].text[:300]}"
@@ -64,8 +67,9 @@ async def test_microbatched_route_batches_concurrent_requests(async_client, app,
         f"at most {MOST_CALLS}. Hand each input to `serving.batcher(entry).submit(item)`."
     )
     texts, _ = load_corpus("test")
-    answers = await asyncio.gather(*(async_client.post("/predict/newsgroups/microbatched", json={"text": t})
-                                     for t in texts[:8]))
+    answers = await asyncio.gather(
+        *(async_client.post("/predict/newsgroups/microbatched", json={"text": t}) for t in texts[:8])
+    )
     got = [a.json().get("label") for a in answers]
     assert got == [label_of(app, "newsgroups", t) for t in texts[:8]], f"micro-batched text predictions differ: {got}"
 
@@ -77,11 +81,12 @@ async def test_lone_microbatched_request_is_not_held(async_client):
     for _ in range(3):
         start = time.perf_counter()
         try:
-            response = await asyncio.wait_for(
-                async_client.post("/predict/random_forest/microbatched", json=FLOWER), 5)
+            response = await asyncio.wait_for(async_client.post("/predict/random_forest/microbatched", json=FLOWER), 5)
         except TimeoutError:
-            pytest.fail("a lone request to /predict/random_forest/microbatched was not answered within 5 s: the "
-                        "micro-batcher waits for a full batch (or never answers).")
+            pytest.fail(
+                "a lone request to /predict/random_forest/microbatched was not answered within 5 s: the "
+                "micro-batcher waits for a full batch (or never answers)."
+            )
         waits.append(time.perf_counter() - start)
         assert response.status_code == 200, f"answered {response.status_code}: {response.text[:300]}"
     assert min(waits) < LONE_LIMIT, (
@@ -92,7 +97,9 @@ async def test_lone_microbatched_request_is_not_held(async_client):
 
 def exercise_in_process(client, path: str) -> None:
     response = client.post(path, json=FLOWER)
-    assert response.status_code == 200, f"in-process, POST {path} answered {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"in-process, POST {path} answered {response.status_code}: {response.text[:300]}"
+    )
 
 
 def assert_served_cleanly(server, result, what: str) -> None:
@@ -124,8 +131,16 @@ def test_uvicorn_with_two_workers_serves_and_stops_cleanly(client, model_dir):
     command = lambda port: uvicorn_command("lab9.app:app", port, app_dir=resolve_target(), workers=2)  # noqa: E731
     with serve(command, env={"MODEL_DIR": str(model_dir)}, startup_timeout=90) as server:
         check_answers(server.url)
-        result = run_load(f"{server.url}/predict/random_forest/microbatched", method="POST", json=FLOWER,
-                          concurrency=16, seconds=LOAD_SECONDS, warmup=0, max_requests=20_000, tool="python")
+        result = run_load(
+            f"{server.url}/predict/random_forest/microbatched",
+            method="POST",
+            json=FLOWER,
+            concurrency=16,
+            seconds=LOAD_SECONDS,
+            warmup=0,
+            max_requests=20_000,
+            tool="python",
+        )
     assert_served_cleanly(server, result, "uvicorn --workers 2")
 
 
@@ -134,10 +149,23 @@ def test_uvicorn_with_two_workers_serves_and_stops_cleanly(client, model_dir):
 @pytest.mark.timeout(SERVER_TIMEOUT)
 def test_gunicorn_with_uvicorn_workers_serves_and_stops_cleanly(client, model_dir):
     exercise_in_process(client, "/predict/random_forest/microbatched")
-    command = lambda port: gunicorn_command("lab9.app:app", port, pythonpath=resolve_target(), workers=1,  # noqa: E731
-                                            worker_class="uvicorn_worker.UvicornWorker")
+    command = lambda port: gunicorn_command(  # noqa: E731 -- a server factory, read as one expression
+        "lab9.app:app",
+        port,
+        pythonpath=resolve_target(),
+        workers=1,
+        worker_class="uvicorn_worker.UvicornWorker",
+    )
     with serve(command, env={"MODEL_DIR": str(model_dir)}, startup_timeout=90) as server:
         check_answers(server.url)
-        result = run_load(f"{server.url}/predict/random_forest/microbatched", method="POST", json=FLOWER,
-                          concurrency=16, seconds=LOAD_SECONDS, warmup=0, max_requests=20_000, tool="python")
+        result = run_load(
+            f"{server.url}/predict/random_forest/microbatched",
+            method="POST",
+            json=FLOWER,
+            concurrency=16,
+            seconds=LOAD_SECONDS,
+            warmup=0,
+            max_requests=20_000,
+            tool="python",
+        )
     assert_served_cleanly(server, result, "gunicorn with uvicorn_worker.UvicornWorker")

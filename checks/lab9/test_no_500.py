@@ -19,8 +19,8 @@ def attack(client, path: str, body: dict) -> None:
     good = path.replace("{model_name}", "random_forest")
     response = client.post(good, json=body)
     assert response.status_code == 200, (
-        f"POST {good} with a valid body should answer 200; it answered {response.status_code}: "
-        f"{response.text[:300]}")
+        f"POST {good} with a valid body should answer 200; it answered {response.status_code}: {response.text[:300]}"
+    )
     broken = requests_that_break(client, model_names=MODEL_NAMES, only=(path,))
     assert not broken, describe(broken)
 

@@ -37,13 +37,23 @@ def test_single_prediction_matches_the_model(client, app):
     for model in ("logistic_regression", "random_forest"):
         for row in features[::25]:
             response = client.post(f"/predict/{model}", json=as_body(row))
-            assert_answer(response, f"POST /predict/{model} with {as_body(row)}", model,
-                          expected_label(app, model, row), versions[model])
+            assert_answer(
+                response,
+                f"POST /predict/{model} with {as_body(row)}",
+                model,
+                expected_label(app, model, row),
+                versions[model],
+            )
     texts, _ = load_corpus("test")
     for text in texts[:5]:
         response = client.post("/predict/newsgroups", json={"text": text})
-        assert_answer(response, f"POST /predict/newsgroups with {{'text': {text[:30]!r}…}}", "newsgroups",
-                      expected_label(app, "newsgroups", text), versions["newsgroups"])
+        assert_answer(
+            response,
+            f"POST /predict/newsgroups with {{'text': {text[:30]!r}…}}",
+            "newsgroups",
+            expected_label(app, "newsgroups", text),
+            versions["newsgroups"],
+        )
 
 
 @pytest.mark.task("9.1", points=3)
@@ -62,7 +72,9 @@ async def test_slow_model_runs_off_the_event_loop(async_client, app, add_spy):
         spy.release.set()
         entered.cancel()
     response = await asyncio.wait_for(prediction, 10)
-    assert response.status_code == 200, f"POST /predict/spy_forest answered {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"POST /predict/spy_forest answered {response.status_code}: {response.text[:300]}"
+    )
     assert spy.ran_on_loop == [False], (
         "the random forest's predict ran on the event loop's own thread: while it works, no other request "
         "moves. Call it with `await run_in_threadpool(predict_indices, entry, [item])`."
@@ -82,8 +94,11 @@ def test_single_route_errors_are_clear(client):
         f"POST /predict/no_such_model should be a 404 whose body lists the known models, got "
         f"{unknown.status_code} {unknown.text[:200]}"
     )
-    for model, body in [("newsgroups", FLOWER), ("random_forest", {"text": "hello"}),
-                        ("random_forest", {**FLOWER, "petal_width": "wide"})]:
+    for model, body in [
+        ("newsgroups", FLOWER),
+        ("random_forest", {"text": "hello"}),
+        ("random_forest", {**FLOWER, "petal_width": "wide"}),
+    ]:
         response = client.post(f"/predict/{model}", json=body)
         assert response.status_code == 422, (
             f"POST /predict/{model} with {body} should be a 422 (the wrong input for this model), "
@@ -96,7 +111,9 @@ def test_batch_route_calls_predict_once(client, app, add_spy):
     spy = add_spy(app)
     rows = [[float(v) for v in row] for row in load_iris()[0][::3]]
     response = client.post("/predict/spy_forest/batch", json={"rows": rows})
-    assert response.status_code == 200, f"POST /predict/spy_forest/batch answered {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"POST /predict/spy_forest/batch answered {response.status_code}: {response.text[:300]}"
+    )
     assert spy.calls == 1 and spy.rows == [len(rows)], (
         f"a batch of {len(rows)} rows caused {spy.calls} predict calls with {spy.rows} rows each; expected "
         f"one call with all {len(rows)} rows. Predict the whole batch at once, never row by row."
@@ -114,7 +131,9 @@ def test_batch_labels_match_each_row(client, app):
     rows = np.round(rng.uniform(0.1, 8.0, size=(300, 4)), 2).tolist()
     for model in ("logistic_regression", "random_forest"):
         response = client.post(f"/predict/{model}/batch", json={"rows": rows})
-        assert response.status_code == 200, f"POST /predict/{model}/batch answered {response.status_code}: {response.text[:300]}"
+        assert response.status_code == 200, (
+            f"POST /predict/{model}/batch answered {response.status_code}: {response.text[:300]}"
+        )
         body = response.json()
         entry = app.state.registry.get(model)
         expected = [entry.classes[int(i)] for i in entry.pipeline.predict(np.asarray(rows))]
@@ -129,7 +148,9 @@ def test_batch_labels_match_each_row(client, app):
         )
     texts, _ = load_corpus("test")
     response = client.post("/predict/newsgroups/batch", json={"texts": texts[:40]})
-    assert response.status_code == 200, f"POST /predict/newsgroups/batch answered {response.status_code}: {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"POST /predict/newsgroups/batch answered {response.status_code}: {response.text[:300]}"
+    )
     assert response.json()["labels"] == [expected_label(app, "newsgroups", t) for t in texts[:40]], (
         "the text batch's labels differ from the model's predictions for each text."
     )
@@ -139,10 +160,12 @@ def test_batch_labels_match_each_row(client, app):
 def test_bad_batches_are_refused(client):
     first = client.post("/predict/logistic_regression/batch", json={"rows": [[5.1, 3.5, 1.4, 0.2]]})
     assert first.status_code == 200, f"a one-row batch answered {first.status_code}: {first.text[:300]}"
-    for body, why in [({"rows": [[5.1, 3.5, 1.4]]}, "a row of three numbers"),
-                      ({"rows": []}, "no rows"),
-                      ({"rows": [[5.1, 3.5, 1.4, 0.2]] * 10_001}, "more rows than batch_max_rows (10,000)"),
-                      ({"texts": ["a text"]}, "texts for a tabular model")]:
+    for body, why in [
+        ({"rows": [[5.1, 3.5, 1.4]]}, "a row of three numbers"),
+        ({"rows": []}, "no rows"),
+        ({"rows": [[5.1, 3.5, 1.4, 0.2]] * 10_001}, "more rows than batch_max_rows (10,000)"),
+        ({"texts": ["a text"]}, "texts for a tabular model"),
+    ]:
         response = client.post("/predict/logistic_regression/batch", json=body)
         assert response.status_code == 422, (
             f"a batch with {why} should be a 422, got {response.status_code} {response.text[:200]}. "

@@ -77,7 +77,7 @@ class Mistake:
         for edit in self.edits:
             if edit.old not in source:
                 continue
-            first = source[:source.index(edit.old)].count("\n") + 1
+            first = source[: source.index(edit.old)].count("\n") + 1
             last = first + edit.old.count("\n")
             tasks |= {task for start, end, task in marked if start <= first and last <= end}
         return tasks or {check_tasks[name] for name in self.caught_by if name in check_tasks}
@@ -103,11 +103,17 @@ def load_mistakes(kind: str = "mistake") -> list[Mistake]:
     for spec_file in sorted(HERE.glob("lab*.toml"), key=lambda p: int(p.stem[3:])):
         for raw in tomllib.loads(spec_file.read_text(encoding="utf-8")).get(kind, []):
             edits = raw.get("edits") or [{"old": raw["old"], "new": raw["new"]}]
-            mistakes.append(Mistake(
-                lab=spec_file.stem, name=raw["name"], file=raw["file"],
-                edits=tuple(Edit(e["old"], e["new"]) for e in edits),
-                caught_by=tuple(raw.get("caught_by", ())), task=raw.get("task"), kind=kind,
-            ))
+            mistakes.append(
+                Mistake(
+                    lab=spec_file.stem,
+                    name=raw["name"],
+                    file=raw["file"],
+                    edits=tuple(Edit(e["old"], e["new"]) for e in edits),
+                    caught_by=tuple(raw.get("caught_by", ())),
+                    task=raw.get("task"),
+                    kind=kind,
+                )
+            )
     return mistakes
 
 
