@@ -6,9 +6,10 @@ import time
 
 import numpy as np
 import pytest
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from labkit.datasets import load_iris
 from labkit.models import reference_model
@@ -104,6 +105,18 @@ def test_linear_predictor_declines_other_models(predicting):
         assert found is None, (
             f"linear_predictor({name}) returned {found!r}; for anything but a logistic regression it returns None."
         )
+    # A logistic regression behind other steps is "any other pipeline" too: None (or, at the least, a function
+    # that still gives pipeline.predict's answers; never one that skips or misreads a step).
+    features, targets, _ = load_iris()
+    others = {
+        "MinMaxScaler then LogisticRegression": [MinMaxScaler()],
+        "StandardScaler, PCA, then LogisticRegression": [StandardScaler(), PCA(n_components=2, random_state=0)],
+    }
+    for what, steps in others.items():
+        pipeline = make_pipeline(*steps, LogisticRegression(max_iter=1000)).fit(features, targets)
+        found = predicting.linear_predictor(pipeline)
+        if found is not None:
+            assert_same_predictions(found, pipeline, f"a pipeline of {what} (return None for it)")
 
 
 def best_time(func, rows, repeat: int = 300) -> float:
