@@ -1,7 +1,7 @@
 import asyncio
 
 import pytest
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 
 from labkit.docs import serve_docs_offline
 from labkit.models import write_reference_models
@@ -101,6 +101,10 @@ def logged_app(request_log):
     @small.get("/boom")
     async def boom():
         raise RuntimeError("the model server fell over")
+
+    @small.get("/whoami")
+    async def whoami(request: Request):
+        return {"request_id": getattr(request.state, "request_id", None)}
 
     @small.get("/slow")
     async def slow():

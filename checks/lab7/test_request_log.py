@@ -115,8 +115,35 @@ async def test_a_crash_is_answered_timed_and_logged(logged_app, caplog):
         "call_next and answer the 500 yourself."
     )
     assert crash.status == 500, f"a crashing route should be a 500: {crash.describe()}"
+    try:
+        body = json.loads(crash.body)
+    except ValueError:
+        body = crash.body[:200]
+    expected = {"detail": "Internal Server Error", "request_id": "crash-1"}
+    assert body == expected, (
+        f"the 500 of GET /boom should answer {expected} (its request id, for support), got {body!r}"
+    )
     assert_stamped(dict(crash.headers), "the 500 of GET /boom", "crash-1")
     assert_logged_once(caplog, "crash-1", "GET", "/boom", 500)
+    traced = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    assert traced, (
+        "the crash of GET /boom left no ERROR record with its traceback: call logger.exception(...) in the "
+        "except block, so whoever reads the log can see what broke"
+    )
+
+
+@pytest.mark.task("7.3", points=1)
+async def test_routes_find_the_request_id_on_request_state(logged_app):
+    async with recording(logged_app) as recorder:
+        answer = await recorder.request("GET", "/whoami", headers={"X-Request-ID": "state-1"})
+    try:
+        seen = json.loads(answer.body).get("request_id")
+    except (ValueError, AttributeError):
+        seen = answer.body[:200]
+    assert seen == "state-1", (
+        f"a route read request.state.request_id and found {seen!r}, not the request's id 'state-1': keep the id "
+        "in request.state.request_id before calling call_next, so routes (and error handlers) can log it too"
+    )
 
 
 @pytest.mark.task("7.3", points=1)
