@@ -235,6 +235,15 @@ def test_grade_help_explains_the_threat_model():
         assert words in done.stdout.lower() or words in done.stdout, words
 
 
+def test_the_stall_watch_looks_before_the_grader_gives_up():
+    # Otherwise a check with a long timeout (30 s) is ended by the grader's own last resort first, and the
+    # note says only that the process ended early.
+    from workbook.grader import TIMEOUT_LAST_RESORT
+
+    for timeout in (1.0, 10.0, 30.0, 60.0, 300.0):
+        assert timeout < lab_process.stall_limit(timeout) <= timeout + TIMEOUT_LAST_RESORT - 10, timeout
+
+
 def test_the_stall_watch_names_a_check_far_past_its_timeout(tmp_path, monkeypatch):
     monkeypatch.setattr(lab_process, "STALL_FACTOR", 1.0)
     monkeypatch.setattr(lab_process, "STALL_GRACE", 0.0)

@@ -37,6 +37,16 @@ POLL = 0.5  # seconds between two looks at a running process's channel
 # A check still running this long after its own timeout (factor × timeout + grace) was not stopped by
 # pytest-timeout — the code blocks or ignores the signal — and will not finish: the run is stopped there.
 STALL_FACTOR, STALL_GRACE = 2.0, 10.0
+# The grader ends a run itself when a check is still running 30 s past its timeout (workbook.grader's
+# TIMEOUT_LAST_RESORT): look before that, so that the note names the check instead of "the process ended early".
+STALL_BEFORE_LAST_RESORT = 20.0
+
+
+def stall_limit(timeout: float) -> float:
+    """Seconds after its start when a check with this timeout counts as stuck."""
+    return min(STALL_FACTOR * timeout + STALL_GRACE, timeout + STALL_BEFORE_LAST_RESORT)
+
+
 CHANNEL_LIMIT = 16 * 1024 * 1024  # bytes of the channel file read back; the plugin writes a few KB
 ENV_DROPPED = (
     "WORKBOOK_TARGET",
@@ -400,7 +410,7 @@ class _StallWatch:
                     self._now_running(None)
         timeout = self.timeouts.get(self.running) if self.running else None
         elapsed = time.perf_counter() - self.since
-        if self.running and timeout and elapsed > STALL_FACTOR * timeout + STALL_GRACE:
+        if self.running and timeout and elapsed > stall_limit(timeout):
             return self.running, elapsed
         return None
 
