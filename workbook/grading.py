@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -679,22 +680,23 @@ def _run_one_lab(
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(content)
         run = None
+        # The same run in or out of the sandbox: only where it forks from differs.
+        run_lab = functools.partial(
+            lab_process.run_lab,
+            lab,
+            target,
+            kit=kit_dir,
+            plan=plan,
+            wall_limit=wall_limit,
+            check_timeout=settings.check_timeout,
+            isolated=True,
+            keeper=keeper,
+            scratch_root=run_dir,
+        )
         if isinstance(fork_server, _SubmissionSandbox):
             for _attempt in range(2):  # a run that killed the sandbox's server cost only that run: start anew
                 try:
-                    run = lab_process.run_lab(
-                        lab,
-                        target,
-                        kit=kit_dir,
-                        plan=plan,
-                        wall_limit=wall_limit,
-                        check_timeout=settings.check_timeout,
-                        isolated=True,
-                        keeper=keeper,
-                        scratch_root=run_dir,
-                        fork_server=fork_server.server(),
-                        sandboxed=True,
-                    )
+                    run = run_lab(fork_server=fork_server.server(), sandboxed=True)
                     break
                 except ForkServerError as exc:
                     error = exc
@@ -702,18 +704,7 @@ def _run_one_lab(
                 run = _placeholder_run(lab, plan, NO_RESULT, f"not run: the sandbox could not start ({error})")
                 run.notes.append(f"{lab}: the sandbox could not start: {error}")
         else:
-            run = lab_process.run_lab(
-                lab,
-                target,
-                kit=kit_dir,
-                plan=plan,
-                wall_limit=wall_limit,
-                check_timeout=settings.check_timeout,
-                isolated=True,
-                keeper=keeper,
-                scratch_root=run_dir,
-                fork_server=fork_server,
-            )
+            run = run_lab(fork_server=fork_server)
         # Paths in messages as the student knows them: lab2/app.py, checks/lab2/…, not this run's folders.
         for prefix in (f"{target}{os.sep}", f"{kit_dir}{os.sep}", str(run_dir)):
             for check in run.checks:
