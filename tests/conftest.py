@@ -151,7 +151,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{item.nodeid} uses {shared}, which live longer than one test, but its module is in "
                 "tests/conftest.py's SPREAD (handed out test by test on two workers): take it out of SPREAD"
             )
-    if getattr(config.option, "numprocesses", None):
+    # The scheduler hands work out in the order the workers collected it, so the sort must happen in the workers
+    # (xdist gives each `numprocesses = None`: that option only tells the controller, which collects nothing).
+    if hasattr(config, "workerinput") or getattr(config.option, "numprocesses", None):
         items.sort(key=_cost_rank)  # stable: within a rank, the usual order
 
 
