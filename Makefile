@@ -13,7 +13,7 @@ PORT ?= 8888
 # Jupyter refuses to start as root (containers, cloud sandboxes) unless told that it is on purpose.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab grade test check lint setup clean-venv
+.PHONY: lab grade test check mutation lint setup clean-venv
 
 # One JupyterLab for the whole workbook: the notebooks, labs/ (the files you edit), checks/ and data/ to read; it
 # opens on the first notebook. .jupyter/ holds the settings it ships with (what the file browser hides, no news
@@ -39,6 +39,12 @@ test: $(INSTALLED)
 check: $(INSTALLED)
 	@test -n "$(LAB)" || { echo "usage: make check LAB=labN   (e.g. make check LAB=lab3)"; exit 2; }
 	$(BIN)/python -m pytest tests --lab $(LAB) -m "not slow" -n 2 --no-loadscope-reorder
+
+# Every mutant of every lab (957; `make test` grades a stable sample of 2 per task): the full measure of how strong the
+# checks are, to run when a lab's checks or solution change. About 25 minutes on 2 cores; unchanged labs come from
+# the cache in .workbook/mutation/ (tests/test_mutation.py says how).
+mutation: $(INSTALLED)
+	WORKBOOK_MUTATION_PER_TASK=all $(BIN)/python -m pytest tests/test_mutation.py -m slow
 
 # ruff (lint, import order, format) and mypy, with the pinned versions; CI runs it before the tests.
 lint: $(INSTALLED)
