@@ -129,7 +129,7 @@ def fork_server():
             _SERVER = None
         if _SERVER is None and sys.platform.startswith("linux"):
             try:
-                _SERVER = ForkServer()
+                _SERVER = ForkServer(warm=ROOT)  # the reference models trained once, not in every run
             except (OSError, ForkServerError):
                 return None
             atexit.register(_SERVER.close)

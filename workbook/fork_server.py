@@ -8,7 +8,10 @@ descriptors it is handed. Nothing of the workbook is imported here, so each chil
 copy, as a fresh interpreter would. A child cannot reach the server: it holds no descriptor to it.
 
 Run as a script (``python workbook/fork_server.py``), never imported by the child, so ``workbook`` stays out of
-``sys.modules``. The protocol is on one Unix socket: the client sends a JSON request with the descriptors attached
+``sys.modules``. With ``warm=ROOT`` (the project's own tests and ``mutate``, which grade hundreds of runs of one
+repository) the server also imports ``labkit.models`` from ``ROOT`` and trains the reference models once, so that no
+lab run trains them again (a second of CPU each); a child whose ``sys.path`` would find another ``labkit`` drops the
+warm copy and imports its own. The protocol is on one Unix socket: the client sends a JSON request with the descriptors attached
 (SCM_RIGHTS); the server answers ``{"id", "pid"}`` when the child exists and ``{"id", "exit"}`` when it ended.
 :class:`ForkServer` is the client side, used by :mod:`workbook.lab_process`.
 """
@@ -116,6 +119,7 @@ def _become_pytest(request: dict, fds: list[int], server: socket.socket) -> None
         # sys.path as `python -m pytest` run here with this PYTHONPATH would have it.
         extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         sys.path[:] = [request["cwd"], *extra, *[p for p in sys.path[1:] if p not in extra]]
+        _drop_if_elsewhere("labkit")
         # anyio (a pytest plugin package, imported here by FastAPI) is already imported, so pytest warns that it
         # cannot rewrite its asserts: true, and harmless — the checks' own asserts are rewritten as usual.
         sys.argv = ["pytest", *request["args"], "-W", "ignore::pytest.PytestAssertRewriteWarning"]
@@ -133,6 +137,37 @@ def _become_pytest(request: dict, fds: list[int], server: socket.socket) -> None
             pass
     finally:
         os._exit(code)
+
+
+def _warm(root: str) -> None:
+    """Import ``labkit.models`` from ``root`` and train its reference models (each ``@cache``d): every child then
+    finds them trained, as a child that trained them itself would (the training is deterministic)."""
+    sys.path.insert(0, root)
+    try:
+        from labkit.models import MODEL_NAMES, reference_model
+
+        for name in MODEL_NAMES:
+            reference_model(name)
+    except Exception:  # noqa: BLE001 - a broken labkit is imported (and reported) by the child instead
+        for name in [n for n in sys.modules if n == "labkit" or n.startswith("labkit.")]:
+            del sys.modules[name]
+    finally:
+        sys.path.remove(root)
+
+
+def _drop_if_elsewhere(package: str) -> None:
+    """In the child: forget the server's warm ``package`` unless this child's ``sys.path`` finds that same copy."""
+    module = sys.modules.get(package)
+    if module is None:
+        return
+    for entry in sys.path:
+        candidate = Path(entry or ".", package, "__init__.py")
+        if candidate.is_file():
+            if candidate.resolve() == Path(module.__file__ or "").resolve():
+                return
+            break
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]
 
 
 def _sweep(deadline: float = 5.0) -> list[tuple[int, int]]:
@@ -183,12 +218,14 @@ def _set_limits(spec: str) -> None:
         resource.setrlimit(what, (limit, limit))
 
 
-def serve(sock: socket.socket, sandboxed: bool = False) -> None:
+def serve(sock: socket.socket, sandboxed: bool = False, warm: str | None = None) -> None:
     for name in PRELOAD:
         try:
             __import__(name)
         except Exception:  # noqa: BLE001 - a missing library is imported (and reported) by the child instead
             pass
+    if warm:
+        _warm(warm)
     _send(sock, {"ready": True, "pid": os.getpid()})
     children: dict[int, int] = {}  # pid -> request id
     swept: list[tuple[int, int]] = []  # children reaped by a sweep, to report
@@ -295,9 +332,10 @@ class ForkedProcess:
 
 class ForkServer:
     """The client side. With ``sandbox=(work, kit, limits)`` the server runs inside a bubblewrap sandbox
-    (:mod:`workbook.sandbox`) whose writable folder is ``work``, started from the kit's own copy of this script."""
+    (:mod:`workbook.sandbox`) whose writable folder is ``work``, started from the kit's own copy of this script.
+    With ``warm=ROOT`` (outside a sandbox) it trains ``ROOT``'s reference models before it forks anything."""
 
-    def __init__(self, sandbox: tuple[Path, Path, Limits] | None = None) -> None:
+    def __init__(self, sandbox: tuple[Path, Path, Limits] | None = None, warm: Path | None = None) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sandboxed = sandbox is not None
         self.cgroup = None
@@ -306,7 +344,7 @@ class ForkServer:
                 script = Path(__file__).resolve()
                 env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONSTARTUP"}}
                 self.process = subprocess.Popen(
-                    [sys.executable, str(script), str(child.fileno())],
+                    [sys.executable, str(script), str(child.fileno()), *([f"--warm:{warm}"] if warm else [])],
                     pass_fds=[child.fileno()],
                     stdin=subprocess.DEVNULL,
                     env=env,
@@ -439,4 +477,4 @@ if __name__ == "__main__":
     options = dict(arg.split(":", 1) for arg in sys.argv[2:] if ":" in arg)
     if "--limits" in options:
         _set_limits(options["--limits"])  # before anything is imported: the lab runs inherit them
-    serve(socket.socket(fileno=int(sys.argv[1])), sandboxed="--sandboxed" in sys.argv[2:])
+    serve(socket.socket(fileno=int(sys.argv[1])), sandboxed="--sandboxed" in sys.argv[2:], warm=options.get("--warm"))

@@ -569,7 +569,7 @@ class Runner:
         if fork and sys.platform.startswith("linux"):
             try:
                 with self.keeper.lock:
-                    self.server = ForkServer()
+                    self.server = ForkServer(warm=ROOT)  # every mutant's run finds the reference models trained
                     self.keeper.active.add(self.server.process.pid)
             except (OSError, ForkServerError):
                 self.server = None
