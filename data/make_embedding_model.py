@@ -98,7 +98,9 @@ def build(folder: Path) -> None:
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in FILES if (folder / name).exists()}
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in FILES if (folder / name).exists()
+    }
 
 
 def quality(folder: Path = OUT, k: int = 5) -> dict[str, float]:
@@ -125,8 +127,7 @@ def quality(folder: Path = OUT, k: int = 5) -> dict[str, float]:
         query = embed([" ".join(words.split()[:5])])
         top = np.argsort(-(train @ query[0]), kind="stable")[:5]
         precisions.append(np.mean([train_labels[j] == category for j in top]))
-    return {"knn_accuracy": accuracy, "top5_precision_min": float(min(precisions)),
-            "chance": 1 / len(TOPICS)}
+    return {"knn_accuracy": accuracy, "top5_precision_min": float(min(precisions)), "chance": 1 / len(TOPICS)}
 
 
 def main(argv: list[str]) -> int:

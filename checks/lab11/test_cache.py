@@ -100,7 +100,9 @@ def test_embed_route_encodes_once_per_request_and_caches(make_app, client_for, s
         )
         again = client.post("/embed", json={"text": "pulsar orbit"})
         assert again.status_code == 200, f"POST /embed answered {again.status_code}: {again.text[:300]}"
-        assert spy_loads.encode_calls == encodes + 1, "POST /embed of a text embedded before should not encode it again."
+        assert spy_loads.encode_calls == encodes + 1, (
+            "POST /embed of a text embedded before should not encode it again."
+        )
         assert np.allclose(again.json()["vectors"][0], response.json()["vectors"][1], atol=1e-6), (
             "'pulsar orbit' alone and in a batch should get the same vector."
         )

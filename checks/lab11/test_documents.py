@@ -23,8 +23,13 @@ def reference_service(tmp_path, documents_module):
     settings = lab_attr(import_lab_module("lab11.settings"), "Settings")(data_dir=tmp_path / "store")
     model = SpyModel(real_model())
     service = lab_attr(service_module, "Service")(
-        settings=settings, model=model, version="v-check", cache=ReferenceCache(model), index=ReferenceIndex(32),
-        documents=[], classifier=None,
+        settings=settings,
+        model=model,
+        version="v-check",
+        cache=ReferenceCache(model),
+        index=ReferenceIndex(32),
+        documents=[],
+        classifier=None,
     )
     return service, model
 
@@ -52,9 +57,9 @@ def test_the_job_makes_documents_searchable_and_saved_then_done(tmp_path, docume
     assert [d.id for d in service.documents] == ["new-0", "new-1"], (
         f"service.documents should end with the new documents, in order; it is {[d.id for d in service.documents]}."
     )
-    assert len(service.index) == 2 and np.allclose(service.index.vectors, reference_embed([t for t, _ in NEW]), atol=1e-5), (
-        "the job should add the new documents' vectors to service.index, in the documents' order."
-    )
+    assert len(service.index) == 2 and np.allclose(
+        service.index.vectors, reference_embed([t for t, _ in NEW]), atol=1e-5
+    ), "the job should add the new documents' vectors to service.index, in the documents' order."
     saved = tmp_path / "store" / "documents.json"
     assert saved.exists(), "the job should save the store (save_store into settings.data_dir) before it is done."
     ids = [item.get("id") for item in json.loads(saved.read_text(encoding="utf-8"))]
@@ -110,7 +115,9 @@ def test_a_failed_job_says_failed_and_adds_nothing(tmp_path, documents_module):
     except Exception as exc:  # noqa: BLE001 - a job that raises is the mistake this check reports
         pytest.fail(f"add_documents raised {exc!r}: a background job must catch the error and mark itself failed.")
     status, error = job_status(service, job.job_id)
-    assert status == "failed" and error, f"a job whose save fails should be 'failed' with an error; it is {status!r}, {error!r}."
+    assert status == "failed" and error, (
+        f"a job whose save fails should be 'failed' with an error; it is {status!r}, {error!r}."
+    )
     assert len(service.index) == 0 and service.documents == [], (
         "a failed job should add nothing: its documents were not saved, so they must not be searchable either."
     )

@@ -10,8 +10,13 @@ import pytest
 from checks.lab11.reference import reference_embed
 from labkit.datasets import load_corpus
 
-TEXTS = ["the rocket reached orbit", "my car needs new brakes", "the doctor prescribed antibiotics",
-         "render the texture with a shader", "rocket"]
+TEXTS = [
+    "the rocket reached orbit",
+    "my car needs new brakes",
+    "the doctor prescribed antibiotics",
+    "render the texture with a shader",
+    "rocket",
+]
 KNN_K = 5
 KNN_BAR = 0.93  # the workbook's model gives 0.97 on the test split (python data/make_embedding_model.py --quality)
 CATEGORY_QUERIES = {
@@ -97,6 +102,4 @@ def test_embeddings_find_the_right_category(embedding, spy_model):
         vector = as_matrix(embedding.embed(spy_model, [query]), [query], f"embed(model, [{query!r}])")[0]
         top = np.argsort(-(train @ vector), kind="stable")[:5]
         hits = sum(train_labels[j] == category for j in top)
-        assert hits >= 4, (
-            f"the query {query!r} should find mostly {category} posts in its top 5; it found {hits} of 5."
-        )
+        assert hits >= 4, f"the query {query!r} should find mostly {category} posts in its top 5; it found {hits} of 5."

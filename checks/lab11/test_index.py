@@ -61,7 +61,9 @@ def test_exact_search_equals_brute_force(index_module):
             f"{call} should answer the 10 highest scores of all 600 rows, {np.round(expected_scores, 4).tolist()}; "
             f"it answered {np.round(scores, 4).tolist()}."
         )
-        assert positions[0] == q, f"{call}: the row itself (position {q}, score 1.0) should come first; {positions[0]} did."
+        assert positions[0] == q, (
+            f"{call}: the row itself (position {q}, score 1.0) should come first; {positions[0]} did."
+        )
 
 
 @pytest.mark.task("11.3", points=1)
@@ -88,7 +90,9 @@ def test_search_route_sorted_and_top_k_honoured(client):
         response = client.post("/search", json={"query": "rocket orbit launch", "top_k": top_k})
         assert response.status_code == 200, f"POST /search answered {response.status_code}: {response.text[:300]}"
         results = response.json()["results"]
-        assert len(results) == top_k, f"POST /search with top_k={top_k} should answer {top_k} results; got {len(results)}."
+        assert len(results) == top_k, (
+            f"POST /search with top_k={top_k} should answer {top_k} results; got {len(results)}."
+        )
         scores = [r["score"] for r in results]
         assert scores == sorted(scores, reverse=True), f"POST /search results should be best first; scores {scores}."
         assert all(r["category"] == "sci.space" for r in results[:5]), (
@@ -96,7 +100,9 @@ def test_search_route_sorted_and_top_k_honoured(client):
         )
     for top_k in (0, 51):
         response = client.post("/search", json={"query": "rocket", "top_k": top_k})
-        assert response.status_code == 422, f"POST /search with top_k={top_k} should be a 422; it answered {response.status_code}."
+        assert response.status_code == 422, (
+            f"POST /search with top_k={top_k} should be a 422; it answered {response.status_code}."
+        )
 
 
 @pytest.mark.task("11.4", points=2)

@@ -10,8 +10,12 @@ import pytest
 
 from workbook.bad_input import describe, requests_that_break
 
-GOOD = {"/embed": {"texts": ["rocket", "car"]}, "/classify": {"text": "rocket"}, "/search": {"query": "rocket"},
-        "/documents": {"documents": [{"text": "a new rocket"}]}}
+GOOD = {
+    "/embed": {"texts": ["rocket", "car"]},
+    "/classify": {"text": "rocket"},
+    "/search": {"query": "rocket"},
+    "/documents": {"documents": [{"text": "a new rocket"}]},
+}
 
 
 @pytest.mark.task("11.7", points=1)

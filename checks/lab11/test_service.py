@@ -14,7 +14,6 @@ from checks.lab11.reference import MODEL_DIR
 from workbook.student import import_lab_module
 
 
-
 @pytest.mark.task("11.7", points=2)
 @pytest.mark.needs("11.1", "11.2", "11.3", "11.5")  # the app starts and answers through them
 def test_the_model_is_loaded_once_in_the_lifespan_never_at_import(spy_loads, make_app, client_for):
@@ -46,7 +45,9 @@ def test_a_model_that_fails_to_load_is_a_503_with_the_reason(make_app, client_fo
     for model, reason in ((str(broken), "broken-model"), (str(tmp_path / "no-such-model"), "no-such-model")):
         with client_for(make_app(embedding_model=model)) as client:
             health = client.get("/health")
-            assert health.status_code == 200, f"GET /health should answer even without a model; it answered {health.status_code}."
+            assert health.status_code == 200, (
+                f"GET /health should answer even without a model; it answered {health.status_code}."
+            )
             for path, body in (("/search", {"query": "rocket"}), ("/embed", {"text": "rocket"})):
                 response = client.post(path, json=body)
                 assert response.status_code == 503, (

@@ -14,8 +14,11 @@ VECTORS = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
 
 
 def three_documents(store) -> list:
-    return [store.Document("doc-1", "a rocket to the moon", "sci.space"), store.Document("doc-2", "new brakes"),
-            store.Document("doc-3", "ünïcödé text, \"quoted\"", "rec.autos")]
+    return [
+        store.Document("doc-1", "a rocket to the moon", "sci.space"),
+        store.Document("doc-2", "new brakes"),
+        store.Document("doc-3", 'ünïcödé text, "quoted"', "rec.autos"),
+    ]
 
 
 @pytest.mark.task("11.5", points=1)
@@ -28,7 +31,9 @@ def test_store_round_trip(store, tmp_path):
         f"load_store should give back the saved documents, in order; it gave {list(loaded.documents)!r:.300}."
     )
     assert np.array_equal(np.asarray(loaded.vectors), VECTORS), "load_store should give back the saved vectors exactly."
-    assert loaded.model_version == "v123", f"load_store should give back the model version 'v123'; it gave {loaded.model_version!r}."
+    assert loaded.model_version == "v123", (
+        f"load_store should give back the model version 'v123'; it gave {loaded.model_version!r}."
+    )
 
 
 @pytest.mark.task("11.5", points=1)

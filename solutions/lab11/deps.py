@@ -10,6 +10,7 @@ from .schemas import ErrorMessage
 from .service import Service
 
 NOT_LOADED = {503: {"model": ErrorMessage, "description": "The embedding model could not be loaded"}}
+TOO_LARGE = {413: {"model": ErrorMessage, "description": "The body is larger than 1 MiB"}}
 
 
 def get_service(request: Request) -> Service:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .deps import NOT_LOADED, ServiceDep
+from .deps import NOT_LOADED, TOO_LARGE, ServiceDep
 from .schemas import ClassifyIn, ClassifyOut, EmbedIn, EmbedOut
 
 router = APIRouter(tags=["embeddings"], responses=NOT_LOADED)
 
 
-@router.post("/embed")
+@router.post("/embed", responses=TOO_LARGE)
 def embed_texts(body: EmbedIn, service: ServiceDep) -> EmbedOut:
     """One text or a batch of texts -> their L2-normalised embeddings, from one ``encode`` call (or the cache)."""
     vectors = service.embed(body.all_texts())
@@ -18,7 +18,7 @@ def embed_texts(body: EmbedIn, service: ServiceDep) -> EmbedOut:
                     vectors=vectors.tolist())
 
 
-@router.post("/classify")
+@router.post("/classify", responses=TOO_LARGE)
 def classify(body: ClassifyIn, service: ServiceDep) -> ClassifyOut:
     """The category of a text: a logistic regression trained on the corpus's embeddings at start-up."""
     category, probabilities = service.classify(body.text)
