@@ -145,6 +145,11 @@ def lab10(tmp_path, models, monkeypatch) -> Service:
     return Service(lab_module("lab10.app").create_app(settings), credentials={"Authorization": f"Bearer {token}"})
 
 
+def lab11(tmp_path, models, monkeypatch) -> Service:
+    settings = lab_module("lab11.settings").Settings(data_dir=tmp_path / "store")
+    return Service(lab_module("lab11.app").create_app(settings))
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """The reference models, written once for every app of this file (no app changes its model files)."""
@@ -162,6 +167,7 @@ SERVICES = {
     "lab8": lab8,
     "lab9": lab9,
     "lab10": lab10,
+    "lab11": lab11,
 }
 
 
