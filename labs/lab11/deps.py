@@ -10,7 +10,8 @@ from .schemas import ErrorMessage
 from .service import Service
 
 NOT_LOADED = {503: {"model": ErrorMessage, "description": "The embedding model could not be loaded"}}
-TOO_LARGE = {413: {"model": ErrorMessage, "description": "The body is larger than 1 MiB"}}
+BAD_BODY = {400: {"model": ErrorMessage, "description": "The body is not JSON"},
+            413: {"model": ErrorMessage, "description": "The body is larger than 1 MiB"}}
 
 
 def get_service(request: Request) -> Service:

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException
 
-from .deps import NOT_LOADED, TOO_LARGE, ServiceDep
+from .deps import BAD_BODY, NOT_LOADED, ServiceDep
 from .documents import add_documents
 from .schemas import DocumentsIn, ErrorMessage, JobOut
 from .store import Document
@@ -14,7 +14,7 @@ from .store import Document
 router = APIRouter(tags=["documents"], responses=NOT_LOADED)
 
 
-@router.post("/documents", status_code=202, responses=TOO_LARGE)
+@router.post("/documents", status_code=202, responses=BAD_BODY)
 def post_documents(body: DocumentsIn, background: BackgroundTasks, service: ServiceDep) -> JobOut:
     """Accept documents: 202 with their ids and a job; they are searchable once ``GET /jobs/{job_id}`` says done."""
     documents = [Document(f"doc-{uuid.uuid4().hex[:12]}", item.text, item.category) for item in body.documents]

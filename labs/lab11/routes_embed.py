@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .deps import NOT_LOADED, TOO_LARGE, ServiceDep
+from .deps import BAD_BODY, NOT_LOADED, ServiceDep
 from .schemas import ClassifyIn, ClassifyOut, EmbedIn, EmbedOut
 
 router = APIRouter(tags=["embeddings"], responses=NOT_LOADED)
 
 
-@router.post("/embed", responses=TOO_LARGE)
+@router.post("/embed", responses=BAD_BODY)
 def embed_texts(body: EmbedIn, service: ServiceDep) -> EmbedOut:
     """One text or a batch of texts -> their L2-normalised embeddings, from one ``encode`` call (or the cache)."""
     vectors = service.embed(body.all_texts())
@@ -18,7 +18,7 @@ def embed_texts(body: EmbedIn, service: ServiceDep) -> EmbedOut:
                     vectors=vectors.tolist())
 
 
-@router.post("/classify", responses=TOO_LARGE)
+@router.post("/classify", responses=BAD_BODY)
 def classify(body: ClassifyIn, service: ServiceDep) -> ClassifyOut:
     """The category of a text: a logistic regression trained on the corpus's embeddings at start-up."""
     category, probabilities = service.classify(body.text)
