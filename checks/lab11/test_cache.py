@@ -86,6 +86,13 @@ def test_the_cache_keeps_at_most_max_size_least_recently_used_first(embedding, s
     )
     cache.embed(["car"])
     assert len(spy_model.calls) == before + 1, "'car' should have been dropped (least recently used), yet it was kept."
+    single = make_cache(embedding, spy_model, max_size=1)
+    single.embed(["pixel"])
+    before = len(spy_model.calls)
+    single.embed(["pixel"])
+    assert len(spy_model.calls) == before, (
+        "with max_size=1 the cache should keep the last text; 'pixel' was encoded again."
+    )
 
 
 @pytest.mark.task("11.2", points=1)

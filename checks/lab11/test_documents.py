@@ -64,6 +64,10 @@ def test_the_job_makes_documents_searchable_and_saved_then_done(tmp_path, docume
     assert saved.exists(), "the job should save the store (save_store into settings.data_dir) before it is done."
     ids = [item.get("id") for item in json.loads(saved.read_text(encoding="utf-8"))]
     assert ids == ["new-0", "new-1"], f"the saved documents.json should hold the new documents; it holds {ids}."
+    saved_vectors = np.load(tmp_path / "store" / "vectors.npy", allow_pickle=False)
+    assert saved_vectors.shape == (2, 32) and np.allclose(saved_vectors, service.index.vectors, atol=1e-5), (
+        f"the saved vectors.npy should hold one vector per saved document (2, 32); it holds {saved_vectors.shape}."
+    )
     second = [import_lab_module("lab11.store").Document("new-2", "hospital insulin", "sci.med")]
     job2 = service.jobs.create(["new-2"])
     documents_module.add_documents(service, job2.job_id, second)
