@@ -95,6 +95,7 @@ def test_the_cache_keeps_at_most_max_size_least_recently_used_first(embedding, s
     )
 
 
+@pytest.mark.timeout(30)  # starts the app: imports, the corpus embedded, a classifier trained
 @pytest.mark.task("11.2", points=1)
 @pytest.mark.needs("11.1", "11.3", "11.5", "11.7")  # the app starts through them
 def test_embed_route_encodes_once_per_request_and_caches(make_app, client_for, spy_loads):

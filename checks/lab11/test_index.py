@@ -83,6 +83,7 @@ def test_exact_results_sorted_best_first_and_top_k_honoured(index_module):
     assert len(positions) == 0, f"an empty index should answer no results; it answered {positions.tolist()}."
 
 
+@pytest.mark.timeout(30)  # starts the app: imports, the corpus embedded, a classifier trained
 @pytest.mark.task("11.3", points=1)
 @pytest.mark.needs("11.1", "11.2", "11.5", "11.7")  # the app starts and embeds through them
 def test_search_route_sorted_and_top_k_honoured(client):

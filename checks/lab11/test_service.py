@@ -14,6 +14,7 @@ from checks.lab11.reference import MODEL_DIR
 from workbook.student import import_lab_module
 
 
+@pytest.mark.timeout(30)  # starts the app: imports, the corpus embedded, a classifier trained
 @pytest.mark.task("11.7", points=2)
 @pytest.mark.needs("11.1", "11.2", "11.3", "11.5")  # the app starts and answers through them
 def test_the_model_is_loaded_once_in_the_lifespan_never_at_import(spy_loads, make_app, client_for):
@@ -37,6 +38,7 @@ def test_the_model_is_loaded_once_in_the_lifespan_never_at_import(spy_loads, mak
         )
 
 
+@pytest.mark.timeout(30)  # starts the app: imports, the corpus embedded, a classifier trained
 @pytest.mark.task("11.7", points=2)
 def test_a_model_that_fails_to_load_is_a_503_with_the_reason(make_app, client_for, tmp_path):
     broken = tmp_path / "broken-model"
@@ -59,6 +61,7 @@ def test_a_model_that_fails_to_load_is_a_503_with_the_reason(make_app, client_fo
                 )
 
 
+@pytest.mark.timeout(30)  # starts the app: imports, the corpus embedded, a classifier trained
 @pytest.mark.task("11.7", points=1)
 @pytest.mark.needs("11.5")  # the store is refused by your load_store
 def test_a_corrupt_store_is_a_503_not_a_crash(make_app, client_for, tmp_path):
