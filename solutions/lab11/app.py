@@ -13,7 +13,7 @@ documents.py (11.6) and the lifespan below (11.7).
 * ``GET /health`` — ``{"status": "ok", "model_loaded": true|false}``.
 
 Bad input gets a 4xx, never a 500: an empty or over-long text, ``top_k`` out of range, too many texts
-(422), a body over 1 MiB (413); a model that failed to load is a 503 with the reason.
+(422), a body that is not JSON (400), a body over 1 MiB (413); a model that failed to load is a 503 with the reason.
 
 Run it: ``uvicorn lab11.app:app --app-dir labs`` (from the repository root; ``INDEX_KIND=approximate`` for
 faiss). Check it: ``pytest checks/lab11``.
