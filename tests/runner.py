@@ -4,7 +4,7 @@ The project's tests never import student or solution code themselves: every verd
 grader a student runs, in its own process, so one broken target cannot disturb another.
 
 A run is either a fresh ``python -m pytest`` (what a student runs) or, with ``fork=True``, forked from a warm
-process that has already imported pytest, FastAPI and scikit-learn (:mod:`workbook.fork_server`, how ``grade``
+process that has already imported pytest, FastAPI and scikit-learn (:mod:`workbook.isolation.fork_server`, how ``grade``
 and ``mutate`` grade): the same command in a copy-on-write child, a second or two of start-up cheaper. Either way
 no run has a fixed wall-clock budget: it is stopped only when it makes no progress (see :class:`ProgressWatch`), so
 a loaded machine makes a run slower, never an error.
@@ -121,7 +121,7 @@ _SERVER_LOCK = threading.Lock()
 def fork_server():
     """The warm process mistakes are forked from, started on first use; None where there is none (not Linux)."""
     global _SERVER
-    from workbook.fork_server import ForkServer, ForkServerError
+    from workbook.isolation.fork_server import ForkServer, ForkServerError
 
     with _SERVER_LOCK:
         if _SERVER is not None and not _SERVER.alive:
@@ -163,7 +163,7 @@ def _start(args: list[str], env: dict[str, str], fork: bool):
     """(process, its output stream, a function that kills its process group)."""
     server = fork_server() if fork else None
     if server is not None:
-        from workbook.fork_server import ForkServerError
+        from workbook.isolation.fork_server import ForkServerError
 
         read, write = os.pipe()
         try:

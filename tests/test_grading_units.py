@@ -13,8 +13,9 @@ import zipfile
 
 import pytest
 
-from workbook import grading, lab_process, result_channel
-from workbook.lab_process import PlannedCheck, RawRun
+from workbook import grading
+from workbook.isolation import lab_process, result_channel
+from workbook.isolation.lab_process import PlannedCheck, RawRun
 from workbook.paths import LABS, ROOT
 
 KEY = b"k" * result_channel.KEY_BYTES
@@ -445,7 +446,7 @@ def test_a_target_cannot_shadow_a_library(tmp_path):
 
 
 def test_the_sandbox_sees_only_its_own_folder_and_no_environment(tmp_path):
-    from workbook import sandbox
+    from workbook.isolation import sandbox
 
     if (why := sandbox.probe()) is not None:
         pytest.skip(why)  # .ci/run installs bubblewrap; doctor says how

@@ -1,7 +1,7 @@
 """No input gives a 500: a fixed set of hostile requests for every operation of an app's own OpenAPI document.
 
 A lesson of lab 5 that every later service is graded on too (like "the model never runs on the event
-loop", ``workbook.model_calls``, and "no secret reaches any output stream", ``workbook.output_watch``).
+loop", ``workbook.model_calls``, and "no secret reaches any output stream", ``workbook.isolation.output_watch``).
 Used by checks only::
 
     from workbook.bad_input import requests_that_break, describe

@@ -307,7 +307,7 @@ def check_layout() -> list[Finding]:
 
 def check_sandbox() -> Finding:
     """Instructors: can ``grade`` run submissions in its bubblewrap sandbox here? (Students never need it.)"""
-    from workbook import sandbox
+    from workbook.isolation import sandbox
 
     why = sandbox.probe()
     if why is None:

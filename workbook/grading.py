@@ -12,9 +12,9 @@ SUBMISSIONS_DIR holds one entry per student, named after the student: a folder l
 * ``logs/NAME/labN.log`` — the checks' output for each lab (its head and tail);
 * ``grading.json`` — the settings, the checks' hash and the plan (every check and its points).
 
-Every submission runs in its own bubblewrap sandbox (:mod:`workbook.sandbox`), each lab in a pytest process
-forked inside it (:mod:`workbook.fork_server`, :mod:`workbook.lab_process`); results come back through a signed
-channel (:mod:`workbook.result_channel`). Without a sandbox, ``grade`` refuses untrusted submissions unless told
+Every submission runs in its own bubblewrap sandbox (:mod:`workbook.isolation.sandbox`), each lab in a pytest process
+forked inside it (:mod:`workbook.isolation.fork_server`, :mod:`workbook.isolation.lab_process`); results come back through a signed
+channel (:mod:`workbook.isolation.result_channel`). Without a sandbox, ``grade`` refuses untrusted submissions unless told
 ``--no-sandbox``. How a grade is made, what the sandbox prevents, what is only made visible (status ``review``)
 and what is not covered: ``docs/grading-threat-model.md``.
 """
@@ -41,13 +41,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from workbook import catalog, lab_process, sandbox
+from workbook import catalog
 from workbook.digests import tree_digest
-from workbook.fork_server import ForkServer, ForkServerError
-from workbook.lab_process import MISSING, NO_RESULT, TAMPERED, LabRun, PlannedCheck
+from workbook.isolation import lab_process, sandbox
+from workbook.isolation.fork_server import ForkServer, ForkServerError
+from workbook.isolation.lab_process import MISSING, NO_RESULT, TAMPERED, LabRun, PlannedCheck
+from workbook.isolation.sandbox import Limits
 from workbook.paths import CACHE_DIRS, ROOT
 from workbook.results import CheckResult, SubmissionStatus
-from workbook.sandbox import Limits
 
 LAB_DIR = re.compile(r"^lab\d+$")
 KIT_NEEDS = ("conftest.py", "pyproject.toml", "workbook", "labkit", "checks")
@@ -468,7 +469,9 @@ class Settings:
     submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT
     check_timeout: float | None = None  # None: the grader's default, as when students check themselves
     fork_server: bool = True  # fork each run from a process with pytest and the libraries already imported
-    sandbox: bool = True  # every submission in its own bubblewrap sandbox (workbook.sandbox); False: --no-sandbox
+    sandbox: bool = (
+        True  # every submission in its own bubblewrap sandbox (workbook.isolation.sandbox); False: --no-sandbox
+    )
     limits: Limits = field(default_factory=Limits)
 
     def lab_limit(self, plan: list[PlannedCheck]) -> float:

@@ -35,8 +35,8 @@ function name, operator, replaced text and replacement. Records in ``tests/mutat
 full id, or, when the line moved (an unrelated edit above it), by everything but the line if that is unique.
 
 **Grading a mutant.** The lab is copied into a scratch target laid out like ``labs/`` with the one file
-mutated, and graded through ``--target`` exactly as ``grade`` does (:mod:`workbook.lab_process`: a signed result
-channel, stall watch, one process per run, forked from a :mod:`workbook.fork_server` that has pytest and the
+mutated, and graded through ``--target`` exactly as ``grade`` does (:mod:`workbook.isolation.lab_process`: a signed result
+channel, stall watch, one process per run, forked from a :mod:`workbook.isolation.fork_server` that has pytest and the
 libraries imported). First only the checks of the mutant's task run (selected by node id from a collection-only
 plan); a mutant they do not kill is graded again with the lab's other checks, as the checks of a later task may
 catch it. A mutant is **killed** when any check reports anything but ``pass`` (fail, timeout, no result…).
@@ -559,8 +559,8 @@ class Runner:
     """Grades lab copies through ``--target`` with lab_process, forked from one warm fork server."""
 
     def __init__(self, fork: bool = True) -> None:
-        from workbook import lab_process
-        from workbook.fork_server import ForkServer, ForkServerError
+        from workbook.isolation import lab_process
+        from workbook.isolation.fork_server import ForkServer, ForkServerError
 
         self.lp = lab_process
         self.keeper = lab_process.ProcessKeeper()
@@ -634,7 +634,7 @@ def run_lab(
     fork: bool = True,
     progress=lambda line: None,
 ) -> LabReport:
-    from workbook import lab_process
+    from workbook.isolation import lab_process
 
     started = time.perf_counter()
     mutants = [m for m in lab_mutants(lab) if tasks is None or m.task in tasks]

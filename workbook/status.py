@@ -21,9 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workbook import catalog, lab_process, local_state, results
+from workbook import catalog, local_state, results
 from workbook.digests import folders_digest
-from workbook.lab_process import LabRun
+from workbook.isolation import lab_process
+from workbook.isolation.lab_process import LabRun
 from workbook.paths import CHECKS, ROOT
 from workbook.results import Status
 from workbook.target import TargetError, describe, resolve_target

@@ -131,7 +131,7 @@ def no_secret_output(capfd):
     record, responses the check adds with ``client_saw``): the password or the JWT secret found anywhere
     fails the check. Under uvicorn or in a container stdout and stderr are the log."""
     from checks.lab10.common import JWT_SECRET, PASSWORD
-    from workbook.output_watch import guard_check
+    from workbook.isolation.output_watch import guard_check
 
     yield from guard_check(
         capfd,

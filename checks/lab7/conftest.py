@@ -128,6 +128,6 @@ SECRETS = {"the API key": API_KEY, "a wrong key (often a typo of the right one)"
 def no_secret_output(capfd):
     """Watch every output stream for the whole check (stdout, stderr at the fd level too, every logging
     record, and responses the check adds with ``client_saw``); a key found anywhere fails the check."""
-    from workbook.output_watch import guard_check
+    from workbook.isolation.output_watch import guard_check
 
     yield from guard_check(capfd, SECRETS)

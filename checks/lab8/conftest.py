@@ -82,6 +82,6 @@ def model_calls(monkeypatch):
 def no_secret_output(capfd):
     """Watch every output stream for the whole check (stdout, stderr at the fd level too, every logging
     record, responses the check adds with ``client_saw``): the API key found anywhere fails the check."""
-    from workbook.output_watch import guard_check
+    from workbook.isolation.output_watch import guard_check
 
     yield from guard_check(capfd, {"the API key": API_KEY})

@@ -7,10 +7,10 @@ and process group, the given working folder, environment, ``sys.path`` and stand
 descriptors it is handed. Nothing of the workbook is imported here, so each child imports the grading kit's own
 copy, as a fresh interpreter would. A child cannot reach the server: it holds no descriptor to it.
 
-Run as a script (``python workbook/fork_server.py``), never imported by the child, so ``workbook`` stays out of
+Run as a script (``python workbook/isolation/fork_server.py``), never imported by the child, so ``workbook`` stays out of
 ``sys.modules``. The protocol is on one Unix socket: the client sends a JSON request with the descriptors attached
 (SCM_RIGHTS); the server answers ``{"id", "pid"}`` when the child exists and ``{"id", "exit"}`` when it ended.
-:class:`ForkServer` is the client side, used by :mod:`workbook.lab_process`.
+:class:`ForkServer` is the client side, used by :mod:`workbook.isolation.lab_process`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for the annotations only: run as a script, this module imports nothing of the workbook
-    from workbook.sandbox import Limits
+    from workbook.isolation.sandbox import Limits
 
 # Heavy and common to every lab's checks. Not the workbook (each child imports the kit's copy), and not pytest's
 # plugins (pytest rewrites their asserts when it loads them, which it cannot do to a module already imported).
@@ -295,7 +295,7 @@ class ForkedProcess:
 
 class ForkServer:
     """The client side. With ``sandbox=(work, kit, limits)`` the server runs inside a bubblewrap sandbox
-    (:mod:`workbook.sandbox`) whose writable folder is ``work``, started from the kit's own copy of this script."""
+    (:mod:`workbook.isolation.sandbox`) whose writable folder is ``work``, started from the kit's own copy of this script."""
 
     def __init__(self, sandbox: tuple[Path, Path, Limits] | None = None) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -313,14 +313,14 @@ class ForkServer:
                     cwd="/",
                 )
             else:
-                from workbook import sandbox as os_sandbox
+                from workbook.isolation import sandbox as os_sandbox
 
                 work, kit, limits = sandbox
                 python, _ = os_sandbox.python_paths()
                 limit_spec = ",".join(f"{name}={value}" for name, value in os_sandbox.rlimits(limits))
                 inner = [
                     python,
-                    str(kit / "workbook" / "fork_server.py"),
+                    str(kit / "workbook" / "isolation" / "fork_server.py"),
                     str(child.fileno()),
                     "--sandboxed",
                     f"--limits:{limit_spec}",
@@ -435,7 +435,7 @@ class ForkServer:
 
 
 if __name__ == "__main__":
-    del sys.path[0]  # this script's folder, workbook/: its modules must not shadow anything a library imports
+    del sys.path[0]  # this script's folder, workbook/isolation/: its modules must not shadow anything a library imports
     options = dict(arg.split(":", 1) for arg in sys.argv[2:] if ":" in arg)
     if "--limits" in options:
         _set_limits(options["--limits"])  # before anything is imported: the lab runs inherit them

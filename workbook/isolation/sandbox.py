@@ -1,25 +1,10 @@
 """The operating-system sandbox ``grade`` runs every submission in: bubblewrap (``bwrap``), no root needed.
 
-One sandbox per submission (:class:`Sandbox`): a fork server (:mod:`workbook.fork_server`) started inside it, and
-each of the submission's lab runs forked from that server, one after the other. Inside, the sandbox sees:
-
-* the system (``/usr``, what programs read in ``/etc`` — not ``shadow`` or keys — and the usual links), the Python
-  installation and the virtual environment,
-  read-only — nothing else of the machine: no home folders, no class folder, no ``solutions/`` beyond what the kit
-  holds, no instructor's repository, no other submission;
-* the submission's own folder (``WORK``), writable, holding a fresh copy of the kit mounted **read-only** on top
-  (``WORK/kit``) and one sub-folder per lab run (its copy of the lab, its home and temporary folder);
-* its own PID, network (loopback only), IPC, UTS and user namespaces; a new session; no capabilities; a scrubbed
-  environment. It dies with the grader (``--die-with-parent``), and every process in it dies when it is closed
-  or when the fork server ends (the sandbox's PID 1 exits and the kernel kills the namespace);
-* resource limits that the fork server sets on itself before it imports anything, inherited by every lab run
-  and whatever a run starts: address space, open files, file size, core files, CPU time (and processes when the
-  grader is not root); processes and memory of the whole sandbox also through a cgroup when the machine lets the
-  grader make one (the sandbox joins it before any lab run starts; as root, ``RLIMIT_NPROC`` does not apply).
-
-Between two lab runs the fork server kills every other process in the sandbox (``kill(-1, SIGKILL)`` inside the
-PID namespace), so nothing one lab run left behind sees the next. Results travel through the signed channel: an
-unnamed file the grader opened outside and handed in, read outside once the run has ended.
+One sandbox per submission (:class:`Sandbox`): a fork server (:mod:`workbook.isolation.fork_server`) started inside
+it, and each of the submission's lab runs forked from that server, one after the other. What the sandbox sees
+(the system and the venv read-only, a read-only kit, one writable folder), its namespaces, its resource limits, how
+runs are kept apart and what it does not cover: the threat model, ``docs/grading-threat-model.md`` ("The sandbox"
+and the sections after it). Change the two together.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The result channel: how a pytest process running checks tells the process that started it what happened.
 
-Used by :mod:`workbook.lab_process` (and so by ``grade``, ``status`` and ``watch``), never by a student's own
+Used by :mod:`workbook.isolation.lab_process` (and so by ``grade``, ``status`` and ``watch``), never by a student's own
 ``pytest checks/labN``. The parent opens two file descriptors before pytest starts and names them in the
 environment variable ``WORKBOOK_RESULT_CHANNEL`` as ``"RESULT_FD:KEY_FD"``:
 

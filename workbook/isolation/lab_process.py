@@ -1,14 +1,14 @@
 """Run one lab's checks in a pytest process of its own, with a wall-clock limit, and read back what happened.
 
 ``grade``, ``status`` and ``watch`` all run checks this way. The results do not come from the process's output
-or exit code (anything running in it can print or exit) but from :mod:`workbook.result_channel`: signed
+or exit code (anything running in it can print or exit) but from :mod:`workbook.isolation.result_channel`: signed
 records in an unnamed file that the process inherits. A check the process never reported on — it crashed,
 called ``os._exit``, or ran out of time — counts as failed, with a message saying why.
 
 One process per lab: a lab whose code hangs, exits or tampers with pytest cannot touch another lab's results.
 While it runs, the channel is watched: a check still running long after its own timeout (the code blocks, or
 ignores pytest-timeout's signal) stops the run there, so a hang costs seconds, not the whole wall-clock limit.
-``grade`` passes a :class:`~workbook.fork_server.ForkServer`, so each run is forked from a Python that has
+``grade`` passes a :class:`~workbook.isolation.fork_server.ForkServer`, so each run is forked from a Python that has
 already imported pytest and the libraries, instead of starting one.
 """
 
@@ -27,8 +27,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbook import catalog, result_channel, results
-from workbook.fork_server import ForkServer, ForkServerError
+from workbook import catalog, results
+from workbook.isolation import result_channel
+from workbook.isolation.fork_server import ForkServer, ForkServerError
 from workbook.paths import ROOT
 from workbook.results import CheckResult, Status
 
@@ -218,7 +219,7 @@ def pytest_command(
         "-p",
         "no:cacheprovider",
         "-p",
-        "workbook.result_channel",
+        "workbook.isolation.result_channel",
         "--target",
         str(target),
         "--basetemp",
@@ -572,12 +573,12 @@ def run_lab(
     ``plan`` is the list of checks to expect, known from a trusted collection; without it the run's own
     plan is used (fine for a student's own code, not for grading). ``isolated`` gives the process a
     throwaway home and temporary folder (inside ``scratch_root`` when given). ``sandboxed``: ``fork_server`` runs
-    in a sandbox (:mod:`workbook.sandbox`) that can see ``kit``, ``target`` and ``scratch_root``; the run gets a
+    in a sandbox (:mod:`workbook.isolation.sandbox`) that can see ``kit``, ``target`` and ``scratch_root``; the run gets a
     scrubbed environment, nothing of the caller's.
     """
     scratch = Path(tempfile.mkdtemp(prefix=f"workbook-{lab}-", dir=scratch_root))
     if sandboxed:
-        from workbook.sandbox import scrubbed_environment
+        from workbook.isolation.sandbox import scrubbed_environment
 
         env = scrubbed_environment(kit, scratch)
     else:
