@@ -2,7 +2,7 @@
 
 * Every ``assert`` in ``checks/`` carries a message (a bare ``assert x == y`` would reach the student as
   pytest's re-evaluation of the expression).
-* ``pytest.raises`` in ``checks/`` goes through ``workbook.checking.raises``, which names the call and the
+* ``pytest.raises`` in ``checks/`` goes through ``workbook.checkkit.checking.raises``, which names the call and the
   input the check tried instead of a bare "DID NOT RAISE".
 * Every identifier in a backticked span of a ``lab.toml`` hint exists in the solution files that hold the
   task's ``# Task N.K`` functions, or in the lab's notebook (a hint that says ``uuid4`` while the solution
@@ -48,7 +48,8 @@ def test_checks_say_which_call_did_not_raise(path):
         if isinstance(node, ast.Call) and ast.unparse(node.func) == "pytest.raises"
     ]
     assert not bare, (
-        "use workbook.checking.raises(Error, 'the call and its input') instead of pytest.raises:\n" + "\n".join(bare)
+        "use workbook.checkkit.checking.raises(Error, 'the call and its input') instead of pytest.raises:\n"
+        + "\n".join(bare)
     )
 
 

@@ -45,7 +45,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from labkit.models import write_reference_models
-from workbook.clients import sync_client
+from workbook.checkkit.clients import sync_client
 from workbook.paths import SOLUTIONS
 from workbook.target import activate
 

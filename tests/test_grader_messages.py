@@ -86,7 +86,7 @@ def test_did_not_raise_names_the_call_the_check_made():
 
 
 def test_checking_raises_says_what_was_tried():
-    from workbook.checking import raises
+    from workbook.checkkit.checking import raises
 
     with pytest.raises(pytest.fail.Exception) as caught:
         with raises(ValueError, "MemoryCache(maxsize=0)"):

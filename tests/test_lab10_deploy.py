@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from workbook import dockerfile
+from workbook.checkkit import dockerfile
 from workbook.paths import ROOT, SOLUTIONS
 
 DEPLOY = ROOT / "deploy"

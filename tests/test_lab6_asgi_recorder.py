@@ -1,4 +1,4 @@
-"""workbook.asgi_recorder, the harness of the lab 6 and 7 checks: it must build the scope a server builds
+"""workbook.checkkit.asgi_recorder, the harness of the lab 6 and 7 checks: it must build the scope a server builds
 and see what TestClient cannot — a response complete before the app's background work has finished."""
 
 import asyncio
@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from fastapi import BackgroundTasks, FastAPI, Request
 
-from workbook.asgi_recorder import http_scope, recording
+from workbook.checkkit.asgi_recorder import http_scope, recording
 
 DELAY = 0.3
 

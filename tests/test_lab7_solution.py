@@ -5,7 +5,7 @@ import pytest
 
 from labkit.docs import ASSETS_URL
 from labkit.models import write_reference_models
-from workbook.clients import sync_client
+from workbook.checkkit.clients import sync_client
 from workbook.paths import SOLUTIONS
 from workbook.target import activate
 

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from labkit.models import write_reference_models
-from workbook.clients import sync_client
+from workbook.checkkit.clients import sync_client
 from workbook.paths import ROOT, SOLUTIONS
 from workbook.target import activate
 

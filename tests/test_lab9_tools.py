@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from workbook import loadtest
-from workbook.loadtest import LoadTestRefused, check_bounds, check_target, percentile, run_load
+from workbook.checkkit import loadtest
+from workbook.checkkit.loadtest import LoadTestRefused, check_bounds, check_target, percentile, run_load
+from workbook.checkkit.server import ServerError, free_port, serve, start
 from workbook.paths import ROOT
-from workbook.server import ServerError, free_port, serve, start
 
 
 def fixed_server_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "workbook.loadtest", "serve-fixed", str(port)]
+    return [sys.executable, "-m", "workbook.checkkit.loadtest", "serve-fixed", str(port)]
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_python_generator_counts_error_statuses(tmp_path):
         "@app.get('/health')\nasync def health():\n    return {'status': 'ok'}\n"
         "@app.get('/teapot')\nasync def teapot():\n    return Response(status_code=418)\n"
     )
-    from workbook.server import uvicorn_command
+    from workbook.checkkit.server import uvicorn_command
 
     with serve(lambda port: uvicorn_command("teapot:app", port, app_dir=tmp_path)) as server:
         result = run_load(f"{server.url}/teapot", concurrency=2, seconds=0.3, max_requests=50, warmup=0, tool="python")

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from labkit.validation_errors import install_safe_validation_handler, json_safe
-from workbook.clients import sync_client
+from workbook.checkkit.clients import sync_client
 
 
 class Reading(BaseModel):

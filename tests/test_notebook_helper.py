@@ -1,4 +1,4 @@
-"""workbook.notebook: what a try-it cell shows for an unfinished task, and for an error in the student's code."""
+"""workbook.checkkit.notebook: what a try-it cell shows for an unfinished task, and for an error in the student's code."""
 
 import asyncio
 import sys
@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi import FastAPI
 
-from workbook import notebook
-from workbook.clients import sync_client
-from workbook.notebook import report_server_log, your_code
+from workbook.checkkit import notebook
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.notebook import report_server_log, your_code
 from workbook.paths import LABS
 from workbook.target import activate, is_lab_module
 

@@ -8,7 +8,7 @@ starters; it is stored clean and has the sections the task catalog sends student
   must hold on a busy 2-core machine.
 * Against the **starters** (what a student meets on day one): Run All reaches the end with no error
   output, and every unfinished exercise a try-it cell calls prints one "Task N.K — … is not done yet" line
-  (``workbook.notebook.your_code``) instead of a traceback.
+  (``workbook.checkkit.notebook.your_code``) instead of a traceback.
 
 Each notebook's last cell runs the lab's checks; here it only collects them (``--collect-only``): running
 them is what tests/test_checks_are_real.py does, on both targets.

@@ -3,7 +3,7 @@
 uvicorn times out neither slow headers nor a slow body (it starts no timer when a connection opens and
 cancels its keep-alive timer as soon as a byte arrives), so the solution apps bound the time to receive a
 whole body themselves: ``labkit.validation_errors.BodyLimitMiddleware``, ``BODY_TIMEOUT_SECONDS``.
-Each case runs a real server (``workbook.server``) and talks to it over a raw socket: headers and part of a
+Each case runs a real server (``workbook.checkkit.server``) and talks to it over a raw socket: headers and part of a
 body, then silence. Meanwhile another client must be served at once: a stalled body holds no worker.
 """
 
@@ -17,7 +17,7 @@ import httpx2
 import pytest
 
 from labkit.models import write_reference_models
-from workbook.server import HOST, serve, uvicorn_command
+from workbook.checkkit.server import HOST, serve, uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY_TIMEOUT = 1.5  # seconds, set through BODY_TIMEOUT_SECONDS for the server

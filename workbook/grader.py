@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from workbook import catalog, results
-from workbook.clients import async_client as start_async_client
-from workbook.clients import sync_client as start_sync_client
+from workbook.checkkit.clients import async_client as start_async_client
+from workbook.checkkit.clients import sync_client as start_sync_client
+from workbook.checkkit.student import StudentImportError, as_missing_name, exception_chain, show_path
 from workbook.paths import CHECKS
 from workbook.results import INFO, CheckResult, Status
-from workbook.student import StudentImportError, as_missing_name, exception_chain, show_path
 from workbook.target import ENV_VAR, TargetError, activate, describe, resolve_target
 
 NOT_RUN, BY_INSTRUCTOR = Status.NOT_RUN, Status.BY_INSTRUCTOR

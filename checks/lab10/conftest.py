@@ -21,8 +21,8 @@ from checks.lab10.common import (
     FakeClock,
 )
 from labkit.models import write_reference_models
-from workbook.model_calls import count_pipeline_calls
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.model_calls import count_pipeline_calls
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 
 from labkit.docs import serve_docs_offline
 from labkit.models import write_reference_models
-from workbook.constant_time import record_compare_digest
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.constant_time import record_compare_digest
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 API_KEY = "s3cret-Key_for-the-checks-0123456789"
 WRONG_KEY = "s3cret-Key_for-the-checks-0123456788"  # one character off: a typo of the real key

@@ -2,10 +2,10 @@ import pytest
 
 from labkit.models import write_reference_models
 from labkit.registry import ModelEntry
-from workbook.clients import async_client as start_async_client
-from workbook.clients import sync_client
-from workbook.model_calls import count_pipeline_calls
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.clients import async_client as start_async_client
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.model_calls import count_pipeline_calls
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 CACHE_SIZE = 4  # small, so the checks' inputs evict each other
 API_KEY = "lab8-checks-key-0123456789abcdef"

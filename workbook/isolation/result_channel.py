@@ -73,7 +73,7 @@ WATCHED_MODULES = (
     "json",
     "os",
     "workbook.grader",
-    "workbook.student",
+    "workbook.checkkit.student",
     __name__,
 )
 WATCHED_HOOKS = (

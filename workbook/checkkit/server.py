@@ -2,7 +2,7 @@
 
 The one way the workbook (checks, notebooks, the benchmark) runs a real server::
 
-    from workbook.server import serve, uvicorn_command
+    from workbook.checkkit.server import serve, uvicorn_command
 
     with serve(lambda port: uvicorn_command("lab9.app:app", port, app_dir="labs")) as server:
         httpx2.get(f"{server.url}/health")

@@ -2,7 +2,7 @@
 
 ::
 
-    from workbook.loadtest import run_load
+    from workbook.checkkit.loadtest import run_load
 
     result = run_load("http://127.0.0.1:8000/predict/logistic_regression", method="POST",
                       json={"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
@@ -463,7 +463,7 @@ class _FixedResponder(asyncio.Protocol):
 
 
 def serve_fixed_response(port: int) -> None:
-    """Serve :data:`FIXED_RESPONSE` on 127.0.0.1:``port`` until SIGTERM (``python -m workbook.loadtest``)."""
+    """Serve :data:`FIXED_RESPONSE` on 127.0.0.1:``port`` until SIGTERM (``python -m workbook.checkkit.loadtest``)."""
     import signal
 
     loop = _new_loop()
@@ -484,10 +484,10 @@ def generator_ceiling(tool: str = "auto", concurrency: int = 32, seconds: float 
     """
     import sys
 
-    from workbook.server import serve
+    from workbook.checkkit.server import serve
 
     with serve(
-        lambda port: [sys.executable, "-m", "workbook.loadtest", "serve-fixed", str(port)],
+        lambda port: [sys.executable, "-m", "workbook.checkkit.loadtest", "serve-fixed", str(port)],
         ready_path="/health",
         startup_timeout=30,
     ) as server:
@@ -500,5 +500,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve-fixed":
         serve_fixed_response(int(sys.argv[2]))
     else:
-        print("usage: python -m workbook.loadtest serve-fixed PORT", file=sys.stderr)
+        print("usage: python -m workbook.checkkit.loadtest serve-fixed PORT", file=sys.stderr)
         sys.exit(2)

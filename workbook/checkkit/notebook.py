@@ -2,7 +2,7 @@
 
 A try-it cell wraps the calls into the student's code::
 
-    from workbook.notebook import your_code
+    from workbook.checkkit.notebook import your_code
 
     with your_code():
         print(await runners.run_sequentially([0.5, 0.2, 0.3]))
@@ -27,8 +27,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from workbook import catalog
+from workbook.checkkit.student import exception_chain
 from workbook.paths import ROOT
-from workbook.student import exception_chain
 from workbook.target import LabFinder
 
 STARTER = re.compile(r"^Task (\d+\.\d+)\b")

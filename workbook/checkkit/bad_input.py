@@ -1,10 +1,10 @@
 """No input gives a 500: a fixed set of hostile requests for every operation of an app's own OpenAPI document.
 
 A lesson of lab 5 that every later service is graded on too (like "the model never runs on the event
-loop", ``workbook.model_calls``, and "no secret reaches any output stream", ``workbook.isolation.output_watch``).
+loop", ``workbook.checkkit.model_calls``, and "no secret reaches any output stream", ``workbook.isolation.output_watch``).
 Used by checks only::
 
-    from workbook.bad_input import requests_that_break, describe
+    from workbook.checkkit.bad_input import requests_that_break, describe
 
     broken = requests_that_break(client, headers={"X-API-Key": key})
     assert not broken, describe(broken)
@@ -15,7 +15,7 @@ deterministic list: each body field given a string, ``true``, ``null``, a list, 
 an empty body, a non-JSON body, a non-UTF-8 body, wrong top-level JSON types, JSON nested 5,000 deep, an
 extra field, a wrong or missing ``Content-Type``; path parameters that are unknown, too long, not UTF-8
 or try to climb out of the path; query parameters missing, not numbers, non-finite or huge.
-:func:`requests_that_break` sends them through a client of the app (``workbook.clients.sync_client`` or the
+:func:`requests_that_break` sends them through a client of the app (``workbook.checkkit.clients.sync_client`` or the
 grader's ``client`` fixture, whose lifespan has run) and returns those answered with a status >= 500 or
 that raised. A starter's ``NotImplementedError`` is never swallowed: it goes up to the grader ("not
 started").
