@@ -3,7 +3,8 @@
 import shutil
 
 from tests.runner import run_checks
-from workbook import grader, results
+from workbook import results
+from workbook.grader import plugin as grader
 from workbook.paths import CHECKS, SOLUTIONS
 from workbook.results import GRADER_STATUSES, SCHEMA_VERSION
 
@@ -191,7 +192,7 @@ def test_only_a_check_can_hand_its_task_to_the_instructor(tmp_path):
     runners.write_text(
         runners.read_text().replace(
             "    await asyncio.sleep(delay)\n    return name",
-            "    from workbook.grader import GradedByInstructor\n    raise GradedByInstructor('ask my teacher')",
+            "    from workbook.grader.plugin import GradedByInstructor\n    raise GradedByInstructor('ask my teacher')",
         )
     )
     run = run_checks("checks/lab1", target=target, extra=("-k", "returns_its_name"))

@@ -9,7 +9,7 @@ import linecache
 
 import pytest
 
-from workbook.grader import CHECKS, classify
+from workbook.grader.plugin import CHECKS, classify
 
 
 def raise_from(filename: str, source: str, **names):
@@ -101,7 +101,7 @@ def test_an_exception_group_around_not_implemented_is_not_started():
 
 
 def test_a_check_that_goes_through_earlier_tasks_names_them():
-    from workbook.grader import _explain
+    from workbook.grader.plugin import _explain
 
     message = _explain("fail", "3 of 64 requests got another request's answer.", None, None, ("9.4", "9.5"))
     assert "This check goes through Task 9.4 (" in message and "and Task 9.5 (" in message, message
@@ -126,7 +126,7 @@ def test_your_code_raised_names_the_task_whose_function_raised():
 
 
 def test_the_task_function_is_found_without_ast_too():
-    from workbook.grader import _task_function_by_indent
+    from workbook.grader.plugin import _task_function_by_indent
 
     lines = [
         "class MicroBatcher:\n",

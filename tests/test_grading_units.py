@@ -176,7 +176,7 @@ def test_student_names_become_distinct_safe_file_names():
 def test_the_kit_has_the_checks_but_no_code_under_test(tmp_path):
     kit = grading.Kit.read()
     names = set(kit.files)
-    assert "checks/lab1/test_asyncio.py" in names and "workbook/grader.py" in names and "pyproject.toml" in names
+    assert "checks/lab1/test_asyncio.py" in names and "workbook/grader/plugin.py" in names and "pyproject.toml" in names
     assert "labkit/registry.py" in names, "the kit (what a sandboxed run sees) must hold labkit/, which labs import"
     assert not any(name.startswith(("solutions/", "labs/", "tests/", ".git/", ".venv/")) for name in names)
     kit.write(tmp_path)
@@ -239,7 +239,7 @@ def test_grade_help_explains_the_threat_model():
 def test_the_stall_watch_looks_before_the_grader_gives_up():
     # Otherwise a check with a long timeout (30 s) is ended by the grader's own last resort first, and the
     # note says only that the process ended early.
-    from workbook.grader import TIMEOUT_LAST_RESORT
+    from workbook.grader.plugin import TIMEOUT_LAST_RESORT
 
     for timeout in (1.0, 10.0, 30.0, 60.0, 300.0):
         assert timeout < lab_process.stall_limit(timeout) <= timeout + TIMEOUT_LAST_RESORT - 10, timeout

@@ -170,4 +170,4 @@ def test_the_image_takes_labkit_and_not_the_tooling():
         f"the image should not copy the workbook/ tooling: {sorted(sources)}"
     )
     assert sent_to_the_build("labkit/registry.py", dockerignore_patterns())
-    assert not sent_to_the_build("workbook/grader.py", dockerignore_patterns())
+    assert not sent_to_the_build("workbook/grader/plugin.py", dockerignore_patterns())

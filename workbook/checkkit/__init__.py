@@ -12,5 +12,5 @@
 * :mod:`~workbook.checkkit.dockerfile` — read a Dockerfile's rules without a Docker engine;
 * :mod:`~workbook.checkkit.notebook` — ``your_code()``: an unfinished task prints one line in a notebook.
 
-Lab code (``labs/``, ``solutions/``) never imports these; the grader plugin (:mod:`workbook.grader`) does.
+Lab code (``labs/``, ``solutions/``) never imports these; the grader plugin (:mod:`workbook.grader.plugin`) does.
 """

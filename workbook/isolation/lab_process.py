@@ -38,7 +38,7 @@ POLL = 0.5  # seconds between two looks at a running process's channel
 # A check still running this long after its own timeout (factor × timeout + grace) was not stopped by
 # pytest-timeout — the code blocks or ignores the signal — and will not finish: the run is stopped there.
 STALL_FACTOR, STALL_GRACE = 2.0, 10.0
-# The grader ends a run itself when a check is still running 30 s past its timeout (workbook.grader's
+# The grader ends a run itself when a check is still running 30 s past its timeout (workbook.grader.plugin's
 # TIMEOUT_LAST_RESORT): look before that, so that the note names the check instead of "the process ended early".
 STALL_BEFORE_LAST_RESORT = 20.0
 

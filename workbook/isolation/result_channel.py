@@ -72,7 +72,7 @@ WATCHED_MODULES = (
     "hmac",
     "json",
     "os",
-    "workbook.grader",
+    "workbook.grader.plugin",
     "workbook.checkkit.student",
     __name__,
 )
@@ -534,7 +534,7 @@ class ResultChannelPlugin:
 
     def _grader_says(self, nodeid: str) -> tuple[str | None, str, float]:
         """The grader's status word and message for a check (None when it recorded nothing)."""
-        grader = sys.modules.get("workbook.grader")
+        grader = sys.modules.get("workbook.grader.plugin")
         assert self.config is not None  # set by pytest_configure, before any check runs
         state = self.config.stash.get(grader.STATE, None) if grader else None
         result = state.results.get(nodeid) if state else None
