@@ -2,7 +2,7 @@
 #   make lab    install (first time only) and open the workbook in JupyterLab
 #   make test   install (first time only) and run the project's own test suite
 # and make grade grades every lab in labs/ (the checks, with the score table).
-# A student's copy (python -m workbook build --student) gets workbook/handout/Makefile instead: lab, grade, test = grade.
+# A student's copy (python -m workbook build --student) gets workbook/builders/handout/Makefile instead: lab, grade, test = grade.
 # Installing means: a virtual environment in .venv with the pinned requirements.txt and this repo.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

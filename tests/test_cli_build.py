@@ -14,7 +14,8 @@ import tomllib
 import pytest
 
 from tests.runner import lab_points
-from workbook import catalog, starters
+from workbook import catalog
+from workbook.builders import starters
 from workbook.paths import ROOT, SOLUTIONS
 
 
@@ -103,7 +104,7 @@ def test_the_copy_has_a_students_readme(copy):
         "<!--",
     ):
         assert word not in lowered, f"the student README mentions {word!r}: it is for the instructor's copy"
-    assert not (copy / "workbook" / "handout").exists(), "the handout templates were copied into the copy"
+    assert not (copy / "workbook" / "builders" / "handout").exists(), "the handout templates were copied into the copy"
 
 
 def test_the_copy_has_a_students_makefile(copy):
@@ -126,7 +127,7 @@ def test_the_copy_has_a_students_makefile(copy):
     shared = set(instructors) - {"rule test", "rule .PHONY", "rule check", "rule lint"}
     assert shared <= set(mine), f"the student Makefile lacks {sorted(shared - set(mine))}"
     differ = [name for name in sorted(shared) if mine[name] != instructors[name]]
-    assert not differ, f"workbook/handout/Makefile and Makefile differ in {differ}: keep them the same"
+    assert not differ, f"workbook/builders/handout/Makefile and Makefile differ in {differ}: keep them the same"
 
 
 def test_task_10_6_is_graded_by_the_instructor_in_the_copy(copy, tmp_path):
@@ -206,7 +207,7 @@ def test_build_refuses_to_overwrite(copy):
 
 
 def test_a_solution_copied_anywhere_in_the_handout_is_reported(tmp_path):
-    from workbook.student_build import solution_copies
+    from workbook.builders.student_copy import solution_copies
 
     solutions = tmp_path / "solutions"
     shutil.copytree(SOLUTIONS / "lab1", solutions / "lab1", ignore=shutil.ignore_patterns("__pycache__"))

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from workbook import reset, starters
+from workbook import reset
+from workbook.builders import starters
 from workbook.paths import ROOT, SOLUTIONS
 
 

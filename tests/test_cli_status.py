@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from tests.runner import lab_points
-from workbook import catalog, starters, status
+from workbook import catalog, status
+from workbook.builders import starters
 from workbook.paths import ROOT, SOLUTIONS
 
 

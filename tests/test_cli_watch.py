@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from workbook import starters, watch
+from workbook import watch
+from workbook.builders import starters
 from workbook.paths import ROOT, SOLUTIONS
 
 

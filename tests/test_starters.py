@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from workbook import starters
+from workbook.builders import starters
 
 
 def test_starters_are_in_sync_with_the_solutions():

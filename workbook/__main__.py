@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from workbook import starters
+from workbook.builders import starters
 
 
 def cmd_build_starters(args: argparse.Namespace) -> int:
@@ -29,7 +29,8 @@ def cmd_build_starters(args: argparse.Namespace) -> int:
 
 def make_parser() -> argparse.ArgumentParser:
     # Each command lives in its own module, with an add_command(commands) that declares its options.
-    from workbook import doctor, grading, hints, mutation, reset, status, student_build, watch
+    from workbook import doctor, grading, hints, mutation, reset, status, watch
+    from workbook.builders import student_copy as student_build
 
     parser = argparse.ArgumentParser(
         prog="python -m workbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

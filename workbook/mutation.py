@@ -3,7 +3,7 @@
 ``python -m workbook mutate lab3 [--task 3.2] [--jobs 2]`` (authors; see CONTRIBUTING.md, "Mutation testing").
 
 **What is mutated.** Only the student-written task functions of ``solutions/labN``: a function whose signature
-ends with ``# Task N.K`` (the starter builder's mark, :data:`workbook.starters.MARK`), and everything inside it
+ends with ``# Task N.K`` (the starter builder's mark, :data:`workbook.builders.starters.MARK`), and everything inside it
 except its docstring and f-strings (messages). A nested function marked with its own task belongs to that task.
 Scaffolding the student is given is never mutated.
 
@@ -71,9 +71,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from workbook import catalog
+from workbook.builders.starters import MARK, SKIP
 from workbook.paths import CHECKS, ROOT, SOLUTIONS
 from workbook.results import Status
-from workbook.starters import MARK, SKIP
 
 VERSION = "1"  # part of every cache key: bump when what a mutant is or how it is judged changes (this module
 # is not in the tooling digest, so that editing the report does not re-grade every lab)

@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbook import catalog, local_state, starters
+from workbook import catalog, local_state
+from workbook.builders import starters
 from workbook.paths import ROOT, SOLUTIONS
 from workbook.target import TargetError, describe
 

@@ -4,13 +4,13 @@ What goes in: everything in the workbook's folder but what is listed below — p
 ``workbook/``, ``labkit/``, ``checks/``, ``notebooks/``, ``data/``, ``deploy/``, ``.jupyter/`` …; ``labs/`` freshly
 generated from the solutions; ``starters/``, the same starters once more, untouched, for
 ``python -m workbook reset`` (which generates them from ``solutions/`` in the instructor's copy); and a student's
-README and Makefile from ``workbook/handout/`` instead of the instructor's: set-up, the labs (the table is the
+README and Makefile from ``workbook/builders/handout/`` instead of the instructor's: set-up, the labs (the table is the
 instructor README's ``## Labs``), self-grading with ``make grade`` and getting unstuck; ``make lab``, ``make grade``
 and ``make test`` as another name for ``make grade``.
 
 What stays out, and why: ``solutions/``; ``tests/`` and ``.ci/`` (the project's own suite grades the solutions,
 so it cannot run without them); ``CONTRIBUTING.md`` (for authors); ``models/`` (trained by the notebooks),
-``.workbook/``, ``.git``, ``.venv``, build output and caches; ``workbook/handout/`` (already used).
+``.workbook/``, ``.git``, ``.venv``, build output and caches; ``workbook/builders/handout/`` (already used).
 In the copy, ``pytest`` with no arguments grades every lab, since there is no ``tests/``; Task 10.6, whose checks
 need the reference service, shows "graded by your instructor" and is left out of the student's max.
 """
@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from workbook import starters
+from workbook.builders import starters
 from workbook.paths import CACHE_DIRS, ROOT
 
 LEFT_OUT = {
@@ -58,7 +58,7 @@ NEEDED = (
 IGNORED = shutil.ignore_patterns(*CACHE_DIRS, "*.pyc", "*.egg-info", ".DS_Store")
 TESTPATHS = 'testpaths = ["tests"]'
 STUDENT_TESTPATHS = 'testpaths = ["checks"]  # a student copy has no tests/: `pytest` grades every lab'
-HANDOUT = Path("workbook", "handout")  # the student's README.md and Makefile, in the workbook's folder
+HANDOUT = Path("workbook", "builders", "handout")  # the student's README.md and Makefile, in the workbook's folder
 LABS_TABLE = "<!-- labs table -->"
 STARTERS_README = """\
 # Untouched starters
