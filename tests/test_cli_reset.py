@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from workbook import reset
 from workbook.builders import starters
+from workbook.cli import reset
 from workbook.paths import ROOT, SOLUTIONS
 
 

@@ -12,8 +12,9 @@ import sys
 import pytest
 
 from tests.runner import lab_points
-from workbook import catalog, status
+from workbook import catalog
 from workbook.builders import starters
+from workbook.cli import status
 from workbook.paths import ROOT, SOLUTIONS
 
 

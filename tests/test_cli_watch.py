@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from workbook import watch
 from workbook.builders import starters
+from workbook.cli import watch
 from workbook.paths import ROOT, SOLUTIONS
 
 

@@ -13,7 +13,8 @@ import zipfile
 
 import pytest
 
-from workbook import grading
+from workbook.classgrading import intake, reports
+from workbook.classgrading.kit import Kit, instructor_listing, listing_changes
 from workbook.isolation import lab_process, result_channel
 from workbook.isolation.lab_process import PlannedCheck, RawRun
 from workbook.paths import LABS, ROOT
@@ -145,7 +146,7 @@ def test_folders_nested_folders_and_zips_are_read(tmp_path):
         archive.writestr(link, "/etc")
     (tmp_path / "cal.zip").write_bytes(buffer.getvalue())
     (tmp_path / ".hidden").mkdir()
-    found = {s.name: s for s in grading.find_submissions(tmp_path)}
+    found = {s.name: s for s in intake.find_submissions(tmp_path)}
     assert sorted(found) == ["ann", "ben", "cal"]
     assert found["ann"].labs == {"lab1": {"runners.py": b"x = 1\n"}}
     assert found["ben"].labs == {"lab2": {"app.py": b"x = 1\n"}}
@@ -156,8 +157,8 @@ def test_folders_nested_folders_and_zips_are_read(tmp_path):
 def test_symlinks_and_huge_files_are_not_graded(tmp_path):
     write(tmp_path / "dan" / "lab2" / "app.py")
     (tmp_path / "dan" / "lab1").symlink_to(ROOT / "solutions" / "lab1")
-    (tmp_path / "dan" / "lab2" / "big.bin").write_bytes(b"0" * (grading.MAX_FILE_BYTES + 1))
-    (submission,) = grading.find_submissions(tmp_path)
+    (tmp_path / "dan" / "lab2" / "big.bin").write_bytes(b"0" * (intake.MAX_FILE_BYTES + 1))
+    (submission,) = intake.find_submissions(tmp_path)
     assert list(submission.labs) == ["lab2"] and list(submission.labs["lab2"]) == ["app.py"]
     assert any("lab1: a symbolic link" in note for note in submission.notes)
     assert any("big.bin: larger than" in note for note in submission.notes)
@@ -165,16 +166,16 @@ def test_symlinks_and_huge_files_are_not_graded(tmp_path):
 
 def test_student_names_become_distinct_safe_file_names():
     taken: set[str] = set()
-    assert grading._safe_slug("Zoë O'Neil", taken) == "Zo_O_Neil"
-    assert grading._safe_slug("zo_o_neil", taken) == "zo_o_neil-2"
-    assert grading._safe_slug("../..", taken) == "student"
+    assert intake._safe_slug("Zoë O'Neil", taken) == "Zo_O_Neil"
+    assert intake._safe_slug("zo_o_neil", taken) == "zo_o_neil-2"
+    assert intake._safe_slug("../..", taken) == "student"
 
 
 # --- the kit -----------------------------------------------------------------------------------------
 
 
 def test_the_kit_has_the_checks_but_no_code_under_test(tmp_path):
-    kit = grading.Kit.read()
+    kit = Kit.read()
     names = set(kit.files)
     assert "checks/lab1/test_asyncio.py" in names and "workbook/grader/plugin.py" in names and "pyproject.toml" in names
     assert "labkit/registry.py" in names, "the kit (what a sandboxed run sees) must hold labkit/, which labs import"
@@ -188,7 +189,7 @@ def test_the_kit_has_the_checks_but_no_code_under_test(tmp_path):
 
 
 def test_failure_messages_are_grouped_without_their_numbers():
-    key = grading._message_key
+    key = reports._message_key
     assert key("took 0.92 s; expected 0.3\nRead: x") == key("took 1.5 s; expected 0.3")
 
 
@@ -276,7 +277,7 @@ def test_a_lab_whose_checks_use_the_reference_gets_it_in_its_own_runs_only(tmp_p
     write(tmp_path / "checks" / "lab2" / "test_b.py", "from workbook.paths import SOLUTIONS\n")
     write(tmp_path / "solutions" / "lab1" / "a.py", "answer = 1\n")
     write(tmp_path / "solutions" / "lab2" / "b.py", "answer = 2\n")
-    kit = grading.Kit.read(tmp_path, ["lab1", "lab2"])
+    kit = Kit.read(tmp_path, ["lab1", "lab2"])
     assert not any(name.startswith("solutions/") for name in kit.files)
     assert list(kit.references) == ["lab2"] and "solutions/lab2/b.py" in kit.for_lab("lab2")
     kit.write(tmp_path / "run1", "lab1")
@@ -286,7 +287,7 @@ def test_a_lab_whose_checks_use_the_reference_gets_it_in_its_own_runs_only(tmp_p
 
 
 def test_code_that_reaches_for_the_solutions_is_pointed_out():
-    submission = grading.Submission(
+    submission = intake.Submission(
         "eve",
         "eve",
         {
@@ -310,7 +311,7 @@ def test_a_grading_run_cannot_import_the_solutions_by_name(tmp_path):
         "print('SOLUTIONS-IMPORTABLE' if importlib.util.find_spec('solutions') else 'SOLUTIONS-HIDDEN')\n"
     )
     kit = tmp_path / "kit"
-    grading.Kit.read().write(kit)
+    Kit.read().write(kit)
     extra = {"PYTHONPATH": str(ROOT)}  # as the venv's .pth would put the instructor's workbook on the path
     env = {**lab_process.child_environment(kit, tmp_path), **extra}
     env["PYTHONPATH"] = f"{kit}{os.pathsep}{ROOT}"
@@ -336,19 +337,19 @@ def test_intake_marks_unreadable_submissions_and_goes_on(tmp_path):
     big = tmp_path / "big" / "lab1"
     big.mkdir(parents=True)
     for n in range(3):
-        (big / f"f{n}.py").write_bytes(b"x" * (grading.MAX_FILE_BYTES - 1))
+        (big / f"f{n}.py").write_bytes(b"x" * (intake.MAX_FILE_BYTES - 1))
     write(tmp_path / "fine" / "lab1" / "runners.py", "x = 1\n")
-    subs = {s.name: s for s in grading.find_submissions(tmp_path)}
+    subs = {s.name: s for s in intake.find_submissions(tmp_path)}
     assert "not a readable zip" in subs["bad"].unreadable
     assert "both a file and a folder" in subs["clash"].unreadable
     assert "longer than 255 bytes" in subs["long"].unreadable
     assert subs["fine"].unreadable is None and subs["fine"].labs == {"lab1": {"runners.py": b"x = 1\n"}}
-    original = grading.MAX_SUBMISSION_BYTES
+    original = intake.MAX_SUBMISSION_BYTES
     try:
-        grading.MAX_SUBMISSION_BYTES = 2 * grading.MAX_FILE_BYTES
-        assert "over" in grading.find_submissions(tmp_path)[1].unreadable  # big
+        intake.MAX_SUBMISSION_BYTES = 2 * intake.MAX_FILE_BYTES
+        assert "over" in intake.find_submissions(tmp_path)[1].unreadable  # big
     finally:
-        grading.MAX_SUBMISSION_BYTES = original
+        intake.MAX_SUBMISSION_BYTES = original
 
 
 def test_intake_is_linear_in_the_number_of_files(tmp_path):
@@ -361,7 +362,7 @@ def test_intake_is_linear_in_the_number_of_files(tmp_path):
     for n in range(1_500):
         (ok / f"f{n}.py").write_bytes(b"x = 1\n")
     start = time.perf_counter()
-    subs = {s.name: s for s in grading.find_submissions(tmp_path)}
+    subs = {s.name: s for s in intake.find_submissions(tmp_path)}
     assert time.perf_counter() - start < 10
     assert "more than 2000 files" in subs["many"].unreadable
     assert len(subs["ok"].labs["lab1"]) == 1_500 and subs["ok"].size == 1_500 * 6
@@ -373,15 +374,15 @@ def test_two_entries_with_one_name_get_two_keys(tmp_path):
     write(tmp_path / "alice" / "lab1" / "runners.py", "a = 1\n")
     with zipfile.ZipFile(tmp_path / "alice.zip", "w") as archive:
         archive.writestr("lab1/runners.py", "a = 2\n")
-    first, second = grading.find_submissions(tmp_path)
+    first, second = intake.find_submissions(tmp_path)
     assert (first.name, second.name) == ("alice", "alice-2") and first.slug != second.slug
     assert "graded as 'alice-2'" in second.notes[0]
 
 
 def test_cells_a_spreadsheet_would_run_are_neutralised():
     for text in ('=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
-        assert grading.cell(text) == "'" + text
-    assert grading.cell("alice") == "alice"
+        assert reports.cell(text) == "'" + text
+    assert reports.cell("alice") == "alice"
 
 
 def test_the_listing_names_a_new_file_in_the_kit(tmp_path):
@@ -389,12 +390,12 @@ def test_the_listing_names_a_new_file_in_the_kit(tmp_path):
         write(tmp_path / name / "a.py", "x = 1\n")
     write(tmp_path / "pyproject.toml", "")
     write(tmp_path / "solutions" / "lab1" / "a.py", "")
-    before = grading.instructor_listing(tmp_path, site_packages=False)
+    before = instructor_listing(tmp_path, site_packages=False)
     write(tmp_path / "checks" / "conftest.py", "planted\n")
     write(tmp_path / "sitecustomize.py", "planted\n")
     write(tmp_path / "workbook" / "a.py", "x = 2\n")
     write(tmp_path / "solutions" / "lab1" / "a.py", "changed content of a folder outside the kit")
-    changes = grading.listing_changes(before, grading.instructor_listing(tmp_path, site_packages=False))
+    changes = listing_changes(before, instructor_listing(tmp_path, site_packages=False))
     assert changes == ["new: checks/conftest.py", "new: sitecustomize.py", "changed: workbook/a.py"]
 
 
@@ -402,12 +403,12 @@ def test_the_audit_is_silent_on_honest_code_and_names_reaching_in():
     from tests.hostile import HONEST, submission_files
 
     for case in HONEST[:3]:
-        submission = grading.Submission(case.name, case.name)
+        submission = intake.Submission(case.name, case.name)
         for path, data in submission_files(case).items():
             lab, _, rest = path.partition("/")
             submission.labs.setdefault(lab, {})[rest] = data
-        assert grading.audit(submission) == [], case.name
-    hostile = grading.Submission(
+        assert intake.audit(submission) == [], case.name
+    hostile = intake.Submission(
         "eve",
         "eve",
         {
@@ -419,7 +420,7 @@ def test_the_audit_is_silent_on_honest_code_and_names_reaching_in():
             }
         },
     )
-    found = " ".join(grading.audit(hostile))
+    found = " ".join(intake.audit(hostile))
     for words in ("garbage collector", "sys.modules", "time or asyncio", "pytest", "import system"):
         assert words in found, words
 

@@ -24,7 +24,7 @@ import pytest
 
 from tests.runner import BACKSTOP, run_watched
 from workbook import catalog
-from workbook.mutation import load_records
+from workbook.mutation.engine import load_records
 from workbook.paths import ROOT, SOLUTIONS
 
 LABS = [lab for lab in catalog.labs() if (SOLUTIONS / lab).is_dir()]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from workbook import mutation
-from workbook.mutation import Record, match_records, mutants_of_source, sample
+from workbook.mutation import engine as mutation
+from workbook.mutation.engine import Record, match_records, mutants_of_source, sample
 
 SOURCE = '''
 import asyncio

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from workbook import results, status
+from workbook import results
+from workbook.cli import status
 from workbook.isolation import lab_process
 from workbook.results import CheckResult, Status
 

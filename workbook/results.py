@@ -3,7 +3,7 @@ up into one status and its points, and the JSON the grader writes.
 
 Three things grade: the pytest plugin (``pytest checks``, :mod:`workbook.grader.plugin`), a lab run in a process of its
 own (``status``, ``watch`` and class grading, :mod:`workbook.isolation.lab_process`) and class grading's reports
-(:mod:`workbook.grading`). All three speak in these terms, so a status means the same in the score table,
+(:mod:`workbook.classgrading`). All three speak in these terms, so a status means the same in the score table,
 ``status``'s grid, ``grades.csv`` and the feedback files.
 """
 

@@ -17,10 +17,8 @@ need the reference service, shows "graded by your instructor" and is left out of
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import shutil
-import sys
 from pathlib import Path
 
 from workbook.builders import starters
@@ -144,34 +142,3 @@ def solution_copies(out: Path, solutions: Path) -> list[str]:
         if path.is_file() and (found := answers.get(hashlib.sha256(path.read_bytes()).hexdigest())):
             leaks.append(f"{path.relative_to(out)} is {found}, word for word: students can read that answer")
     return leaks
-
-
-def add_command(commands) -> None:
-    parser = commands.add_parser(
-        "build",
-        help="build the copy of the workbook to hand out to students (instructors)",
-        description="Write a copy of the workbook without solutions/ (nor tests/, .ci/), with fresh starters "
-        "in labs/ and an untouched copy of them in starters/ for `reset`.",
-    )
-    parser.add_argument(
-        "--student",
-        required=True,
-        type=Path,
-        metavar="OUT",
-        help="the folder to write the student copy into (new or empty)",
-    )
-    parser.add_argument("--force", action="store_true", help="replace the contents of OUT if it is not empty")
-    parser.set_defaults(run=run_command)
-
-
-def run_command(args: argparse.Namespace) -> int:
-    try:
-        notes = build_student(args.student, force=args.force)
-    except BuildError as exc:
-        print(f"build: {exc}", file=sys.stderr)
-        return 2
-    print(f"student copy written to {args.student}")
-    for note in notes:
-        print(f"  {note}")
-    print("Students start with: make lab   (inside that folder)")
-    return 0

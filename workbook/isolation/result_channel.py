@@ -22,7 +22,7 @@ grader and this module — is unchanged since collection ended. A change makes t
 
 This stops the ordinary ways of faking a grade. It cannot stop code that studies this module and reaches into
 its memory (the signing object is in the process); only running student code under another user or in a
-sandbox can. The threat model is written out in ``workbook/grading.py``.
+sandbox can. The threat model is written out in ``docs/grading-threat-model.md``.
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ def add_command(commands) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from workbook.status import resolve_existing_target
+    from workbook.cli.status import resolve_existing_target
 
     labs = catalog.labs()
     if args.lab not in labs:

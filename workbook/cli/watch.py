@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from workbook import catalog, status
+from workbook import catalog
+from workbook.cli import status
 from workbook.isolation import lab_process
 from workbook.paths import CACHE_DIRS
 from workbook.target import TargetError, describe
