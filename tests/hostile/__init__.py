@@ -10,7 +10,7 @@ loads them in the project's own runs).
 
 :data:`HONEST` lists the honest submissions in the same form: complete, partial, broken, with realistic mistakes
 from ``tests/mistakes/``, nested in ``labs/``, zipped. :func:`make_class` writes all twenty into a folder.
-Points: lab1 is worth 14, lab2 12, lab3 30 (56 in all); `tests/test_grading.py` checks that against the checks.
+Points: lab1 is worth 14, lab2 12, lab3 30 (56 in all); `tests/workbook/classgrading/test_grading.py` checks that against the checks.
 """
 
 from __future__ import annotations

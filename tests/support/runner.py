@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.progress import ENV_VAR as PROGRESS_ENV
+from tests.support.progress import ENV_VAR as PROGRESS_ENV
 from workbook.paths import ROOT
 
 # Seconds a run may go without starting or finishing a check (start-up, collection, training the reference
@@ -66,7 +66,7 @@ class NoProgress(AssertionError):
 
 
 class ProgressWatch:
-    """Reads a run's progress file (``tests/progress.py``): is the run still getting somewhere?
+    """Reads a run's progress file (``tests/support/progress.py``): is the run still getting somewhere?
 
     Stuck means: the check that is running has outlived ``STALL_FACTOR`` × its own timeout + ``STALL_GRACE``,
     or no check is running and nothing has started or finished for ``idle`` seconds.
@@ -212,7 +212,7 @@ def run_checks(
             "-p",
             "no:cacheprovider",
             "-p",
-            "tests.progress",
+            "tests.support.progress",
             *extra,
         ]
         env = {k: v for k, v in os.environ.items() if k not in ENV_DROPPED}

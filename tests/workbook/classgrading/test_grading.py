@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.hostile import LABS, MAX_POINTS, Case, all_cases, make_class
-from tests.runner import BACKSTOP, WatchedCommand, planned
-from tests.runner import lab_points as points_of_lab
+from tests.support.runner import BACKSTOP, WatchedCommand, planned
+from tests.support.runner import lab_points as points_of_lab
 from workbook.builders import starters
 from workbook.digests import folders_digest
 from workbook.paths import CHECKS, ROOT, SOLUTIONS

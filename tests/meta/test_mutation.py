@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from tests.runner import BACKSTOP, run_watched
+from tests.support.runner import BACKSTOP, run_watched
 from workbook import catalog
 from workbook.mutation.engine import load_records
 from workbook.paths import ROOT, SOLUTIONS

@@ -17,14 +17,14 @@ behind a broken micro-batcher).
 
 The kept correct variants (``[[variant]]``) must get full marks.
 
-Each run is forked from a warm process (``tests.runner.fork_server``, as ``grade`` does), and is stopped only when it
+Each run is forked from a warm process (``tests.support.runner.fork_server``, as ``grade`` does), and is stopped only when it
 makes no progress, never at a fixed wall-clock limit: on a loaded machine a lab's checks just take longer.
 """
 
 import pytest
 
 from tests.mistakes import load_mistakes, load_variants
-from tests.runner import BACKSTOP, run_checks
+from tests.support.runner import BACKSTOP, run_checks
 
 MISTAKES = load_mistakes()
 VARIANTS = load_variants()

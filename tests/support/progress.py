@@ -1,9 +1,9 @@
-"""A pytest plugin for the project's own grading runs (``-p tests.progress``): it tells the test that started the run
+"""A pytest plugin for the project's own grading runs (``-p tests.support.progress``): it tells the test that started the run
 how far the run has got, so that the test can stop a run that makes no progress instead of giving it a fixed budget.
 
 It only observes. For each test it appends ``start <timeout> <nodeid>`` when the test begins (its own timeout, as
 the grader set it) and ``end <nodeid>`` when it is over, to the file named by ``WORKBOOK_TEST_PROGRESS``; nothing
-else about the run changes. :func:`tests.runner.run_checks` reads the file while the run goes on.
+else about the run changes. :func:`tests.support.runner.run_checks` reads the file while the run goes on.
 """
 
 from __future__ import annotations

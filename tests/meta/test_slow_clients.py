@@ -19,7 +19,7 @@ import pytest
 from labkit.models import write_reference_models
 from workbook.checkkit.server import HOST, serve, uvicorn_command
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BODY_TIMEOUT = 1.5  # seconds, set through BODY_TIMEOUT_SECONDS for the server
 MARGIN = 20.0  # a busy 2-core machine: the answer may come this much later than the bound, never earlier
 API_KEY = "slow-client-test-key-0123456789abcdef"

@@ -13,7 +13,7 @@ import tomllib
 
 import pytest
 
-from tests.runner import lab_points
+from tests.support.runner import lab_points
 from workbook import catalog
 from workbook.builders import starters
 from workbook.paths import ROOT, SOLUTIONS

@@ -11,7 +11,7 @@ starters; it is stored clean and has the sections the task catalog sends student
   (``workbook.checkkit.notebook.your_code``) instead of a traceback.
 
 Each notebook's last cell runs the lab's checks; here it only collects them (``--collect-only``): running
-them is what tests/test_checks_are_real.py does, on both targets.
+them is what tests/meta/test_checks_are_real.py does, on both targets.
 """
 
 import json

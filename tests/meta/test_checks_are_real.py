@@ -2,11 +2,11 @@
 
 import pytest
 
-from tests.runner import BACKSTOP
+from tests.support.runner import BACKSTOP
 from workbook import catalog
 
 # Both runs grade every check of every lab (session fixtures, in the first test's set-up). They are stopped only
-# when they make no progress (tests.runner.run_checks), never at a fixed wall-clock limit.
+# when they make no progress (tests.support.runner.run_checks), never at a fixed wall-clock limit.
 pytestmark = pytest.mark.timeout(BACKSTOP)
 
 

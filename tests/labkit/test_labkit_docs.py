@@ -3,7 +3,7 @@ assets, and every one of them answers.
 
 Apps are found, not listed: every ``solutions/labN/app.py`` whose module exposes ``app``. The pages are read
 with Starlette's TestClient and no lifespan, so no model is loaded. What the pages make a real browser fetch
-is checked in tests/test_browser.py.
+is checked in tests/meta/test_browser.py.
 """
 
 from __future__ import annotations

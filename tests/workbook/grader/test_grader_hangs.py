@@ -5,7 +5,7 @@ The lab 8 deadlock (``len(self)`` inside ``with self._lock``) hangs twice: in th
 """
 
 from tests.mistakes import load_mistakes
-from tests.runner import run_checks
+from tests.support.runner import run_checks
 
 HANG = "test_memory_cache_stays_consistent_across_threads"
 AFTER = "test_disk_cache_runs_the_model_once_per_input"

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from tests.hostile import Case, write_case
-from tests.runner import BACKSTOP, run_watched
-from tests.runner import lab_points as points_of_lab
+from tests.support.runner import BACKSTOP, run_watched
+from tests.support.runner import lab_points as points_of_lab
 from workbook.paths import ROOT, SOLUTIONS
 
 pytestmark = pytest.mark.timeout(BACKSTOP)  # grade is watched: stopped only if it falls silent

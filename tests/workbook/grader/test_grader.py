@@ -2,7 +2,7 @@
 
 import shutil
 
-from tests.runner import run_checks
+from tests.support.runner import run_checks
 from workbook import results
 from workbook.grader import plugin as grader
 from workbook.paths import CHECKS, SOLUTIONS
@@ -203,7 +203,7 @@ def test_only_a_check_can_hand_its_task_to_the_instructor(tmp_path):
 
 def test_a_check_graded_by_the_instructor_costs_nothing():
     """The status a check gets when it raises GradedByInstructor itself (Task 10.6 in a student's copy,
-    which has no reference service; tests/test_cli_build.py shows it in a real copy)."""
+    which has no reference service; tests/workbook/cli/test_cli_build.py shows it in a real copy)."""
 
     def raised_in(filename: str) -> BaseException:
         try:

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.runner import lab_points
+from tests.support.runner import lab_points
 from workbook import catalog
 from workbook.builders import starters
 from workbook.cli import status
