@@ -321,7 +321,7 @@ def _assertion_message(exc: AssertionError) -> str:
 
 
 _LAB_PART = re.compile(r"lab\d+")
-WORKBOOK_DIR = Path(__file__).resolve().parent
+WORKBOOK_DIR = Path(__file__).resolve().parents[1]  # workbook/, this file being workbook/grader/plugin.py
 
 
 def _is_student_file(filename: str) -> bool:

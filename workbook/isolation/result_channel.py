@@ -553,7 +553,7 @@ def _forget_other_workbooks() -> None:
     The venv's ``.pth`` puts the instructor's workbook on every Python's path; in a grading run, where this module
     is the kit's copy, that entry would let code under test ``import solutions.lab3.persistence`` by name.
     """
-    kit = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    kit = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # kit/workbook/isolation/
 
     def another_workbook(entry: str) -> bool:
         return os.path.abspath(entry or ".") != kit and os.path.isdir(os.path.join(entry or ".", "solutions"))
