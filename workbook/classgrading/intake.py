@@ -19,14 +19,8 @@ from workbook.classgrading.kit import GradingError, skipped
 from workbook.digests import tree_digest
 
 LAB_DIR = re.compile(r"^lab\d+$")
-
-
 MAX_FILE_BYTES = 5 * 1024 * 1024
-
-
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
-
-
 UNREADABLE = "unreadable"  # a check's status when its submission could not be read
 
 
@@ -140,8 +134,6 @@ def _safe_slug(name: str, taken: set[str]) -> str:
 
 
 MAX_FILES = 2000  # files in one submission (all of it, not only lab folders): more and it is unreadable
-
-
 MAX_NAME_BYTES = 255  # one path component, as most file systems allow
 
 

@@ -36,8 +36,6 @@ KIT_LEAVES_OUT = {
     ".github",
     *CACHE_DIRS,
 }
-
-
 SKIP_NAMES = {*CACHE_DIRS, ".DS_Store"}
 
 

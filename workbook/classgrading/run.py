@@ -31,18 +31,12 @@ from workbook.paths import ROOT
 from workbook.results import CheckResult, SubmissionStatus
 
 LAB_SLACK = 60.0  # seconds a lab's run may take beyond the sum of its checks' timeouts (start-up, teardown)
-
-
 DEFAULT_SUBMISSION_TIMEOUT = 1800.0
 
 
 # Worst first: a submission's status is the worst of what happened to its labs.
 SUBMISSION_STATUSES = tuple(SubmissionStatus)  # worst first
-
-
 EXIT_INSTRUCTOR_FILES_CHANGED = 3
-
-
 NO_SANDBOX_WARNING = (
     "WARNING: grading WITHOUT a sandbox (--no-sandbox). Each submission's code runs as you, with your files, "
     "environment and network: it can read solutions/ and any file you can, write into your checks and other "
