@@ -2,7 +2,7 @@
 #   make lab    install (first time only) and open the workbook in JupyterLab
 #   make test   install (first time only) and run the project's own test suite
 # and make grade grades every lab in labs/ (the checks, with the score table).
-# A student's copy (python -m workbook build --student) gets workbook/handout/Makefile instead: lab, grade, test = grade.
+# A student's copy (python -m workbook build --student) gets workbook/builders/handout/Makefile instead: lab, grade, test = grade.
 # Installing means: a virtual environment in .venv with the pinned requirements.txt and this repo.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -42,9 +42,9 @@ check: $(INSTALLED)
 
 # Every mutant of every lab (957; `make test` grades a stable sample of 2 per task): the full measure of how strong the
 # checks are, to run when a lab's checks or solution change. About 25 minutes on 2 cores; unchanged labs come from
-# the cache in .workbook/mutation/ (tests/test_mutation.py says how).
+# the cache in .workbook/mutation/ (tests/meta/test_mutation.py says how).
 mutation: $(INSTALLED)
-	WORKBOOK_MUTATION_PER_TASK=all $(BIN)/python -m pytest tests/test_mutation.py -m slow
+	WORKBOOK_MUTATION_PER_TASK=all $(BIN)/python -m pytest tests/meta/test_mutation.py -m slow
 
 # ruff (lint, import order, format) and mypy, with the pinned versions; CI runs it before the tests.
 lint: $(INSTALLED)

@@ -1,2 +1,2 @@
 # Loads the grader into every pytest run in this repository (checks/ and tests/ alike).
-pytest_plugins = ["workbook.grader"]
+pytest_plugins = ["workbook.grader.plugin"]

@@ -1,7 +1,7 @@
 """What the benchmark measures: which servers, which requests, how hard.
 
-Every server runs on 127.0.0.1 in a subprocess (``workbook.server``); every load is bounded
-(``workbook.loadtest``). Single requests to lab 9's ``/predict/{name}`` carry ``Cache-Control: no-cache``
+Every server runs on 127.0.0.1 in a subprocess (``workbook.checkkit.server``); every load is bounded
+(``workbook.checkkit.loadtest``). Single requests to lab 9's ``/predict/{name}`` carry ``Cache-Control: no-cache``
 except in the cache-hit rows, so they measure the model path, not the cache.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from workbook.checkkit.server import gunicorn_command, uvicorn_command
 from workbook.paths import SOLUTIONS
-from workbook.server import gunicorn_command, uvicorn_command
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 TEXT = {"text": "the rocket reached orbit after the launch was delayed by the weather"}

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx2
 
 from labkit.models import write_reference_models
-from workbook.loadtest import LoadResult, generator_ceiling, run_load, wrk_available
+from workbook.checkkit.loadtest import LoadResult, generator_ceiling, run_load, wrk_available
+from workbook.checkkit.server import serve
 from workbook.paths import ROOT
-from workbook.server import serve
 
 from .plan import SERVERS, Load, Server
 

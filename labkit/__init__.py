@@ -18,5 +18,5 @@ Who may import it: everything — the labs (``labs/``, ``solutions/``, lab 10's 
 notebooks, the tooling, the benchmark and the Docker image. It imports nothing from ``workbook/`` (the
 tooling: grader, starter builder, target selection), so a lab folder plus ``labkit/`` (and ``data/``) run
 with the pinned requirements and ``PYTHONPATH`` alone: ``PYTHONPATH=labs:. uvicorn lab2.app:app``.
-``tests/test_labkit.py`` keeps it that way.
+``tests/labkit/test_labkit.py`` keeps it that way.
 """

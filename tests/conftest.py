@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runner import BACKSTOP, GradeRun, run_checks
+from tests.support.runner import BACKSTOP, GradeRun, run_checks
 from workbook import catalog
 
 TESTS = Path(__file__).resolve().parent
@@ -97,18 +97,18 @@ def starters_run(tmp_path_factory, labs_under_test) -> GradeRun:
 # work is handed out first (COST_FIRST), so that the two workers finish together.
 # (xdist's own `--dist loadgroup` cannot be used: with this pytest its xdist_group marks are silently ignored.)
 
-SPREAD = ("tests/test_mistakes.py", "tests/test_mutation.py", "tests/test_notebooks.py")
+SPREAD = ("tests/meta/test_mistakes.py", "tests/meta/test_mutation.py", "tests/meta/test_notebooks.py")
 
 # Modules (or "module::test" prefixes) in the order their work should start: the longest first.
 COST_FIRST = (
-    "tests/test_mutation.py::test_every_mutant_is_killed_or_recorded",
-    "tests/test_grading.py",
-    "tests/test_checks_are_real.py",
-    "tests/test_notebooks.py::test_notebook_against_the_solutions",
-    "tests/test_notebooks.py::test_notebook_against_the_untouched_starters",
-    "tests/test_mistakes.py",
-    "tests/test_grading_fork_server.py",
-    "tests/test_browser.py",
+    "tests/meta/test_mutation.py::test_every_mutant_is_killed_or_recorded",
+    "tests/workbook/classgrading/test_grading.py",
+    "tests/meta/test_checks_are_real.py",
+    "tests/meta/test_notebooks.py::test_notebook_against_the_solutions",
+    "tests/meta/test_notebooks.py::test_notebook_against_the_untouched_starters",
+    "tests/meta/test_mistakes.py",
+    "tests/workbook/classgrading/test_grading_fork_server.py",
+    "tests/meta/test_browser.py",
 )
 
 
@@ -143,7 +143,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _only_one_lab(config, items)
     for item in items:
         # The runs behind these fixtures grade every lab; they are stopped when they stop progressing
-        # (tests.runner.run_checks), so the test that sets them up gets no fixed limit of its own but a backstop.
+        # (tests.support.runner.run_checks), so the test that sets them up gets no fixed limit of its own but a backstop.
         if {"solutions_run", "starters_run"} & set(item.fixturenames) and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(BACKSTOP))
         if _scope(item.nodeid) == item.nodeid and (shared := _shared_fixtures(item)):

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.mistakes import load_mistakes  # noqa: E402
-from tests.runner import run_checks  # noqa: E402
+from tests.support.runner import run_checks  # noqa: E402
 
 TIMING_LABS = ("checks/lab1", "checks/lab2", "checks/lab6")
 TIMING_MISTAKES = (

@@ -1,4 +1,6 @@
-"""The workbook's own tooling: target selection, the grader, the starter builder and the CLI.
+"""The workbook's own tooling, in rooms by role (CONTRIBUTING.md, "The tooling's rooms"): target selection and the
+score model here; ``grader/`` (the pytest plugin), ``checkkit/`` (what checks and notebooks import),
+``isolation/`` and ``classgrading/`` (``grade``), ``cli/`` (one module per command), ``builders/`` and ``mutation/``.
 
 Notebooks start with::
 

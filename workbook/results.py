@@ -1,9 +1,9 @@
 """The score model, once: every status a check can have, the one check-result record, how a task's checks roll
 up into one status and its points, and the JSON the grader writes.
 
-Three things grade: the pytest plugin (``pytest checks``, :mod:`workbook.grader`), a lab run in a process of its
-own (``status``, ``watch`` and class grading, :mod:`workbook.lab_process`) and class grading's reports
-(:mod:`workbook.grading`). All three speak in these terms, so a status means the same in the score table,
+Three things grade: the pytest plugin (``pytest checks``, :mod:`workbook.grader.plugin`), a lab run in a process of its
+own (``status``, ``watch`` and class grading, :mod:`workbook.isolation.lab_process`) and class grading's reports
+(:mod:`workbook.classgrading`). All three speak in these terms, so a status means the same in the score table,
 ``status``'s grid, ``grades.csv`` and the feedback files.
 """
 
@@ -33,7 +33,7 @@ class Status(StrEnum):
     IMPORT_ERROR = "import-error"
     NOT_RUN = "not-run"  # deselected (-k, -m, --deselect, --lf): this run did not grade it
     BY_INSTRUCTOR = "graded-by-instructor"  # cannot grade here (Task 10.6 needs the reference service)
-    # Only in a lab run in a process of its own (workbook.lab_process), where the run is watched from outside:
+    # Only in a lab run in a process of its own (workbook.isolation.lab_process), where the run is watched from outside:
     NO_RESULT = "no-result"  # the process ended before the check reported
     MISSING = "missing"  # the submission has no folder for this lab
     TAMPERED = "tampered"  # the grading machinery was changed during the run, or records were forged

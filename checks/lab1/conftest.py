@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from workbook.student import import_lab_module
+from workbook.checkkit.student import import_lab_module
 
 
 @pytest.fixture

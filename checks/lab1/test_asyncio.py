@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from workbook.checking import raises, unawaited
+from workbook.checkkit.checking import raises, unawaited
 
 DELAYS = [0.3, 0.1, 0.2]  # out of order on purpose: finishing order differs from input order
 NAMES = ["task 0", "task 1", "task 2"]

@@ -21,8 +21,8 @@ from checks.lab10.common import (
     FakeClock,
 )
 from labkit.models import write_reference_models
-from workbook.model_calls import count_pipeline_calls
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.model_calls import count_pipeline_calls
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +131,7 @@ def no_secret_output(capfd):
     record, responses the check adds with ``client_saw``): the password or the JWT secret found anywhere
     fails the check. Under uvicorn or in a container stdout and stderr are the log."""
     from checks.lab10.common import JWT_SECRET, PASSWORD
-    from workbook.output_watch import guard_check
+    from workbook.isolation.output_watch import guard_check
 
     yield from guard_check(
         capfd,

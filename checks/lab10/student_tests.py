@@ -148,7 +148,7 @@ def run_tests(tests_dir: Path, service: Path, work: Path) -> SuiteRun:
         "--target",
         str(service),
         "-p",
-        "workbook.grader",
+        "workbook.grader.plugin",
         "--rootdir",
         str(ROOT),
         "-c",

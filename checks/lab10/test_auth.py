@@ -10,8 +10,8 @@ import jwt
 import pytest
 
 from checks.lab10.common import JWT_SECRET, PASSWORD, TOKEN_TTL, USERNAME
-from workbook.clients import sync_client
-from workbook.constant_time import record_compare_digest
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.constant_time import record_compare_digest
 
 
 def bearer(token: str) -> dict[str, str]:

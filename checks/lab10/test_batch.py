@@ -13,8 +13,8 @@ import pytest
 from checks.lab10.common import CHUNK_ROWS, MAX_UPLOAD_BYTES, USERNAME
 from labkit.datasets import IRIS_FEATURES, load_iris
 from labkit.models import reference_model
-from workbook.clients import sync_client
-from workbook.student import import_lab_module
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.student import import_lab_module
 
 HEADER = ",".join(IRIS_FEATURES)
 NDJSON = "application/x-ndjson"

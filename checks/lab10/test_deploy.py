@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from workbook import dockerfile
-from workbook.clients import sync_client
+from workbook.checkkit import dockerfile
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.server import ServerError, start
+from workbook.checkkit.student import import_lab_module, lab_attr
 from workbook.paths import ROOT
-from workbook.server import ServerError, start
-from workbook.student import import_lab_module, lab_attr
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 STARTUP_TIMEOUT = 150.0  # two workers importing scikit-learn on a busy two-core machine

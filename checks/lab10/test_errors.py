@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from starlette.requests import Request
 
-from workbook.clients import sync_client
+from workbook.checkkit.clients import sync_client
 
 MODELS = ["logistic_regression", "newsgroups", "random_forest"]
 SECRET_TEXT = "password=hunter2 at /srv/internal/config.py"

@@ -1,6 +1,6 @@
 """Lab 10: no input gives a 500 (taught in lab 5, graded in every later lab too).
 
-``workbook.bad_input`` reads your app's own OpenAPI document and sends each operation a fixed set of hostile
+``workbook.checkkit.bad_input`` reads your app's own OpenAPI document and sends each operation a fixed set of hostile
 requests: wrong JSON types, ``NaN``/``Infinity``/``1e999``, huge numbers, empty, non-JSON and non-UTF-8
 bodies, wrong Content-Types, deeply nested JSON, lone surrogates, extra fields, odd query and path
 parameters, unknown model names. Every one must get a 4xx, never a 500.
@@ -8,8 +8,8 @@ parameters, unknown model names. Every one must get a 4xx, never a 500.
 
 import pytest
 
-from workbook.bad_input import describe, requests_that_break
-from workbook.clients import sync_client
+from workbook.checkkit.bad_input import describe, requests_that_break
+from workbook.checkkit.clients import sync_client
 
 SERVED = ("random_forest", "newsgroups")
 

@@ -7,8 +7,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from checks.lab10.common import FakeClock
-from workbook.clients import sync_client
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 LIMIT, PERIOD = 3, 30.0  # three requests, then one more every 10 s

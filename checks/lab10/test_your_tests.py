@@ -24,8 +24,8 @@ from checks.lab10.student_tests import (
     load_broken,
     run_tests,
 )
-from workbook.grader import GradedByInstructor
-from workbook.student import import_lab_module
+from workbook.checkkit.student import import_lab_module
+from workbook.grader.plugin import GradedByInstructor
 
 BROKEN = load_broken()
 PARALLEL_RUNS = 2  # the broken copies are independent: two pytest processes at a time

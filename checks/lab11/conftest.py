@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from checks.lab11.reference import SpyModel, real_model
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 
 @pytest.fixture
@@ -89,6 +89,6 @@ def app(make_app):
 @pytest.fixture
 def client_for():
     """``with client_for(app) as client:`` — a TestClient with the app's lifespan running (a restart: a new app)."""
-    from workbook.clients import sync_client
+    from workbook.checkkit.clients import sync_client
 
     return sync_client

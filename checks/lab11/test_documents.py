@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from checks.lab11.reference import ReferenceCache, ReferenceIndex, SpyModel, real_model, reference_embed
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 NEW = [("quasar pulsar nebula orbit", "sci.space"), ("clutch gearbox diesel torque", None)]
 

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from checks.lab11.reference import MODEL_DIR
-from workbook.student import import_lab_module
+from workbook.checkkit.student import import_lab_module
 
 
 @pytest.mark.timeout(30)  # starts the app: imports, the corpus embedded, a classifier trained

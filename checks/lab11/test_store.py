@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from workbook.checking import raises
+from workbook.checkkit.checking import raises
 
 VECTORS = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
 

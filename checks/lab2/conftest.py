@@ -1,6 +1,6 @@
 import pytest
 
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 
 @pytest.fixture

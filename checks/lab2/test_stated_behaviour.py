@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from workbook.clients import sync_client
-from workbook.model_calls import on_an_event_loop
-from workbook.student import import_lab_module
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.model_calls import on_an_event_loop
+from workbook.checkkit.student import import_lab_module
 
 REAL_TIME_SLEEP, REAL_ASYNC_SLEEP = time.sleep, asyncio.sleep
 

@@ -5,7 +5,7 @@ import pytest
 
 from labkit.datasets import load_corpus
 from labkit.models import reference_model, write_model
-from workbook.student import import_lab_module
+from workbook.checkkit.student import import_lab_module
 
 
 @pytest.fixture(scope="module")

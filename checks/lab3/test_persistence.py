@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 
 from labkit.datasets import load_corpus, load_iris
-from workbook.checking import raises
+from workbook.checkkit.checking import raises
 
 CATEGORIES = ["comp.graphics", "rec.autos", "sci.med", "sci.space"]
 IRIS_NAMES = ["setosa", "versicolor", "virginica"]

@@ -6,7 +6,7 @@ import joblib
 import pytest
 
 from labkit.models import write_reference_models
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.student import import_lab_module, lab_attr
 from workbook.target import is_lab_module
 
 

@@ -1,6 +1,6 @@
 """Lab 4: no input gives a 500 — your routes, attacked with a fixed set of hostile requests.
 
-``workbook.bad_input`` reads your app's own OpenAPI document and sends each operation wrong JSON types,
+``workbook.checkkit.bad_input`` reads your app's own OpenAPI document and sends each operation wrong JSON types,
 ``NaN``/``Infinity``/``1e999``, huge numbers, empty, non-JSON and non-UTF-8 bodies, wrong Content-Types,
 deeply nested JSON, lone surrogates, extra fields, odd path parameters and unknown model names. Every one
 must get a 4xx; labs 5 to 10 are checked the same way: a lesson once taught stays graded.
@@ -8,7 +8,7 @@ must get a 4xx; labs 5 to 10 are checked the same way: a lesson once taught stay
 
 import pytest
 
-from workbook.bad_input import describe, requests_that_break
+from workbook.checkkit.bad_input import describe, requests_that_break
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 SERVED = ("random_forest", "newsgroups")  # one tabular and one text model: bodies reach both kinds

@@ -8,8 +8,8 @@ import joblib
 import pytest
 
 from labkit.models import MODEL_NAMES, reference_model
-from workbook.checking import raises, settle
-from workbook.student import lab_attr
+from workbook.checkkit.checking import raises, settle
+from workbook.checkkit.student import lab_attr
 
 CATEGORIES = ("comp.graphics", "rec.autos", "sci.med", "sci.space")
 IRIS_NAMES = ("setosa", "versicolor", "virginica")

@@ -12,8 +12,8 @@ import joblib
 import pytest
 
 from labkit.models import MODEL_NAMES, reference_model
-from workbook.clients import sync_client
-from workbook.student import StudentImportError, import_lab_module, lab_attr
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.student import StudentImportError, import_lab_module, lab_attr
 
 FILES = sorted(f"{name}.joblib" for name in MODEL_NAMES)
 FLOWER = {"sepal_length": 5.9, "sepal_width": 3.0, "petal_length": 4.2, "petal_width": 1.5}

@@ -12,10 +12,10 @@ import joblib
 import pytest
 
 from labkit.models import MODEL_NAMES, reference_model
-from workbook.checking import raises
-from workbook.clients import sync_client
-from workbook.model_calls import slow_pipelines
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.checking import raises
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.model_calls import slow_pipelines
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 FILES = sorted(f"{name}.joblib" for name in MODEL_NAMES)
 FLOWER = {"sepal_length": 5.9, "sepal_width": 3.0, "petal_length": 4.2, "petal_width": 1.5}

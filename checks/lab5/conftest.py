@@ -6,8 +6,8 @@ from fastapi import FastAPI, Query
 
 from labkit.models import write_reference_models
 from labkit.validation_errors import install_safe_validation_handler
-from workbook.clients import sync_client
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from labkit.datasets import load_iris
 from labkit.models import MODEL_NAMES, reference_model
 from labkit.registry import ModelEntry
-from workbook.student import lab_attr
+from workbook.checkkit.student import lab_attr
 
 FLOWERS = [
     {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},

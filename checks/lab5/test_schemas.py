@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from workbook.student import lab_attr
+from workbook.checkkit.student import lab_attr
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 FLOWER = {"sepal_length": 5.9, "sepal_width": 3.0, "petal_length": 4.2, "petal_width": 1.5}

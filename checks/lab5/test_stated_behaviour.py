@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from labkit.models import reference_model
 from labkit.registry import ModelEntry
-from workbook.model_calls import slow_pipelines
-from workbook.student import lab_attr
+from workbook.checkkit.model_calls import slow_pipelines
+from workbook.checkkit.student import lab_attr
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 FLOWER = {"sepal_length": 5.9, "sepal_width": 3.0, "petal_length": 4.2, "petal_width": 1.5}

@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from labkit.models import reference_model, write_model, write_reference_models
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 BROKEN_MODEL = "mislabelled_iris"  # an iris model saved with one class name instead of three
 

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from labkit.models import reference_model
-from workbook.asgi_recorder import recording
+from workbook.checkkit.asgi_recorder import recording
 
 BROKEN_MODEL = "mislabelled_iris"
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}

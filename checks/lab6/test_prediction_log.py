@@ -2,7 +2,7 @@
 
 TestClient and httpx's ASGITransport return a response only after the app's background tasks have run,
 so they cannot tell "answered, then logged" from "logged, then answered". These checks call the app the
-way a server does, with ``workbook.asgi_recorder``: it looks at the log file at the instant the response
+way a server does, with ``workbook.checkkit.asgi_recorder``: it looks at the log file at the instant the response
 is complete, before the app gets control back. Ordering is observed, not timed; the only clock readings
 are lower bounds (a slow write takes at least its delay), which a busy machine cannot make fail.
 """
@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from workbook.asgi_recorder import recording
-from workbook.clients import async_client as start_async_client
-from workbook.model_calls import on_an_event_loop, slow_pipelines
+from workbook.checkkit.asgi_recorder import recording
+from workbook.checkkit.clients import async_client as start_async_client
+from workbook.checkkit.model_calls import on_an_event_loop, slow_pipelines
 
 TEXT = "the rocket reached orbit and the satellite deployed its antenna"
 IRIS = {"sepal_length": 6.1, "sepal_width": 2.8, "petal_length": 4.7, "petal_width": 1.2}

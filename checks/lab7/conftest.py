@@ -5,8 +5,8 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 
 from labkit.docs import serve_docs_offline
 from labkit.models import write_reference_models
-from workbook.constant_time import record_compare_digest
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.constant_time import record_compare_digest
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 API_KEY = "s3cret-Key_for-the-checks-0123456789"
 WRONG_KEY = "s3cret-Key_for-the-checks-0123456788"  # one character off: a typo of the real key
@@ -128,6 +128,6 @@ SECRETS = {"the API key": API_KEY, "a wrong key (often a typo of the right one)"
 def no_secret_output(capfd):
     """Watch every output stream for the whole check (stdout, stderr at the fd level too, every logging
     record, and responses the check adds with ``client_saw``); a key found anywhere fails the check."""
-    from workbook.output_watch import guard_check
+    from workbook.isolation.output_watch import guard_check
 
     yield from guard_check(capfd, SECRETS)

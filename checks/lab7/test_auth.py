@@ -1,7 +1,7 @@
 """Lab 7 checks, Tasks 7.1 and 7.2: the API key as a dependency, and as a middleware with a whitelist.
 
 Each is checked in a small app of the checks' own, so that 7.1 and 7.2 can be graded before the whole
-service is assembled (Task 7.4). The whitelist is probed with ``workbook.asgi_recorder``, which sends a
+service is assembled (Task 7.4). The whitelist is probed with ``workbook.checkkit.asgi_recorder``, which sends a
 path exactly as a client may write it (``/health/../models``, ``/%68ealth``) — httpx would tidy it first.
 """
 
@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException
 
-from workbook.asgi_recorder import recording
-from workbook.clients import sync_client
+from workbook.checkkit.asgi_recorder import recording
+from workbook.checkkit.clients import sync_client
 
 API_KEY = "s3cret-Key_for-the-checks-0123456789"
 WRONG_KEY = "s3cret-Key_for-the-checks-0123456788"

@@ -11,8 +11,8 @@ import re
 import pytest
 from starlette.datastructures import Headers
 
-from workbook.asgi_recorder import recording
-from workbook.clients import sync_client
+from workbook.checkkit.asgi_recorder import recording
+from workbook.checkkit.clients import sync_client
 
 API_KEY = "s3cret-Key_for-the-checks-0123456789"
 SANE = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -2,10 +2,10 @@ import pytest
 
 from labkit.models import write_reference_models
 from labkit.registry import ModelEntry
-from workbook.clients import async_client as start_async_client
-from workbook.clients import sync_client
-from workbook.model_calls import count_pipeline_calls
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.clients import async_client as start_async_client
+from workbook.checkkit.clients import sync_client
+from workbook.checkkit.model_calls import count_pipeline_calls
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 CACHE_SIZE = 4  # small, so the checks' inputs evict each other
 API_KEY = "lab8-checks-key-0123456789abcdef"
@@ -82,6 +82,6 @@ def model_calls(monkeypatch):
 def no_secret_output(capfd):
     """Watch every output stream for the whole check (stdout, stderr at the fd level too, every logging
     record, responses the check adds with ``client_saw``): the API key found anywhere fails the check."""
-    from workbook.output_watch import guard_check
+    from workbook.isolation.output_watch import guard_check
 
     yield from guard_check(capfd, {"the API key": API_KEY})

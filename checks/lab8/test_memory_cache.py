@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from workbook.checking import raises
+from workbook.checkkit.checking import raises
 
 
 def key(model: str, n: int, version: str = "aaaaaaaaaaaa"):

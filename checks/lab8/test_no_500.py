@@ -1,6 +1,6 @@
 """Lab 8: no input gives a 500 (taught in lab 5, graded in every later lab too).
 
-``workbook.bad_input`` reads your app's own OpenAPI document and sends each operation a fixed set of hostile
+``workbook.checkkit.bad_input`` reads your app's own OpenAPI document and sends each operation a fixed set of hostile
 requests: wrong JSON types, ``NaN``/``Infinity``/``1e999``, huge numbers, empty, non-JSON and non-UTF-8
 bodies, wrong Content-Types, deeply nested JSON, lone surrogates, extra fields, odd query and path
 parameters, unknown model names. Every one must get a 4xx, never a 500.
@@ -8,7 +8,7 @@ parameters, unknown model names. Every one must get a 4xx, never a 500.
 
 import pytest
 
-from workbook.bad_input import describe, requests_that_break
+from workbook.checkkit.bad_input import describe, requests_that_break
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 SERVED = ("random_forest", "newsgroups")

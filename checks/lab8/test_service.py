@@ -68,8 +68,8 @@ def test_models_do_not_share_cache_entries(client, model_calls):
 @pytest.mark.needs("8.1", "8.2")  # the repeat is answered by your disk cache, past your memory cache
 def test_a_second_instance_and_a_restart_answer_from_the_disk_cache(settings, model_calls):
     from checks.lab8.conftest import API_KEY
-    from workbook.clients import sync_client
-    from workbook.student import import_lab_module, lab_attr
+    from workbook.checkkit.clients import sync_client
+    from workbook.checkkit.student import import_lab_module, lab_attr
 
     create_app = lab_attr(import_lab_module("lab8.app"), "create_app")
     key = {"X-API-Key": API_KEY}

@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from labkit.models import write_reference_models
-from workbook.student import import_lab_module, lab_attr
+from workbook.checkkit.student import import_lab_module, lab_attr
 
 GATE_TIMEOUT = 3.0  # a gated predict gives up waiting after this long, so a blocked loop cannot hang a check
 MICROBATCH_WAIT = 0.02  # seconds; the checks' micro-batchers wait this long for company

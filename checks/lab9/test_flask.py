@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from labkit.datasets import IRIS_FEATURES, load_iris
-from workbook.loadtest import run_load
-from workbook.server import gunicorn_command, serve
+from workbook.checkkit.loadtest import run_load
+from workbook.checkkit.server import gunicorn_command, serve
 from workbook.target import resolve_target
 
 QUERY = "sepal_length=6.7&sepal_width=3.0&petal_length=5.2&petal_width=2.3"

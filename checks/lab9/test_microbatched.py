@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from labkit.datasets import IRIS_FEATURES, load_corpus
-from workbook.loadtest import run_load
-from workbook.server import gunicorn_command, serve, uvicorn_command
+from workbook.checkkit.loadtest import run_load
+from workbook.checkkit.server import gunicorn_command, serve, uvicorn_command
 from workbook.target import resolve_target
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}

@@ -10,7 +10,7 @@ loads them in the project's own runs).
 
 :data:`HONEST` lists the honest submissions in the same form: complete, partial, broken, with realistic mistakes
 from ``tests/mistakes/``, nested in ``labs/``, zipped. :func:`make_class` writes all twenty into a folder.
-Points: lab1 is worth 14, lab2 12, lab3 30 (56 in all); `tests/test_grading.py` checks that against the checks.
+Points: lab1 is worth 14, lab2 12, lab3 30 (56 in all); `tests/workbook/classgrading/test_grading.py` checks that against the checks.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.mistakes import load_mistakes
-from workbook import starters
+from workbook.builders import starters
 from workbook.paths import ROOT, SOLUTIONS
 
 HERE = Path(__file__).parent
@@ -59,26 +59,71 @@ def _honest(name, description, labs, points, status="ok", **extra) -> Case:
 ALL_SOLVED = {"lab1": "solution", "lab2": "solution", "lab3": "solution"}
 HONEST = [
     _honest("alice-complete", "every lab solved", ALL_SOLVED, 56),
-    _honest("bob-complete-nested", "every lab solved, inside labs/, with caches and notes", ALL_SOLVED, 56,
-            layout="nested", junk=True),
+    _honest(
+        "bob-complete-nested",
+        "every lab solved, inside labs/, with caches and notes",
+        ALL_SOLVED,
+        56,
+        layout="nested",
+        junk=True,
+    ),
     _honest("carol-starters", "the untouched starters", {lab: "starter" for lab in LABS}, 0),
-    _honest("dave-lab1-only", "lab1 solved, nothing else submitted", {"lab1": "solution"}, 14, "incomplete",
-            lab_points={"lab1": 14, "lab2": 0, "lab3": 0}),
-    _honest("erin-partial", "lab1 without task 1.3, lab2 solved, lab3 not started",
-            {"lab1": "solution", "lab2": "solution", "lab3": "starter"}, 21, lab_points={"lab1": 9, "lab2": 12},
-            edits=(("lab1/runners.py",
-                    '    tasks = [asyncio.create_task(slow_task(f"task {i}", delay))'
-                    " for i, delay in enumerate(delays)]\n"
-                    "    return list(await asyncio.gather(*tasks))\n",
-                    '    raise NotImplementedError("Task 1.3: Run slow tasks concurrently")\n'),)),
-    _honest("frank-mistake", "lab1 returns results in the order they finished", ALL_SOLVED, 54,
-            lab_points={"lab1": 12}, mistakes=("lab1: results in the order the tasks finished",)),
-    _honest("grace-mistake", "lab3 predicts the class index instead of its name", ALL_SOLVED, 54,
-            lab_points={"lab3": 28}, mistakes=("lab3: predict_category returns the class index",)),
-    _honest("heidi-syntax-error", "lab2/app.py does not parse", ALL_SOLVED, 44, lab_points={"lab2": 0},
-            edits=(("lab2/app.py", "async def fast() -> dict[str, str]:", "async def fast( -> dict[str, str]:"),)),
-    _honest("judy-zip", "a zip with lab1 and lab2 solved", {"lab1": "solution", "lab2": "solution"}, 26,
-            "incomplete", layout="zip"),
+    _honest(
+        "dave-lab1-only",
+        "lab1 solved, nothing else submitted",
+        {"lab1": "solution"},
+        14,
+        "incomplete",
+        lab_points={"lab1": 14, "lab2": 0, "lab3": 0},
+    ),
+    _honest(
+        "erin-partial",
+        "lab1 without task 1.3, lab2 solved, lab3 not started",
+        {"lab1": "solution", "lab2": "solution", "lab3": "starter"},
+        21,
+        lab_points={"lab1": 9, "lab2": 12},
+        edits=(
+            (
+                "lab1/runners.py",
+                '    tasks = [asyncio.create_task(slow_task(f"task {i}", delay))'
+                " for i, delay in enumerate(delays)]\n"
+                "    return list(await asyncio.gather(*tasks))\n",
+                '    raise NotImplementedError("Task 1.3: Run slow tasks concurrently")\n',
+            ),
+        ),
+    ),
+    _honest(
+        "frank-mistake",
+        "lab1 returns results in the order they finished",
+        ALL_SOLVED,
+        54,
+        lab_points={"lab1": 12},
+        mistakes=("lab1: results in the order the tasks finished",),
+    ),
+    _honest(
+        "grace-mistake",
+        "lab3 predicts the class index instead of its name",
+        ALL_SOLVED,
+        54,
+        lab_points={"lab3": 28},
+        mistakes=("lab3: predict_category returns the class index",),
+    ),
+    _honest(
+        "heidi-syntax-error",
+        "lab2/app.py does not parse",
+        ALL_SOLVED,
+        44,
+        lab_points={"lab2": 0},
+        edits=(("lab2/app.py", "async def fast() -> dict[str, str]:", "async def fast( -> dict[str, str]:"),),
+    ),
+    _honest(
+        "judy-zip",
+        "a zip with lab1 and lab2 solved",
+        {"lab1": "solution", "lab2": "solution"},
+        26,
+        "incomplete",
+        layout="zip",
+    ),
 ]
 
 
@@ -87,12 +132,19 @@ def load_hostile() -> list[Case]:
     for spec in sorted(HERE.glob("*/case.toml")):
         raw = tomllib.loads(spec.read_text(encoding="utf-8"))
         expect = raw["expect"]
-        cases.append(Case(
-            name=f"hostile-{spec.parent.name}", description=raw["description"], labs=raw["labs"],
-            points=expect["points"], status=expect["status"], lab_points=expect.get("labs", {}),
-            edits=tuple((e["file"], e["old"], e["new"]) for e in raw.get("edit", [])),
-            links=raw.get("links", {}), overlay=spec.parent,
-        ))
+        cases.append(
+            Case(
+                name=f"hostile-{spec.parent.name}",
+                description=raw["description"],
+                labs=raw["labs"],
+                points=expect["points"],
+                status=expect["status"],
+                lab_points=expect.get("labs", {}),
+                edits=tuple((e["file"], e["old"], e["new"]) for e in raw.get("edit", [])),
+                links=raw.get("links", {}),
+                overlay=spec.parent,
+            )
+        )
     return cases
 
 
@@ -103,8 +155,11 @@ def all_cases() -> list[Case]:
 def _lab_files(lab: str, base: str) -> dict[str, bytes]:
     if base == "starter":
         return {str(rel): data for rel, data in starters.starter_files(SOLUTIONS / lab).items()}
-    return {str(p.relative_to(SOLUTIONS / lab)): p.read_bytes() for p in sorted((SOLUTIONS / lab).rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(SOLUTIONS / lab)): p.read_bytes()
+        for p in sorted((SOLUTIONS / lab).rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def _replace_once(files: dict[str, bytes], path: str, old: str, new: str, case: str) -> None:

@@ -2,12 +2,12 @@
 
 ``tests/mistakes/labN.toml`` lists them. Each names the solution file, the exact text to replace and its
 replacement, and the checks that must catch it. Applying the edit to a copy of ``solutions/labN`` gives a
-wrong lab; ``tests/test_mistakes.py`` grades that copy and requires each named check to fail. An edit that
+wrong lab; ``tests/meta/test_mistakes.py`` grades that copy and requires each named check to fail. An edit that
 no longer matches the solution fails loudly, so the fixtures cannot silently rot.
 
 A mistake belongs to one task (or a few): its ``task`` key when the spec gives one, else the task of each
 ``# Task N.K`` function (decorators and signature included) that contains an edited line, else the tasks of
-its ``caught_by`` checks. ``tests/test_mistakes.py`` requires that only checks of those tasks lose points,
+its ``caught_by`` checks. ``tests/meta/test_mistakes.py`` requires that only checks of those tasks lose points,
 or that a failing check of another task names the mistake's task in its message.
 
 ``[[variant]]`` tables keep *correct* implementations that differ from the reference (``asyncio.TaskGroup``

@@ -1,0 +1,1 @@
+"""Tests of ``workbook/``, one folder per room (``grader/``, ``checkkit/``, ``classgrading/``, ``cli/``, ``mutation/``)."""
