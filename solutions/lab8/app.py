@@ -108,6 +108,9 @@ def predict(model_name: str, payload: PredictionInput, response: Response, regis
     5. Answer a *new* ``PredictionOut(model=entry.name, version=entry.version, label=answer.label,
        request_id=log.request_id)``. Cache the label, never the response: a cached response would hand
        every later client the first client's request id.
+
+    The model and the disk cache block: keep the route a plain ``def`` (FastAPI runs it in its thread pool),
+    so that they never run on the event loop (Lab 2) while other requests wait.
     """
     entry = registry.get(model_name)
     features = model_input(entry, payload)
@@ -121,7 +124,10 @@ def predict(model_name: str, payload: PredictionInput, response: Response, regis
 
 @protected.delete("/cache", status_code=status.HTTP_204_NO_CONTENT)
 def delete_cache(caches: CachesDep) -> Response:  # Task 8.4
-    """Empty both caches (``caches.clear()``) and answer 204 No Content: ``Response(status_code=204)``, no body."""
+    """Empty both caches (``caches.clear()``) and answer 204 No Content: ``Response(status_code=204)``, no body.
+
+    Clearing the disk cache deletes files: keep the route a plain ``def``, never on the event loop.
+    """
     caches.clear()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -133,7 +139,8 @@ def reload_model(model_name: str, registry: Registry, caches: CachesDep) -> Mode
     """Reload ``model_name`` from its file with ``registry.reload`` and forget its in-memory answers.
 
     Answer the reloaded model's ``ModelInfo.of(entry)``. (The registry raises ``UnknownModelError`` or
-    ``ModelLoadError``; the app already turns them into a 404 and a 409.)
+    ``ModelLoadError``; the app already turns them into a 404 and a 409.) Reading and unpickling the file
+    blocks: keep the route a plain ``def``, never on the event loop.
     """
     entry = registry.reload(model_name)
     caches.memory.drop_model(model_name)
