@@ -57,8 +57,8 @@ def isolated_command(argv: Sequence[str]) -> list[str]:
 def run_isolated(
     argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float, cwd: str | None = None
 ) -> subprocess.CompletedProcess:
-    """Run ``argv`` isolated (stdout and stderr captured); after ``timeout`` seconds it is killed, with every
-    process it started, and ``returncode`` is None."""
+    """Run ``argv`` isolated (stdout and stderr captured, both in ``stdout``); after ``timeout`` seconds it is
+    killed, with every process it started, and ``returncode`` is -9."""
     full_env = {**os.environ, **RAY_ENV, **(env or {})}
     process = subprocess.Popen(
         isolated_command(argv),
@@ -75,7 +75,7 @@ def run_isolated(
     except BaseException:
         end(process)
         output, _ = process.communicate()
-        return subprocess.CompletedProcess(argv, None, output, "")
+        return subprocess.CompletedProcess(argv, -signal.SIGKILL, output, "")
 
 
 def end(process: subprocess.Popen) -> None:
