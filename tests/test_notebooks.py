@@ -43,6 +43,7 @@ NOT_DONE_ON_THE_STARTERS = {
     "08_caching.ipynb": ["8.2"],
     "09_serving_at_scale.ipynb": ["9.7", "9.1", "9.2", "9.6", "9.8"],
     "10_production.ipynb": ["10.1", "10.5"],
+    "12_ray_serve.ipynb": ["12.3", "12.1", "12.2", "12.3", "12.4"],
 }
 
 
