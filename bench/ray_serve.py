@@ -98,7 +98,7 @@ def event_count(log_dir: Path) -> int:
     return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
 
 
-def inside(config: dict) -> dict:
+def inside(config: dict, result: dict) -> dict:
     """Runs in the namespaces: both experiments, one Ray."""
     import httpx
     import ray
@@ -111,7 +111,7 @@ def inside(config: dict) -> dict:
     seconds, kill_after = config["seconds"], config["kill_after"]
     log_dir, model_dir = Path(config["log_dir"]), Path(config["model_dir"])
     bodies = [features(row) for row in iris_rows(30)]
-    result: dict = {"clients": CLIENTS, "seconds": seconds}
+    result.update({"clients": CLIENTS, "seconds": seconds})
 
     # lab 9's micro-batcher, uvicorn, one worker (the same spy models)
     env = {**os.environ, "MODEL_DIR": str(model_dir), "CACHE_SIZE": "0"}
@@ -149,6 +149,7 @@ def inside(config: dict) -> dict:
         uvicorn.wait(30)
 
     began = time.monotonic()
+    ray_mark = event_count(log_dir)  # the replicas' loads come after this line; lab 9's came before
     start_head(config["ray_temp_dir"])
     ray.init(address=f"127.0.0.1:{GCS_PORT}", log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": PORT})
@@ -163,7 +164,7 @@ def inside(config: dict) -> dict:
     def pids() -> set[int]:
         from checks.lab12.spy import Events
 
-        return Events.read(log_dir).load_pids()
+        return Events.read(log_dir, ray_mark).load_pids()
 
     before = pids()
 
@@ -207,10 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.inside:
         config = json.loads(args.inside.read_text(encoding="utf-8"))
+        result: dict = {}
         try:
-            result = inside(config)
-        except BaseException as exc:  # noqa: BLE001 - say what failed, as JSON, whatever it was
-            result = {"error": f"{type(exc).__name__}: {exc}"}
+            inside(config, result)
+        except BaseException as exc:  # noqa: BLE001 - say what failed, as JSON, whatever it was; keep what was measured
+            result["error"] = f"{type(exc).__name__}: {exc}"
         Path(config["out"]).write_text(json.dumps(result), encoding="utf-8")
         return 0
 
