@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -236,18 +237,22 @@ def main(argv: list[str] | None = None) -> int:
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     python_path = os.pathsep.join([str(target), str(ROOT), os.environ.get("PYTHONPATH", "")])
     began = time.monotonic()
-    finished = run_isolated(
-        [sys.executable, "-m", "bench.ray_serve", "--inside", str(folder / "config.json")],
-        env={"PYTHONPATH": python_path},
-        timeout=600,
-        cwd=str(ROOT),
-    )
-    out = folder / "out.json"
-    result = (
-        json.loads(out.read_text(encoding="utf-8"))
-        if out.exists()
-        else {"error": f"no result; the run printed:\n{(finished.stdout or '')[-2000:]}"}
-    )
+    try:
+        finished = run_isolated(
+            [sys.executable, "-m", "bench.ray_serve", "--inside", str(folder / "config.json")],
+            env={"PYTHONPATH": python_path},
+            timeout=600,
+            cwd=str(ROOT),
+        )
+        out = folder / "out.json"
+        result = (
+            json.loads(out.read_text(encoding="utf-8"))
+            if out.exists()
+            else {"error": f"no result; the run printed:\n{(finished.stdout or '')[-2000:]}"}
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(config["ray_temp_dir"], ignore_errors=True)
     result["wall_s"] = round(time.monotonic() - began, 1)
     text = json.dumps(result, indent=2)
     print(text)
