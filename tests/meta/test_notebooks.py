@@ -51,6 +51,7 @@ NOT_DONE_ON_THE_STARTERS = {
     "09_serving_at_scale.ipynb": ["9.7", "9.1", "9.2", "9.6", "9.8"],
     "10_production.ipynb": ["10.1", "10.5"],
     "11_embeddings.ipynb": ["11.1", "11.2", "11.3", "11.4", "11.5", "11.7"],
+    "12_ray_serve.ipynb": ["12.3", "12.1", "12.2", "12.3", "12.4"],
 }
 
 
