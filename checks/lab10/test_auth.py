@@ -89,6 +89,32 @@ def test_login_gives_a_signed_token_that_opens_me(no_secret_output, client, auth
 
 
 @pytest.mark.task("10.3", points=1)
+def test_tokens_follow_the_settings_algorithm_and_clock(auth, make_settings):
+    settings = make_settings(jwt_algorithm="HS512")
+    issued = int(time.time()) - 100
+    token = auth.create_access_token(USERNAME, settings, now=issued)
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except (jwt.InvalidTokenError, TypeError, ValueError) as exc:
+        raise AssertionError(f"create_access_token should return a JWT; got {token!r} ({exc})") from None
+    assert algorithm == "HS512", (
+        f"with jwt_algorithm='HS512' in the settings the token's header should say alg 'HS512'; got {algorithm!r}. "
+        "Sign with settings.jwt_algorithm, not a fixed 'HS256'."
+    )
+    try:
+        claims = jwt.decode(token, JWT_SECRET, algorithms=["HS512"])
+    except jwt.InvalidTokenError as exc:
+        raise AssertionError(f"the HS512 token does not verify with JWT_SECRET: {exc}") from None
+    assert claims.get("iat") == issued and claims.get("exp") == issued + TOKEN_TTL, (
+        f"create_access_token(..., now={issued}) should give 'iat': {issued} and 'exp': {issued + TOKEN_TTL} "
+        f"(now + token_ttl_seconds); got {claims!r}"
+    )
+    assert auth.current_user(token, settings) == USERNAME, (
+        "current_user should accept a valid token signed with the settings' jwt_algorithm ('HS512')."
+    )
+
+
+@pytest.mark.task("10.3", points=1)
 @pytest.mark.needs("10.1")  # the refusal's headers reach the client through your HTTP error handler
 def test_wrong_password_and_unknown_user_look_the_same(no_secret_output, client, direct_login):
     wrong = client.post("/token", data={"username": USERNAME, "password": PASSWORD + "!"})

@@ -123,6 +123,13 @@ CASES = {
     "nan": (f"{HEADER}\n5.1,3.5,1.4,0.2\n5.1,nan,1.4,0.2\n", 2),
     "negative length": (f"{HEADER}\n5.1,3.5,-1.4,0.2\n", 1),
     "not UTF-8": (b"\xff\xfe\x00s\x00e\x00p", 0),
+    # A lone carriage return inside a line: Python's csv module refuses it (csv.Error), a line splitter sees a
+    # row cut short. Either way that row (or the header) is the one to name.
+    "a stray carriage return in row 2": (f"{HEADER}\n5.1,3.5,1.4,0.2\n6.2,3\r4,5.4,2.3\n", 2),
+    "a stray carriage return in the header": (
+        "sepal_length,sepal\rwidth,petal_length,petal_width\n5.1,3.5,1.4,0.2\n",
+        0,
+    ),
 }
 
 
@@ -168,6 +175,16 @@ def test_upload_must_be_csv(logged_in_client):
         )
 
 
+def csv_of_exactly(size: int) -> bytes:
+    """A valid iris CSV of exactly ``size`` bytes: rows of 16 and 17 bytes after the header."""
+    rest = size - len(HEADER) - 1
+    long_rows = rest % 16  # 16 * short + 17 * long == rest
+    short_rows = (rest - 17 * long_rows) // 16
+    data = (HEADER + "\n" + "5.10,3.5,1.4,0.2\n" * long_rows + "5.1,3.5,1.4,0.2\n" * short_rows).encode()
+    assert len(data) == size, f"the check built {len(data)} bytes instead of {size}"
+    return data
+
+
 @pytest.mark.task("10.2", points=1)
 def test_upload_over_the_limit_is_a_413(logged_in_client):
     small = upload(logged_in_client, iris_csv([[5.1, 3.5, 1.4, 0.2]]))
@@ -183,6 +200,17 @@ def test_upload_over_the_limit_is_a_413(logged_in_client):
     assert body.get("error") == "content_too_large" and str(MAX_UPLOAD_BYTES) in body.get("detail", ""), (
         f"the 413 should have 'error': 'content_too_large' and say the limit ({MAX_UPLOAD_BYTES} bytes) in "
         f"its detail; got {body!r}"
+    )
+    exactly = csv_of_exactly(MAX_UPLOAD_BYTES)
+    at_limit = upload(logged_in_client, exactly)
+    assert at_limit.status_code == 200, (
+        f"a file of exactly max_upload_bytes ({MAX_UPLOAD_BYTES} bytes) is not past the limit and should be accepted; "
+        f"got {at_limit.status_code}: {at_limit.text[:300]}. The 413 is for more than max_bytes, not as many."
+    )
+    one_more = upload(logged_in_client, exactly + b"\n")
+    assert one_more.status_code == 413, (
+        f"a file of max_upload_bytes + 1 ({MAX_UPLOAD_BYTES + 1} bytes) should be refused with 413; got "
+        f"{one_more.status_code}: {one_more.text[:300]}"
     )
     huge = upload(logged_in_client, b"x" * (MAX_UPLOAD_BYTES * 20))
     assert huge.status_code == 413, f"a file 20 times the limit should be refused with 413; got {huge.status_code}"

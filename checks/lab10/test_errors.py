@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from fastapi import HTTPException
 from starlette.requests import Request
 
 from workbook.checkkit.clients import sync_client
@@ -40,7 +41,18 @@ def test_unknown_model_is_a_json_404_listing_the_models(client):
 
 
 @pytest.mark.task("10.1", points=1)
-def test_http_errors_keep_their_status_and_headers(client):
+def test_http_errors_keep_their_status_and_headers(app, client):
+    def conflict():
+        raise HTTPException(status_code=409, detail="that version is already deployed", headers={"X-Check": "kept"})
+
+    # 409 has no code of its own in ERROR_CODES: the body's error is then "http_error".
+    app.add_api_route("/conflict-for-the-check", conflict)
+    response = client.get("/conflict-for-the-check")
+    body = assert_error_body(response, 409, "http_error", "a route that raises HTTPException(409) (not in ERROR_CODES)")
+    assert body["detail"] == "that version is already deployed" and response.headers.get("x-check") == "kept", (
+        "HTTPException(409, detail='that version is already deployed', headers={'X-Check': 'kept'}) should keep its "
+        f"detail and its headers; got the body {body!r} and the headers {dict(response.headers)}"
+    )
     missing = client.get("/no/such/route")
     assert_error_body(missing, 404, "not_found", "GET /no/such/route")
     wrong_method = client.delete("/health")

@@ -3,6 +3,8 @@
 Nothing here sleeps: the limiter's clock is a FakeClock the checks move forward by hand.
 """
 
+import asyncio
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -115,4 +117,37 @@ def test_a_forwarded_for_header_does_not_buy_a_new_budget(limited_app):
         f"one client (203.0.113.10) sent {LIMIT + 1} predictions, each with another X-Forwarded-For, and got "
         f"{statuses}; the last should be 429. Any client can write that header: key the limit on "
         "client_key(request) (request.client.host), which the server sets only from proxies it trusts."
+    )
+
+
+class WatchedClock(FakeClock):
+    """A fake clock that notes, at each call, whether it runs on the event loop's thread."""
+
+    def __init__(self):
+        super().__init__()
+        self.on_loop: list[bool] = []
+
+    def __call__(self) -> float:
+        try:
+            asyncio.get_running_loop()
+            self.on_loop.append(True)
+        except RuntimeError:
+            self.on_loop.append(False)
+        return self.now
+
+
+@pytest.mark.task("10.4", points=1)
+def test_the_rate_limit_runs_on_the_event_loop(make_settings, limiter_class):
+    limiter_class(1, 1.0, clock=FakeClock()).acquire("first call")  # your acquire first: not started shows as such
+    create_app = lab_attr(import_lab_module("lab10.app"), "create_app")
+    clock = WatchedClock()
+    with sync_client(create_app(make_settings(rate_limit=LIMIT, rate_period=PERIOD), clock=clock)) as client:
+        statuses = [predict(client).status_code for _ in range(LIMIT)]
+    assert statuses == [200] * LIMIT, f"RATE_LIMIT={LIMIT}: {LIMIT} predictions should answer 200; got {statuses}"
+    assert clock.on_loop and all(clock.on_loop), (
+        f"{clock.on_loop.count(False)} of {len(clock.on_loop)} reads of the limiter's clock during requests ran in a "
+        "worker thread, not on the event loop: enforce_rate_limit is a plain `def` (FastAPI runs it in the thread "
+        "pool), or sends acquire there. Two requests in two threads can then both read the bucket before either "
+        "takes the last token. Keep it `async def` and call acquire directly: on the event loop, one request at a "
+        "time, the buckets need no lock."
     )
