@@ -81,7 +81,14 @@ def test_rate_limit_answers_429_with_retry_after(limited_app, clock):
         )
         health = [client.get("/health").status_code for _ in range(LIMIT + 2)]
         assert health == [200] * (LIMIT + 2), f"/health must never be rate limited (probes call it); got {health}"
-        clock.advance(int(retry_after))
+        clock.advance(int(retry_after) - 0.5)
+        almost = predict(client)
+        assert almost.status_code == 429 and almost.headers.get("retry-after") == "1", (
+            "half a second before the next token the bucket is still empty: a prediction should answer 429 with "
+            f"'Retry-After: 1' (a wait under a second is rounded up, never let through); got {almost.status_code}, "
+            f"Retry-After {almost.headers.get('retry-after')!r}"
+        )
+        clock.advance(0.5)
         again = predict(client)
         assert again.status_code == 200, (
             f"after waiting Retry-After ({retry_after} s on the limiter's clock) a prediction should answer 200; "
