@@ -33,6 +33,15 @@ from workbook.checkkit.student import import_lab_module, lab_attr
 from workbook.paths import ROOT
 
 
+def short_temp_dir() -> Path:
+    """A folder for Ray's session. Its socket paths add about 80 bytes to the folder and must stay under 108: a
+    grading run's TMPDIR (a scratch folder per run) can be too deep for that, so /tmp is used then."""
+    base = tempfile.gettempdir()
+    if len(base) > 20 and os.access("/tmp", os.W_OK):
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix="lab12-ray-", dir=base))
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     """The plain reference models (for the checks that run in this process)."""
@@ -81,7 +90,7 @@ def ray_run(tmp_path_factory) -> RayRun:
         run.not_built = exc
         return run
     target = Path(import_lab_module("lab12").__file__).resolve().parent.parent
-    ray_temp = Path(tempfile.mkdtemp(prefix="lab12-ray-"))  # short: Ray's socket paths must stay under 108 bytes
+    ray_temp = short_temp_dir()
     config = {
         "settings": settings,
         "log_dir": str(logs),

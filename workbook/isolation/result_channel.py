@@ -332,6 +332,7 @@ def _record_writes() -> None:
     A patch installed and undone within microseconds (a fake ``time.perf_counter`` that restores itself on its
     first call) escapes any sampling; an assignment to the module goes through its class's ``__setattr__``.
     """
+    import importlib
     import types
 
     watched = {module: set(names) for module, names in CLOCKS}
@@ -354,6 +355,11 @@ def _record_writes() -> None:
             if name in watched.get(self.__name__, ()):
                 _WRITES.append(f"{self.__name__}.{name}")
             super().__delattr__(name)
+
+        def __reduce__(self):
+            # Pickled by name, as pickle and cloudpickle do with a plain module: lab 12's Ray Serve deployment
+            # pickles a class whose code refers to the time and asyncio modules.
+            return importlib.import_module, (self.__name__,)
 
     for module_name in watched:
         module = sys.modules.get(module_name)
