@@ -123,8 +123,9 @@ def test_the_copy_has_a_students_makefile(copy):
     assert "jupyter lab" in dry_run("lab") and f'--ServerApp.root_dir="{copy}"' in dry_run("lab")
     # Everything the two Makefiles share is the same text: installing and `make lab` cannot drift apart.
     mine, instructors = makefile_parts(text), makefile_parts((ROOT / "Makefile").read_text())
-    # `make check` and `make lint` are the authors' loop (they need tests/ and the linters): not the student's.
-    shared = set(instructors) - {"rule test", "rule .PHONY", "rule check", "rule lint"}
+    # `make check`, `make lint` and `make mutation` are the authors' loop (they need tests/, solutions/ and the
+    # linters): not the student's.
+    shared = set(instructors) - {"rule test", "rule .PHONY", "rule check", "rule lint", "rule mutation"}
     assert shared <= set(mine), f"the student Makefile lacks {sorted(shared - set(mine))}"
     differ = [name for name in sorted(shared) if mine[name] != instructors[name]]
     assert not differ, f"workbook/builders/handout/Makefile and Makefile differ in {differ}: keep them the same"
