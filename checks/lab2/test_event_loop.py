@@ -1,10 +1,14 @@
 """Lab 2 checks: does /fast stay responsive while a slow route runs, in-process, on one event loop?
 
-The probe starts the slow request first and gives it a short lead, so it has certainly reached its
-handler before /fast is sent. /fast is then timed from the *common* start: if the slow route blocks the
-loop, /fast cannot finish before the block ends, whether it ran during the block or just after it. That
-is why a blocked loop cannot pass as a free one whatever order the requests are scheduled in; the
-mistake fixtures in tests/ prove it.
+The check holds the slow route's wait (``time.sleep`` or ``asyncio.sleep``, also where the app imported them by
+name) until /fast, sent meanwhile, has been answered, and records for each wait whether the event loop was free to
+answer it (``workbook.checkkit.event_loop``): a ``time.sleep`` in a worker thread (a plain ``def`` route) or an
+awaited ``asyncio.sleep`` leaves it free; a ``time.sleep`` on the event loop's own thread (inside ``async def``)
+blocks it. Nothing is timed, so a busy machine cannot make a free loop look blocked, nor the reverse; the kept
+mistakes in tests/mistakes/lab2.toml (half of the wait blocking, the wrong kind of route ...) prove it.
+
+Code that waits by some other means is judged by order instead: /fast must answer well before the slow route, or,
+for the anti-pattern, not before the block could have ended (a lower bound, which load never undercuts).
 """
 
 import asyncio
@@ -15,38 +19,49 @@ import time
 import anyio.to_thread
 import pytest
 
+from workbook.checkkit.event_loop import Hold, Probed, probe_while_held
+from workbook.checkkit.student import import_lab_module
+
 DELAY = 0.6  # how long each slow route waits
-LEAD = 0.05  # head start for the slow request before /fast is sent
-RESPONSIVE = DELAY / 2  # a free loop answers /fast well before this (measured: ~0.06 s)
+LEAD = DELAY / 2  # /fast is sent once the slow route waits, or after this if it waits by other means
 HELD_UP = DELAY * 0.8  # a blocked loop cannot answer /fast before this
 EARLY = 0.9
+REAL_TIME_SLEEP, REAL_ASYNC_SLEEP = time.sleep, asyncio.sleep
 
 
-async def probe(client, slow_path: str) -> dict:
-    """Start ``slow_path`` with ``?delay=DELAY``, then /fast; time both from the same start."""
-    start = time.perf_counter()
-    slow = asyncio.create_task(client.get(slow_path, params={"delay": DELAY}))
-    try:
-        await asyncio.sleep(LEAD)
-        fast = await client.get("/fast")
-        fast_done = time.perf_counter() - start
-        slow_response = await slow
-        slow_done = time.perf_counter() - start
-    finally:
-        slow.cancel()  # no-op once it finished; collects its error if /fast failed first
-        await asyncio.gather(slow, return_exceptions=True)
-    return {"fast": fast, "fast_done": fast_done, "slow": slow_response, "slow_done": slow_done}
+def hold_the_waits(monkeypatch) -> Hold:
+    """time.sleep and asyncio.sleep, in the slow request only, are held until /fast has been answered."""
+    hold = Hold(request_only=True)
+    blocking, waiting = hold.wrap(REAL_TIME_SLEEP), hold.wrap_async(REAL_ASYNC_SLEEP)
+    monkeypatch.setattr(time, "sleep", blocking)
+    monkeypatch.setattr(asyncio, "sleep", waiting)
+    module = import_lab_module("lab2.app")
+    for name, value in list(vars(module).items()):
+        if value is REAL_TIME_SLEEP:
+            monkeypatch.setattr(module, name, blocking)
+        elif value is REAL_ASYNC_SLEEP:
+            monkeypatch.setattr(module, name, waiting)
+    return hold
 
 
-def assert_slow_route_waited(result: dict, path: str) -> None:
-    slow = result["slow"]
+async def probe(client, monkeypatch, slow_path: str) -> tuple[Probed, Hold]:
+    """Start ``slow_path`` with ``?delay=DELAY``; once it waits, send /fast; both timed from the same start."""
+    hold = hold_the_waits(monkeypatch)
+    result = await probe_while_held(
+        client, hold, "GET", slow_path, probe_path="/fast", lead=LEAD, params={"delay": DELAY}
+    )
+    return result, hold
+
+
+def assert_slow_route_waited(result: Probed, path: str) -> None:
+    slow = result.response
     assert slow.status_code == 200, f"GET {path}?delay={DELAY} answered {slow.status_code}: {slow.text[:200]}"
     route = path.lstrip("/")
     assert slow.json() == {"route": route, "waited": DELAY}, (
         f"GET {path}?delay={DELAY} should answer {{'route': '{route}', 'waited': {DELAY}}}, got {slow.json()}."
     )
-    assert result["slow_done"] >= DELAY * EARLY, (
-        f"GET {path}?delay={DELAY} answered after {result['slow_done']:.2f} s: it should wait {DELAY} s. "
+    assert result.response_done >= DELAY * EARLY, (
+        f"GET {path}?delay={DELAY} answered after {result.response_done:.2f} s: it should wait {DELAY} s. "
         "Without `await`, asyncio.sleep(delay) only makes a coroutine and returns at once."
     )
 
@@ -59,16 +74,25 @@ def declared_async(app, path: str) -> bool | None:
     return None
 
 
-def assert_fast_stayed_responsive(result: dict, path: str, app=None, fix: str = "") -> None:
-    fast = result["fast"]
-    assert fast.status_code == 200, f"GET /fast answered {fast.status_code}: {fast.text[:200]}"
+def assert_fast_stayed_responsive(result: Probed, hold: Hold, path: str, app=None, fix: str = "") -> None:
+    fast = result.probe
+    assert fast is not None and fast.status_code == 200, (
+        f"GET /fast, sent while {path} was waiting, did not answer 200: {fast and fast.status_code} "
+        f"{fast and fast.text[:200]}"
+    )
     why = f"{path} is blocking the event loop."
     if app is not None and declared_async(app, path):
         why = f"{path} is declared `async def`, so a blocking call in it (time.sleep) blocks the event loop: {fix}"
-    assert result["fast_done"] < RESPONSIVE, (
-        f"/fast, sent while {path} was waiting, answered {result['fast_done']:.2f} s after the start; "
-        f"expected under {RESPONSIVE:.2f} s, long before {path} finished at {result['slow_done']:.2f} s. {why}"
-    )
+    if hold.outcomes:
+        assert hold.loop_stayed_free, (
+            f"/fast, sent while {path} was waiting, could be answered only after the wait: the wait ran on the "
+            f"event loop's own thread. {why}"
+        )
+    else:  # it waits without time.sleep or asyncio.sleep: /fast must answer well before it finishes
+        assert result.probe_done < result.response_done - DELAY / 4, (
+            f"/fast, sent while {path} was waiting, answered {result.probe_done:.2f} s after the start, not long "
+            f"before {path} finished at {result.response_done:.2f} s. {why}"
+        )
 
 
 @pytest.mark.task("2.1", points=1)
@@ -114,35 +138,40 @@ async def test_health_and_fast_answer(async_client, app):
 
 
 @pytest.mark.task("2.2", points=2)
-async def test_slow_async_holds_up_fast(async_client, app):
-    result = await probe(async_client, "/slow-async")
+async def test_slow_async_holds_up_fast(async_client, app, monkeypatch):
+    result, hold = await probe(async_client, monkeypatch, "/slow-async")
     assert_slow_route_waited(result, "/slow-async")
     assert declared_async(app, "/slow-async") is not False, (
-        f"/fast answered {result['fast_done']:.2f} s after /slow-async started: /slow-async is declared with "
-        "plain `def`, and FastAPI runs a def route in a thread pool, so its time.sleep cannot block the loop. "
-        "Declare it `async def` (and keep time.sleep): that is the anti-pattern this route shows."
+        "/fast was answered while /slow-async waited: /slow-async is declared with plain `def`, and FastAPI runs a "
+        "def route in a thread pool, so its time.sleep cannot block the loop. Declare it `async def` (and keep "
+        "time.sleep): that is the anti-pattern this route shows."
     )
-    assert result["fast_done"] >= HELD_UP, (
-        f"/fast answered {result['fast_done']:.2f} s after /slow-async started, but /slow-async should "
-        f"block the whole loop for {DELAY} s: it must call time.sleep (the anti-pattern this route shows), "
-        "not await asyncio.sleep."
+    if hold.outcomes:
+        blocked = hold.loop_was_blocked
+    else:  # it waits without time.sleep or asyncio.sleep: a blocked loop cannot answer /fast before the wait ends
+        blocked = result.probe_done >= HELD_UP
+    assert blocked, (
+        f"/fast was answered while /slow-async waited, but /slow-async should block the whole loop for {DELAY} s: "
+        "it must call time.sleep (the anti-pattern this route shows), not await asyncio.sleep."
     )
 
 
 @pytest.mark.task("2.3", points=2)
-async def test_fast_stays_responsive_during_slow_sync(async_client, app):
-    result = await probe(async_client, "/slow-sync")
+async def test_fast_stays_responsive_during_slow_sync(async_client, app, monkeypatch):
+    result, hold = await probe(async_client, monkeypatch, "/slow-sync")
     assert_slow_route_waited(result, "/slow-sync")
     assert_fast_stayed_responsive(
-        result, "/slow-sync", app, "declare it plain `def`, and FastAPI runs it in a thread pool."
+        result, hold, "/slow-sync", app, "declare it plain `def`, and FastAPI runs it in a thread pool."
     )
 
 
 @pytest.mark.task("2.4", points=2)
-async def test_fast_stays_responsive_during_slow_fixed(async_client, app):
-    result = await probe(async_client, "/slow-fixed")
+async def test_fast_stays_responsive_during_slow_fixed(async_client, app, monkeypatch):
+    result, hold = await probe(async_client, monkeypatch, "/slow-fixed")
     assert_slow_route_waited(result, "/slow-fixed")
-    assert_fast_stayed_responsive(result, "/slow-fixed", app, "`await asyncio.sleep(delay)` waits without blocking.")
+    assert_fast_stayed_responsive(
+        result, hold, "/slow-fixed", app, "`await asyncio.sleep(delay)` waits without blocking."
+    )
 
 
 @pytest.mark.task("2.4", points=1)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from workbook.checkkit.clients import sync_client
-from workbook.checkkit.model_calls import on_an_event_loop
+from workbook.checkkit.event_loop import on_an_event_loop
 from workbook.checkkit.student import import_lab_module
 
 REAL_TIME_SLEEP, REAL_ASYNC_SLEEP = time.sleep, asyncio.sleep

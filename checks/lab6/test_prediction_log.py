@@ -18,7 +18,8 @@ import pytest
 
 from workbook.checkkit.asgi_recorder import recording
 from workbook.checkkit.clients import async_client as start_async_client
-from workbook.checkkit.model_calls import on_an_event_loop, slow_pipelines
+from workbook.checkkit.event_loop import on_an_event_loop
+from workbook.checkkit.model_calls import slow_pipelines
 
 TEXT = "the rocket reached orbit and the satellite deployed its antenna"
 IRIS = {"sepal_length": 6.1, "sepal_width": 2.8, "petal_length": 4.7, "petal_width": 1.2}

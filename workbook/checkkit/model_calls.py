@@ -50,14 +50,3 @@ def slow_pipelines(monkeypatch, seconds: float) -> None:
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(Pipeline, method, slow)
-
-
-def on_an_event_loop() -> bool:
-    """True when called on a thread that is running an event loop (an ``async def`` route's thread)."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
