@@ -4,7 +4,6 @@ and the lesson of lab 2 kept: a prediction route never runs the model on the eve
 Times are lower bounds made by a model that is slow on purpose, so they cannot flake on a busy machine.
 """
 
-import asyncio
 import time
 
 import numpy as np
@@ -13,15 +12,12 @@ from pydantic import ValidationError
 
 from labkit.models import reference_model
 from labkit.registry import ModelEntry
-from workbook.checkkit.model_calls import slow_pipelines
+from workbook.checkkit.event_loop import Hold, blocked_loop_message, hold_pipelines, probe_while_held
 from workbook.checkkit.student import lab_attr
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 FLOWER = {"sepal_length": 5.9, "sepal_width": 3.0, "petal_length": 4.2, "petal_width": 1.5}
 SLOW = 0.25  # seconds a slow stand-in model takes per call
-MODEL_BLOCKS = 0.6  # seconds the patched model blocks in the event-loop check
-LEAD = 0.05
-RESPONSIVE = MODEL_BLOCKS / 2
 
 
 def error_fields(response) -> list:
@@ -181,25 +177,6 @@ def test_unknown_model_is_a_404(client):
 # --- Tasks 5.3 and 5.4: the model never runs on the event loop (lab 2's lesson) ------------------------
 
 
-def slow_model(monkeypatch):
-    """Every Pipeline.predict / predict_proba blocks for MODEL_BLOCKS seconds, like a heavy model."""
-    slow_pipelines(monkeypatch, MODEL_BLOCKS)
-
-
-async def health_while(async_client, method: str, path: str, **kwargs) -> tuple[float, object]:
-    start = time.perf_counter()
-    slow = asyncio.create_task(async_client.request(method, path, **kwargs))
-    try:
-        await asyncio.sleep(LEAD)
-        await async_client.get("/health")
-        health_done = time.perf_counter() - start
-        response = await slow
-    finally:
-        slow.cancel()
-        await asyncio.gather(slow, return_exceptions=True)
-    return health_done, response
-
-
 ROUTES = {
     "5.3": [
         ("POST", "/predict/random_forest", {"json": FLOWER}),
@@ -211,25 +188,25 @@ ROUTES = {
 
 
 async def assert_routes_leave_the_loop_free(async_client, monkeypatch, task: str) -> None:
-    slow_model(monkeypatch)
     for method, path, kwargs in ROUTES[task]:
-        health_done, response = await health_while(async_client, method, path, **kwargs)
+        hold = Hold()
+        hold_pipelines(monkeypatch, hold)
+        result = await probe_while_held(async_client, hold, method, path, **kwargs)
+        response = result.response
         assert response.status_code == 200, f"{method} {path} answered {response.status_code}: {response.text[:200]}"
-        assert health_done < RESPONSIVE, (
-            f"while {method} {path} ran a model that takes {MODEL_BLOCKS} s, GET /health waited "
-            f"{health_done:.2f} s (expected under {RESPONSIVE:.2f} s): the route runs the model on the event "
-            "loop, so every other request waits. Make the route a plain `def` (FastAPI runs it in a thread), "
-            "or `await run_in_threadpool(...)` the model call. See notebook 2."
+        assert hold.outcomes, f"{method} {path} answered {response.text[:200]} without running the model."
+        assert hold.loop_stayed_free and result.probe_answered, blocked_loop_message(
+            "the model scored the request", f"{method} {path}"
         )
 
 
 @pytest.mark.task("5.3", points=1)
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 async def test_prediction_routes_never_block_the_event_loop(async_client, monkeypatch):
     await assert_routes_leave_the_loop_free(async_client, monkeypatch, "5.3")
 
 
 @pytest.mark.task("5.4", points=1)
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 async def test_batch_route_never_blocks_the_event_loop(async_client, monkeypatch):
     await assert_routes_leave_the_loop_free(async_client, monkeypatch, "5.4")
