@@ -6,6 +6,7 @@
 * :mod:`~workbook.checkkit.clients` — in-process clients for an app (sync ``TestClient``, async with lifespan);
 * :mod:`~workbook.checkkit.asgi_recorder` — call an app the way a server does and record when each piece left;
 * :mod:`~workbook.checkkit.model_calls` — count a model's ``predict`` calls (no timing where a count will do);
+* :mod:`~workbook.checkkit.event_loop` — prove that slow work runs off the event loop (a held call and a probe);
 * :mod:`~workbook.checkkit.bad_input` — hostile requests for every operation of an app's OpenAPI (``test_no_500``);
 * :mod:`~workbook.checkkit.constant_time` — whether a key is compared in constant time;
 * :mod:`~workbook.checkkit.server`, :mod:`~workbook.checkkit.loadtest` — a real server on 127.0.0.1, and load on it;
