@@ -10,9 +10,10 @@ SEARCH_SPEEDUP, SEARCH_RECALL, EMBED_SPEEDUP = 5, 0.95, 20
 WHY = [
     "* **Exact search grows with the documents; the graph barely does.** The exact index multiplies the query "
     "with every row (100,000 × 32 numbers at the largest size) and partitions every score; HNSW walks a few "
-    "hundred rows of its graph whatever the size. Up to ten thousand documents either index costs less than "
-    "the rest of a request (the HTTP exchange, validation, the thread-pool hop, embedding the query), so the "
-    "two servers answer alike there.",
+    "hundred rows of its graph whatever the size. At these sizes and 32 dimensions either index costs less "
+    "than the rest of a request (the HTTP exchange, validation, the thread-pool hop, embedding the query), so "
+    "through the server the two differ by less than the spread of their rounds; in one process, where the "
+    "index is all there is, the exact index's cost grows with the documents and the graph's far more slowly (see the p50 column).",
     "* **One BLAS thread.** numpy's OpenBLAS starts a thread per core for the exact index's matrix product; in a "
     "worker that shares two cores with the load generator and everything else, those threads wait for each "
     "other, and the product is many times slower than on one thread (compare the two exact rows at the largest "
@@ -20,7 +21,7 @@ WHY = [
     "(`OPENBLAS_NUM_THREADS=1`).",
     "* **Batch embedding.** A request of one text pays the whole HTTP exchange, one validation and one "
     "`encode` call for one row; a request of 64 texts pays them once for 64 rows. What is left per text is "
-    "model2vec's tokenising and averaging (microseconds) and the JSON of its vector.",
+    "model2vec's tokenising and averaging (a fraction of a millisecond) and the JSON of its vector.",
     "* **The ceiling** is `GET /health` on the same server, measured in the same rounds: a ratio to it says how "
     "much of the HTTP stack's capacity a route leaves, on this machine or any other. The load generator runs "
     "on the same two cores, so the absolute requests/s are lower than on a machine with cores to spare; the "
