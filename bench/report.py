@@ -64,6 +64,13 @@ READING = [
 ]
 
 
+OTHER_LABS = [
+    "Lab 11's search and embedding costs (exact vs approximate search at 1,000 to 100,000 documents, /embed single "
+    "vs batch, by the same method: ratios to a ceiling on the same server, compared loads taking turns) are in "
+    "[LAB11.md](LAB11.md), written by `python -m bench.lab11`.",
+]
+
+
 def rps_table(report: dict) -> dict[str, float]:
     return {
         key: row["result"]["requests_per_s"]
@@ -222,6 +229,8 @@ def write_markdown(report: dict, path: Path, command: str) -> None:
         "SIGTERM it handled, on purpose).",
         "",
         "![throughput relative to the hello-world ceiling](results.png)",
+        "",
+        *OTHER_LABS,
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -64,6 +64,7 @@ class LoadCounter:
 def spy_loads(monkeypatch):
     from model2vec import StaticModel
 
+    real_model()  # loaded by model2vec's own loader before it is replaced (else the counter would recurse into it)
     counter = LoadCounter()
     monkeypatch.setattr(StaticModel, "from_pretrained", counter)
     return counter

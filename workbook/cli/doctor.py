@@ -2,7 +2,8 @@
 
 Checks the Python version, every pinned version in ``requirements.txt`` against what is installed, that those
 packages import, that the notebooks' kernel exists and runs this Python with the workbook, that the usual
-ports (JupyterLab's and uvicorn's) are free, and that the workbook's own folders are in place.
+ports (JupyterLab's and uvicorn's) are free, that the workbook's own folders are in place, and that lab 11's
+embedding model (``data/embedding_model/``) loads with model2vec, offline.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ REQUIREMENTS = ROOT / "requirements.txt"
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 FIX_INSTALL = "make setup   (or: .venv/bin/pip install -r requirements.txt)"
 UVICORN_PORT = 8000
+EMBEDDING_MODEL = DATA / "embedding_model"
+EMBEDDING_FILES = ("config.json", "model.safetensors", "tokenizer.json")  # what model2vec's loader reads
+FIX_EMBEDDING_MODEL = (
+    "git checkout -- data/embedding_model   (or rebuild it: .venv/bin/python data/make_embedding_model.py)"
+)
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
 
@@ -305,6 +311,52 @@ def check_layout() -> list[Finding]:
     return findings
 
 
+EMBEDDING_PROBE = """
+import json, sys
+from model2vec import StaticModel
+model = StaticModel.from_pretrained(sys.argv[1])
+vectors = model.encode(["the rocket reached orbit"])
+print(json.dumps({"shape": list(vectors.shape), "words": len(model.tokenizer.get_vocab())}))
+"""
+
+
+def check_embedding_model(folder: Path = EMBEDDING_MODEL) -> Finding:
+    """Lab 11's model: its files are there, and model2vec's own loader reads them and embeds a sentence.
+
+    In a separate Python (a broken install cannot take the doctor down) with the Hugging Face hub switched
+    off: a folder that model2vec could not read must fail here, not turn into a download attempt.
+    """
+    what = f"lab 11's embedding model ({folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder})"
+    missing = [name for name in EMBEDDING_FILES if not (folder / name).is_file()]
+    if missing:
+        detail = "the folder is missing" if not folder.is_dir() else f"{', '.join(missing)} missing"
+        return Finding(FAIL, what, f"{detail}; lab 11 loads it at start-up", FIX_EMBEDDING_MODEL)
+    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", EMBEDDING_PROBE, str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env={**os.environ, **offline},
+        )
+    except subprocess.TimeoutExpired:
+        return Finding(FAIL, what, "loading it with model2vec took over 120 s", FIX_EMBEDDING_MODEL)
+    if done.returncode != 0:
+        error = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        fix = FIX_INSTALL if "No module named 'model2vec'" in error else FIX_EMBEDDING_MODEL
+        return Finding(FAIL, what, f"model2vec cannot load it: {error[:300]}", fix)
+    try:
+        loaded = json.loads(done.stdout.strip().splitlines()[-1])
+        rows, dim = loaded["shape"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return Finding(FAIL, what, f"the load check printed no result: {done.stdout[-300:]!r}", FIX_EMBEDDING_MODEL)
+    if rows != 1 or dim < 1:
+        return Finding(FAIL, what, f"encoding one sentence gave shape {loaded['shape']}", FIX_EMBEDDING_MODEL)
+    return Finding(OK, f"{what} loads with model2vec, offline: {loaded['words']:,} words, {dim} dimensions")
+
+
 def check_sandbox() -> Finding:
     """Instructors: can ``grade`` run submissions in its bubblewrap sandbox here? (Students never need it.)"""
     from workbook.isolation import sandbox
@@ -329,6 +381,7 @@ def diagnose(ports: list[int] | None = None, requirements: Path = REQUIREMENTS) 
         *check_kernels(),
         *check_ports(ports),
         *check_layout(),
+        check_embedding_model(),
         check_sandbox(),
     ]
 
@@ -359,7 +412,7 @@ def add_command(commands) -> None:
         "doctor",
         help="check that this machine is ready, and say how to fix what is not",
         description="Check Python, the versions pinned in requirements.txt, that the packages import, the "
-        "notebooks' kernel, free ports and the workbook's folders. Exit code 1 when something "
+        "notebooks' kernel, free ports, the workbook's folders and lab 11's embedding model. Exit code 1 when something "
         "must be fixed (warnings alone exit 0).",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="also list the checks that are fine")
