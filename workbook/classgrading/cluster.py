@@ -10,7 +10,9 @@ submission's labs together and writes grades.csv, feedback and the item analysis
   by the driver and fetched once by each node's object store: a worker grades with exactly the bytes that were
   hashed, and the nodes need no copy of the workbook to keep in step (no shared file system);
 * the grader's own code, the ``workbook`` package the task function lives in, goes with the job's runtime
-  environment (``py_modules``), so the nodes need only the same Python, the pinned requirements and bubblewrap;
+  environment (``py_modules``, ahead of the nodes' site-packages; seen on a worker: only the driver's own
+  ``sys.path``, which Ray puts first, comes before it), so the nodes need only the same Python, the pinned
+  requirements and bubblewrap;
 * a submission goes as the task's argument, with only the lab that task grades.
 
 A submission's labs run one after the other (each lab's time limit depends on what the earlier ones used, as in a
