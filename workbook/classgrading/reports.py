@@ -221,6 +221,7 @@ def _run_record(result: ClassGrades) -> dict:
         "settings": {
             "labs": result.settings.labs,
             "jobs": result.settings.jobs,
+            "ray": result.settings.ray,
             "lab_timeouts": {lab: result.settings.lab_limit(checks) for lab, checks in result.plan.items()},
             "submission_timeout": result.settings.submission_timeout,
             "check_timeout": result.settings.check_timeout,

@@ -15,11 +15,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from workbook.classgrading.cluster import Cluster
 from workbook.classgrading.intake import UNREADABLE, Submission, audit, find_submissions
 from workbook.classgrading.kit import GradingError, Kit, instructor_listing, listing_changes
 from workbook.classgrading.reports import format_points, write_outputs
@@ -56,6 +58,7 @@ class Settings:
         True  # every submission in its own bubblewrap sandbox (workbook.isolation.sandbox); False: --no-sandbox
     )
     limits: Limits = field(default_factory=Limits)
+    ray: str | None = None  # a Ray cluster's address (or "auto"): each (submission, lab) run is a task there
 
     def lab_limit(self, plan: list[PlannedCheck]) -> float:
         """The wall-clock limit of one lab's run: what its checks may take by their own timeouts, plus slack.
@@ -108,6 +111,9 @@ def _placeholder_run(lab: str, plan: list[PlannedCheck], status: str, message: s
     return LabRun(lab=lab, checks=checks, duration=0.0, finished=False)
 
 
+RunLab = Callable[[str, float], LabRun]  # (lab, its wall-clock limit) -> the lab's run
+
+
 def grade_submission(
     submission: Submission,
     kit: Kit,
@@ -117,27 +123,84 @@ def grade_submission(
     keeper: lab_process.ProcessKeeper,
     log_dir: Path | None,
     fork_server: ForkServer | None = None,
+    cluster: Cluster | None = None,
 ) -> SubmissionGrade:
+    """One submission's grade: its labs one after the other, here or (``cluster``) each as a task on a Ray cluster."""
     if submission.unreadable:
         message = f"not graded: the submission cannot be read ({submission.unreadable})"
         runs = [_placeholder_run(lab, plan[lab], UNREADABLE, message) for lab in settings.labs]
         return SubmissionGrade(
             submission, runs, 0.0, "unreadable", [*submission.notes, f"unreadable: {submission.unreadable}"]
         )
+    if cluster is not None:
+        killed: list[bool] = []
+
+        def on_cluster(lab: str, wall_limit: float) -> LabRun:
+            run, server_killed = cluster.run_lab(submission, lab, plan[lab], wall_limit)
+            killed.append(server_killed)
+            return run
+
+        # What counts is the time its labs ran, not the time they waited in the cluster's queue.
+        grade = _grade_labs(
+            submission, plan, settings, log_dir, on_cluster, lambda runs: sum(run.duration for run in runs)
+        )
+        if any(killed):
+            _note_server_killed(grade)
+        return grade
     if settings.sandbox:
         box = _SubmissionSandbox(submission, kit, settings, work_root, keeper)
         try:
-            grade = _grade_labs(submission, kit, plan, settings, box.work, keeper, log_dir, box)
-            if box.restarts or (box.current is not None and not box.current.alive):
-                grade.server_killed = True
-                grade.notes.append(
-                    "a lab run killed its sandbox's fork server (the checks' parent process): that "
-                    "run ended there, and the next lab ran in a new sandbox"
-                )
+            grade = _grade_labs(
+                submission,
+                plan,
+                settings,
+                log_dir,
+                lambda lab, limit: _run_one_lab(
+                    lab, submission, kit, plan[lab], settings, limit, box.work, keeper, box
+                ),
+            )
+            if box.server_killed:
+                _note_server_killed(grade)
             return grade
         finally:
             box.close()
-    return _grade_labs(submission, kit, plan, settings, work_root, keeper, log_dir, fork_server)
+    return _grade_labs(
+        submission,
+        plan,
+        settings,
+        log_dir,
+        lambda lab, limit: _run_one_lab(
+            lab, submission, kit, plan[lab], settings, limit, work_root, keeper, fork_server
+        ),
+    )
+
+
+def _note_server_killed(grade: SubmissionGrade) -> None:
+    grade.server_killed = True
+    grade.notes.append(
+        "a lab run killed its sandbox's fork server (the checks' parent process): that "
+        "run ended there, and the next lab ran in a new sandbox"
+    )
+
+
+def grade_lab_in_sandbox(
+    submission: Submission, lab: str, kit: Kit, plan: list[PlannedCheck], settings: Settings, wall_limit: float
+) -> tuple[LabRun, bool]:
+    """One (submission, lab) run in a sandbox of its own, on this machine: the run and whether it killed the
+    sandbox's fork server. What a Ray task does on a worker (:mod:`workbook.classgrading.cluster`): the same
+    :func:`_run_one_lab` as local grading, so the same results."""
+    sys.dont_write_bytecode = True
+    keeper = lab_process.ProcessKeeper()
+    work_root = Path(tempfile.mkdtemp(prefix="workbook-grading-"))
+    os.chmod(work_root, 0o700)
+    box = _SubmissionSandbox(submission, kit, settings, work_root, keeper)
+    try:
+        run = _run_one_lab(lab, submission, kit, plan, settings, wall_limit, box.work, keeper, box)
+        return run, box.server_killed
+    finally:
+        box.close()
+        shutil.rmtree(work_root, ignore_errors=True)
+        keeper.reap_orphans()
 
 
 class _SubmissionSandbox:
@@ -166,6 +229,11 @@ class _SubmissionSandbox:
         self.current = ForkServer(sandbox=(self.work, self.kit_dir, self.settings.limits))
         return self.current
 
+    @property
+    def server_killed(self) -> bool:
+        """A run killed the fork server (the checks' parent process): only this submission could have done it."""
+        return bool(self.restarts or (self.current is not None and not self.current.alive))
+
     def _stop(self) -> None:
         if self.current is not None:
             self.current.destroy()
@@ -178,21 +246,23 @@ class _SubmissionSandbox:
 
 def _grade_labs(
     submission: Submission,
-    kit: Kit,
     plan: dict[str, list[PlannedCheck]],
     settings: Settings,
-    work_root: Path,
-    keeper: lab_process.ProcessKeeper,
     log_dir: Path | None,
-    fork_server: ForkServer | _SubmissionSandbox | None,
+    run_lab: RunLab,
+    time_used: Callable[[list[LabRun]], float] | None = None,
 ) -> SubmissionGrade:
+    """The submission's labs in order through ``run_lab``, within its time limit; its status from what happened.
+
+    ``time_used`` is what counts against the limit (default: the wall-clock time since the first lab began).
+    """
     start = time.perf_counter()
     runs: list[LabRun] = []
     notes = list(submission.notes) + submission.suspicious()
     review = audit(submission)
     flags: set[str] = {"review"} if review else set()
     for lab in settings.labs:
-        elapsed = time.perf_counter() - start
+        elapsed = time_used(runs) if time_used else time.perf_counter() - start
         remaining = settings.submission_timeout - elapsed
         if lab not in submission.labs:
             runs.append(_placeholder_run(lab, plan[lab], MISSING, f"not submitted: no {lab}/ folder"))
@@ -210,17 +280,7 @@ def _grade_labs(
             )
             flags.add("timeout")
             continue
-        run = _run_one_lab(
-            lab,
-            submission,
-            kit,
-            plan[lab],
-            settings,
-            min(settings.lab_limit(plan[lab]), remaining),
-            work_root,
-            keeper,
-            fork_server,
-        )
+        run = run_lab(lab, min(settings.lab_limit(plan[lab]), remaining))
         runs.append(run)
         notes.extend(run.notes)
         review.extend(run.review)
@@ -239,7 +299,8 @@ def _grade_labs(
         flags.add("empty")
     status = next((s for s in SUBMISSION_STATUSES if s in flags), "ok")
     notes += [f"review: {reason}" for reason in review]
-    return SubmissionGrade(submission, runs, round(time.perf_counter() - start, 2), status, notes, review)
+    duration = time_used(runs) if time_used else time.perf_counter() - start
+    return SubmissionGrade(submission, runs, round(duration, 2), status, notes, review)
 
 
 def _run_one_lab(
@@ -337,7 +398,9 @@ def grade_class(
     submissions = find_submissions(submissions_dir, leave_out=out)
     if not submissions:
         raise GradingError(f"no submissions in {submissions_dir}: expected one folder (or .zip) per student")
-    if settings.sandbox and (why := sandbox.probe()) is not None:
+    if settings.ray is not None and not settings.sandbox:
+        raise GradingError("--ray grades in the sandbox only: every node of the cluster needs bubblewrap")
+    if settings.ray is None and settings.sandbox and (why := sandbox.probe()) is not None:
         raise GradingError(
             f"no sandbox: {why}.\nSubmissions run code; without a sandbox it can read and write "
             "anything you can. Install bubblewrap, or grade anyway with --no-sandbox (trusted "
@@ -351,7 +414,10 @@ def grade_class(
     work_root = Path(tempfile.mkdtemp(prefix="workbook-grading-"))
     os.chmod(work_root, 0o700)
     fork_server = None if settings.sandbox else _start_fork_server(settings, keeper, progress)
+    cluster: Cluster | None = None
     try:
+        if settings.ray is not None:
+            cluster = Cluster.connect(settings.ray, kit, settings)  # checks the nodes' sandbox too
         plan_kit = work_root / "plan-kit"
         kit.write(plan_kit)
         try:
@@ -361,9 +427,14 @@ def grade_class(
         shutil.rmtree(plan_kit, ignore_errors=True)
         checks = sum(len(p) for p in plan.values())
         limits = ", ".join(f"{lab} {settings.lab_limit(plan[lab]):g} s" for lab in settings.labs)
+        # On a cluster, Ray's scheduler decides how many runs go at once (by CPUs): the driver only waits for them.
+        jobs = settings.jobs if cluster is None else min(len(submissions), 2 * cluster.cpus)
+        where = (
+            f"{jobs} at a time" if cluster is None else f"on the Ray cluster at {settings.ray} ({cluster.cpus} CPUs)"
+        )
         progress(
             f"checks {kit.digest[:16]}: {checks} checks in {', '.join(settings.labs)}; {len(submissions)} "
-            f"submissions, {settings.jobs} at a time; time limits: {limits}, "
+            f"submissions, {where}; time limits: {limits}, "
             f"{settings.submission_timeout:g} s a submission"
         )
         grades: dict[str, SubmissionGrade] = {}
@@ -393,7 +464,15 @@ def grade_class(
                 running.add(submission.name)
             try:
                 grade = grade_submission(
-                    submission, kit, plan, settings, work_root, keeper, out / "logs" / submission.slug, fork_server
+                    submission,
+                    kit,
+                    plan,
+                    settings,
+                    work_root,
+                    keeper,
+                    out / "logs" / submission.slug,
+                    fork_server,
+                    cluster,
                 )
             except Exception as exc:  # noqa: BLE001 - one submission never stops the class
                 message = f"not graded: the grader failed on this submission ({type(exc).__name__}: {exc})"
@@ -425,10 +504,12 @@ def grade_class(
                     f"{format_points(grade.max_points):<5} {grade.status:<10} {grade.duration:6.1f} s"
                 )
 
-        with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
             for future in [pool.submit(one, s) for s in submissions]:
                 future.result()
     finally:
+        if cluster is not None:
+            cluster.close()
         if fork_server is not None:
             fork_server.close()
             keeper.active.discard(fork_server.process.pid)

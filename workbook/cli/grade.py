@@ -1,6 +1,6 @@
 """``grade``: grade a class's submissions with the instructor's checks, in a way a submission cannot game.
 
-    python -m workbook grade SUBMISSIONS_DIR --out DIR [--jobs N]
+    python -m workbook grade SUBMISSIONS_DIR --out DIR [--jobs N] [--ray ADDRESS]
 
 SUBMISSIONS_DIR holds one entry per student, named after the student: a folder laid out like ``labs/``
 (``alice/lab1/runners.py``), a folder with ``labs/`` inside it, or a ``.zip`` of either. Out come
@@ -15,7 +15,8 @@ SUBMISSIONS_DIR holds one entry per student, named after the student: a folder l
 The work is done in :mod:`workbook.classgrading` (intake, kit, run, reports). Every submission runs in its own
 bubblewrap sandbox (:mod:`workbook.isolation.sandbox`), each lab in a pytest process forked inside it
 (:mod:`workbook.isolation.fork_server`, :mod:`workbook.isolation.lab_process`); results come back through a
-signed channel (:mod:`workbook.isolation.result_channel`). Without a sandbox, ``grade`` refuses untrusted
+signed channel (:mod:`workbook.isolation.result_channel`). With ``--ray``, each (submission, lab) run is a task on
+a Ray cluster, sandboxed on its node (:mod:`workbook.classgrading.cluster`); the outputs are the same. Without a sandbox, ``grade`` refuses untrusted
 submissions unless told ``--no-sandbox``. How a grade is made, what the sandbox prevents, what is only made visible (status ``review``)
 and what is not covered: ``docs/grading-threat-model.md``.
 """
@@ -135,6 +136,13 @@ def add_command(commands) -> None:
         "trust: see the threat model below)",
     )
     parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="grade on a Ray cluster: each (submission, lab) run is a task on some node, in a sandbox there "
+        "(ADDRESS: the head's HOST:PORT, or auto); the outputs are written here, as a local run writes them. "
+        "Set-up: README.md, 'Grading on a Ray cluster'",
+    )
+    parser.add_argument(
         "--force",
         action="store_true",
         help="replace the results already in --out (otherwise --out must be empty or new)",
@@ -168,6 +176,7 @@ def run_command(args: argparse.Namespace) -> int:
         check_timeout=args.check_timeout,
         fork_server=args.fork_server,
         sandbox=args.sandbox,
+        ray=args.ray,
     )
     try:
         result = grade_class(args.submissions, out, settings, progress=lambda line: print(line, flush=True))
