@@ -101,6 +101,7 @@ SPREAD = ("tests/meta/test_mistakes.py", "tests/meta/test_mutation.py", "tests/m
 
 # Modules (or "module::test" prefixes) in the order their work should start: the longest first.
 COST_FIRST = (
+    "tests/workbook/classgrading/test_grading_ray.py",
     "tests/meta/test_mutation.py::test_every_mutant_is_killed_or_recorded",
     "tests/workbook/classgrading/test_grading.py",
     "tests/meta/test_checks_are_real.py",
