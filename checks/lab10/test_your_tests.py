@@ -4,12 +4,15 @@ Your tests (``lab10/tests/`` in your target) run in pytest processes of their ow
 reference service (solutions/lab10), and once against each copy with one realistic bug
 (checks/lab10/services/broken.toml, a practice set; the instructor's grading adds copies that are not
 published). The services run without their source text: only requests can tell them apart.
-All the runs happen once, for the first of these checks; each check then reads its verdict. A broken copy
-is caught when a test that passes on the reference fails on it.
+The reference run comes first, for the first check; the broken copies' runs start when the first of their
+checks asks (two at a time, in the order of the checks), and each check waits for its own. So a run stopped at
+the first failing check (``-x``, as the mutation tool grades) spends no time on the copies after it. A broken
+copy is caught when a test that passes on the reference fails on it.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -29,18 +32,26 @@ from workbook.grader.plugin import GradedByInstructor
 
 BROKEN = load_broken()
 PARALLEL_RUNS = 2  # the broken copies are independent: two pytest processes at a time
-ALL_RUNS_TIMEOUT = 900  # the first check waits for every run (each has its own limit too)
+ALL_RUNS_TIMEOUT = 900  # a check may wait for the runs before its own (each has its own limit too)
 
 
 @dataclass
 class GradedRuns:
     reference: SuiteRun
     not_written: set[str]
-    broken: dict[str, SuiteRun]
+    run_broken: Callable[[BrokenService], SuiteRun]
+    pool: ThreadPoolExecutor
+    started: dict[str, Future] = field(default_factory=dict)
+
+    def broken(self, service: BrokenService) -> SuiteRun:
+        """Your tests' run against ``service``; the first call starts the runs of every copy, in order."""
+        if not self.started:
+            self.started = {s.id: self.pool.submit(self.run_broken, s) for s in BROKEN}
+        return self.started[service.id].result()
 
 
 @pytest.fixture(scope="module")
-def graded_runs(tmp_path_factory) -> GradedRuns:
+def graded_runs(tmp_path_factory) -> Iterator[GradedRuns]:
     """Your tests against the reference service, then (if you wrote any) against every broken copy."""
     tests_dir = Path(import_lab_module("lab10").__file__).resolve().parent / "tests"
     assert tests_dir.is_dir(), f"there is no folder {tests_dir}: your tests of the service live in lab10/tests/."
@@ -63,9 +74,11 @@ def graded_runs(tmp_path_factory) -> GradedRuns:
         folder = build_service(work / f"broken-{service.id}", service, sourceless=True)
         return run_tests(tests_dir, folder, work / f"run-{service.id}")
 
-    with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
-        runs = dict(zip((s.id for s in BROKEN), pool.map(run_broken, BROKEN)))
-    return GradedRuns(reference, not_written, runs)
+    pool = ThreadPoolExecutor(max_workers=PARALLEL_RUNS)
+    try:
+        yield GradedRuns(reference, not_written, run_broken, pool)
+    finally:  # the checks stopped early (-x): the runs not started yet are not needed
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.mark.task("10.6", points=1)
@@ -82,7 +95,7 @@ def test_your_tests_pass_on_the_reference_service(graded_runs):
 @pytest.mark.timeout(ALL_RUNS_TIMEOUT)
 @pytest.mark.parametrize("service", BROKEN, ids=[s.id for s in BROKEN])
 def test_your_tests_catch_the_broken_service(graded_runs, service):
-    run = graded_runs.broken[service.id]
+    run = graded_runs.broken(service)
     if run.timed_out:
         return  # a test that hangs on the broken service has noticed something
     # Only a test that passes on the reference can catch a bug: one that fails everywhere tells nothing.

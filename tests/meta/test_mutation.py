@@ -5,7 +5,7 @@ solution code) and reads its JSON report. A survivor not recorded in ``tests/mut
 test, with its diff: add or sharpen a check that kills it, or — only when it is truly equivalent or irrelevant
 to the task statement — record it with one line saying why. The per-lab score (killed / non-equivalent) is
 printed and kept in ``.workbook/mutation/LAB.json``. Results are cached by the hash of the mutant, the lab's
-checks and the tooling, so an unchanged lab costs a second.
+checks, its data in ``tests/LAB_*`` and the tooling, so an unchanged lab costs a second.
 
 Cost: a mutant costs one or two forked check runs (1–3 s of wall clock on 2 busy cores, two at a time). All
 957 mutants of the ten labs take about 25 minutes there, so ``make test`` grades a stable sample of at most

@@ -45,8 +45,9 @@ Before any mutant, the unmutated copy must pass every check of the lab, or nothi
 **Cost.** ``--jobs`` mutants at a time (default 2), each a fork, not a fresh Python; ``--max-per-task N`` keeps
 the N mutants of each task with the smallest hash of their id (a stable, seeded sample: one new mutant
 displaces at most one). Results are cached in ``.workbook/mutation/cache/`` under a hash of the mutated lab's
-files, the lab's checks, the tooling (``workbook/``, ``labkit/``, ``conftest.py``, ``pyproject.toml``, ``requirements.txt``)
-and ``data/``: an unchanged lab is not graded again.
+files, the lab's checks, the lab's data in ``tests/LAB_*`` that its checks read (lab 10's unpublished broken services),
+the tooling (``workbook/``, ``labkit/``, ``conftest.py``, ``pyproject.toml``, ``requirements.txt``) and ``data/``: an
+unchanged lab is not graded again.
 """
 
 from __future__ import annotations
@@ -484,6 +485,19 @@ def tooling_digest() -> str:
     return _tree_digest([p for p in paths if p.exists()], ROOT)
 
 
+def lab_data_files(lab: str) -> list[Path]:
+    """The lab's data kept out of a student's copy, which its checks read where it exists: ``tests/LAB_*``
+    (lab 10's unpublished broken services, ``tests/lab10_unpublished_services.toml``)."""
+    return sorted((ROOT / "tests").glob(f"{lab}_*"))
+
+
+def lab_data_digest(lab: str) -> tuple[str, ...]:
+    """Part of the cache key when the lab has such data (empty otherwise, so other labs' keys do not change):
+    a new unpublished service grades every mutant of its lab again."""
+    files = lab_data_files(lab)
+    return (_tree_digest(files, ROOT),) if files else ()
+
+
 @dataclass
 class Outcome:
     id: str
@@ -659,6 +673,7 @@ def run_lab(
                 tooling_digest(),
                 _tree_digest(list((CHECKS / lab).rglob("*")), CHECKS / lab),
                 _tree_digest(list((SOLUTIONS / lab).rglob("*")), SOLUTIONS / lab),
+                *lab_data_digest(lab),
             )
         ).encode()
     ).hexdigest()

@@ -133,3 +133,11 @@ def test_the_command_has_help_and_lists_mutants_without_grading():
     )
     assert listed.returncode == 0 and "+++ mutant 1.1:slow_task:" in listed.stdout
     assert "1.2:" not in listed.stdout
+
+
+def test_lab_data_that_checks_read_is_part_of_the_cache_key():
+    from checks.lab10.student_tests import UNPUBLISHED
+
+    assert UNPUBLISHED in mutation.lab_data_files("lab10"), "lab 10's unpublished services must key its cache"
+    assert mutation.lab_data_files("lab1") == [], "lab1_* must not match lab10_*: lab 1 has no such data"
+    assert mutation.lab_data_digest("lab1") == (), "a lab without such data keeps the key it had"
