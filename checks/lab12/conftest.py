@@ -76,8 +76,11 @@ def ray_run(tmp_path_factory) -> RayRun:
     run = RayRun()
     folder = tmp_path_factory.mktemp("ray_run")
     models, logs = folder / "models", folder / "logs"
+    autoscaled_models, autoscaled_logs = folder / "autoscaled_models", folder / "autoscaled_logs"
     logs.mkdir()
+    autoscaled_logs.mkdir()
     write_spy_models(models, logs)
+    write_spy_models(autoscaled_models, autoscaled_logs)  # the autoscaled application's replicas log apart
     settings = run_settings(models)
     try:
         serving = import_lab_module("lab12.serving")
@@ -94,6 +97,7 @@ def ray_run(tmp_path_factory) -> RayRun:
     config = {
         "settings": settings,
         "log_dir": str(logs),
+        "autoscaled_model_dir": str(autoscaled_models),
         "report": str(folder / "report.json"),
         "ray_temp_dir": str(ray_temp),
     }
@@ -114,5 +118,6 @@ def ray_run(tmp_path_factory) -> RayRun:
     report_path = folder / "report.json"
     run.report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
     run.events = Events.read(logs)
+    run.autoscaled_events = Events.read(autoscaled_logs)
     run.log_dir = logs
     return run
