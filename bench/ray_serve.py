@@ -10,6 +10,10 @@ namespaces of its own (``workbook.checkkit.ray_sandbox``; Ray binds 127.0.0.1 on
 2. The replica kill: the same load on lab 12; after ``KILL_AFTER`` seconds one replica's process is killed
    (SIGKILL). Every request is counted: answered 200, answered with an error (a clean 5xx, or a refused
    connection), or hung (no answer within ``REQUEST_TIMEOUT``). Then: does Ray start a new replica?
+3. Autoscaling: the service deployed again with ``autoscaling_config(settings)`` (min 1, max 2 replicas, target 2
+   requests in flight; Ray's reaction delays shortened to a second), a bounded load put on it until it runs its
+   maximum, then none until it is back to its minimum; the running replicas are counted all along (the same code
+   as Task 12.4's check: ``checks.lab12.ray_harness.scale_under_load``).
 
 The notebook (12_ray_serve.ipynb) runs it with ``--quick``; the numbers in bench/RESULTS.md come from a full run.
 """
@@ -107,7 +111,20 @@ def inside(config: dict, result: dict) -> dict:
     from lab12.settings import Settings
     from ray import serve
 
-    from checks.lab12.ray_harness import GCS_PORT, PORT, features, iris_rows, start_head
+    from checks.lab12.ray_harness import (
+        AUTOSCALED_APP,
+        AUTOSCALED_BOUNDS,
+        AUTOSCALED_PREFIX,
+        GCS_PORT,
+        PORT,
+        SERVE_ENV,
+        autoscaled_application,
+        features,
+        iris_rows,
+        scale_under_load,
+        start_head,
+        wait_running,
+    )
 
     seconds, kill_after = config["seconds"], config["kill_after"]
     log_dir, model_dir = Path(config["log_dir"]), Path(config["model_dir"])
@@ -151,6 +168,7 @@ def inside(config: dict, result: dict) -> dict:
 
     began = time.monotonic()
     ray_mark = event_count(log_dir)  # the replicas' loads come after this line; lab 9's came before
+    os.environ.update(SERVE_ENV)  # autoscaling's metrics every quarter second: every Ray process inherits it
     start_head(config["ray_temp_dir"])
     ray.init(address=f"127.0.0.1:{GCS_PORT}", log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": PORT})
@@ -191,6 +209,21 @@ def inside(config: dict, result: dict) -> dict:
         "a_new_replica_loaded": restarted_in is not None,
         "after_restart": after,
     }
+
+    import lab12.serving as serving
+
+    settings = Settings(model_dir=model_dir, **AUTOSCALED_BOUNDS)
+    application, config_used = autoscaled_application(serving, settings)
+    serve.run(application, name=AUTOSCALED_APP, route_prefix=AUTOSCALED_PREFIX)
+    wait_running(AUTOSCALED_APP, 120)
+    scaling = scale_under_load(
+        f"http://127.0.0.1:{PORT}{AUTOSCALED_PREFIX}/predict/logistic_regression",
+        bodies,
+        AUTOSCALED_APP,
+        AUTOSCALED_BOUNDS["min_replicas"],
+        AUTOSCALED_BOUNDS["max_replicas"],
+    )
+    result["autoscaling"] = {"config": config_used, **scaling}
     serve.shutdown()
     ray.shutdown()
     return result

@@ -3,7 +3,8 @@
 Student code is imported only inside fixtures. The checks that need Ray share one run (:func:`ray_run`): a
 subprocess (``checks/lab12/ray_harness.py``) started in network and PID namespaces of its own
 (``workbook.checkkit.ray_sandbox``) starts Ray on 127.0.0.1 with two CPUs, deploys ``build(settings)`` of the active
-target, sends it the checks' requests over HTTP, shuts Ray down and writes what happened as JSON. Ray never
+target and, beside it, the autoscaled service (Task 12.4), sends them the checks' requests over HTTP, counts the
+autoscaled replicas under a bounded load and after it, and writes what happened as JSON. Ray never
 binds anything but loopback, and every Ray process ends with the run, even when the student's code fails or
 hangs. The models it serves are the reference models wrapped in ``checks.lab12.spy.SpyModel``: every load and
 every ``predict`` call, in whichever replica, is written to a log with its pid — counted, never timed.
