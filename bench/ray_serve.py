@@ -10,6 +10,10 @@ namespaces of its own (``workbook.checkkit.ray_sandbox``; Ray binds 127.0.0.1 on
 2. The replica kill: the same load on lab 12; after ``KILL_AFTER`` seconds one replica's process is killed
    (SIGKILL). Every request is counted: answered 200, answered with an error (a clean 5xx, or a refused
    connection), or hung (no answer within ``REQUEST_TIMEOUT``). Then: does Ray start a new replica?
+3. ``--autoscaling`` (alone, on a Ray of its own): the service deployed with ``autoscaling_config(settings)``
+   (min 1, max 2 replicas, target 2 requests in flight; Ray's reaction delays shortened to a second), a bounded
+   load put on it until it runs its maximum, then none until it is back to its minimum; the running replicas are
+   counted all along (the same code as Task 12.4's check: ``checks.lab12.ray_harness.scale_under_load``).
 
 The notebook (12_ray_serve.ipynb) runs it with ``--quick``; the numbers in bench/RESULTS.md come from a full run.
 """
@@ -100,7 +104,7 @@ def event_count(log_dir: Path) -> int:
 
 
 def inside(config: dict, result: dict) -> dict:
-    """Runs in the namespaces: both experiments, one Ray."""
+    """Runs in the namespaces: experiments 1 and 2, one Ray."""
     import httpx
     import ray
     from lab12.serving import build
@@ -191,8 +195,50 @@ def inside(config: dict, result: dict) -> dict:
         "a_new_replica_loaded": restarted_in is not None,
         "after_restart": after,
     }
+
     serve.shutdown()
     ray.shutdown()
+    return result
+
+
+def autoscaling(config: dict, result: dict) -> dict:
+    """Runs in the namespaces: experiment 3 alone, on a Ray of its own (``--autoscaling``: a notebook cell of its own)."""
+    import lab12.serving as serving
+    import ray
+    from lab12.settings import Settings
+    from ray import serve
+
+    from checks.lab12.ray_harness import (
+        AUTOSCALED_APP,
+        AUTOSCALED_BOUNDS,
+        AUTOSCALED_PREFIX,
+        GCS_PORT,
+        PORT,
+        SERVE_ENV,
+        autoscaled_application,
+        features,
+        iris_rows,
+        scale_under_load,
+        start_head,
+        wait_running,
+    )
+
+    os.environ.update(SERVE_ENV)  # autoscaling's metrics every quarter second: every Ray process inherits it
+    start_head(config["ray_temp_dir"])
+    ray.init(address=f"127.0.0.1:{GCS_PORT}", log_to_driver=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": PORT})
+    settings = Settings(model_dir=Path(config["model_dir"]), **AUTOSCALED_BOUNDS)
+    application, config_used = autoscaled_application(serving, settings)
+    serve.run(application, name=AUTOSCALED_APP, route_prefix=AUTOSCALED_PREFIX)
+    wait_running(AUTOSCALED_APP, 120)
+    scaling = scale_under_load(
+        f"http://127.0.0.1:{PORT}{AUTOSCALED_PREFIX}/predict/logistic_regression",
+        [features(row) for row in iris_rows(30)],
+        AUTOSCALED_APP,
+        AUTOSCALED_BOUNDS["min_replicas"],
+        AUTOSCALED_BOUNDS["max_replicas"],
+    )
+    result["autoscaling"] = {"config": config_used, **scaling}
     return result
 
 
@@ -204,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="each bounded load (default 6)")
     parser.add_argument("--kill-after", type=float, default=2.0, help="seconds into the load the replica dies")
     parser.add_argument("--quick", action="store_true", help="3 s loads (the notebook)")
+    parser.add_argument("--autoscaling", action="store_true", help="experiment 3 alone, on a Ray of its own")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     parser.add_argument("--inside", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -211,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         config = json.loads(args.inside.read_text(encoding="utf-8"))
         result: dict = {}
         try:
-            inside(config, result)
+            (autoscaling if config.get("autoscaling") else inside)(config, result)
         except BaseException as exc:  # noqa: BLE001 - say what failed, as JSON, whatever it was; keep what was measured
             result["error"] = f"{type(exc).__name__}: {exc}"
         Path(config["out"]).write_text(json.dumps(result), encoding="utf-8")
@@ -233,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "out": str(folder / "out.json"),
         "ray_temp_dir": tempfile.mkdtemp(prefix="lab12-ray-"),
         "lab9_target": str(ROOT / "solutions"),
+        "autoscaling": args.autoscaling,
     }
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     python_path = os.pathsep.join([str(target), str(ROOT), os.environ.get("PYTHONPATH", "")])

@@ -3,7 +3,8 @@
 Student code is imported only inside fixtures. The checks that need Ray share one run (:func:`ray_run`): a
 subprocess (``checks/lab12/ray_harness.py``) started in network and PID namespaces of its own
 (``workbook.checkkit.ray_sandbox``) starts Ray on 127.0.0.1 with two CPUs, deploys ``build(settings)`` of the active
-target, sends it the checks' requests over HTTP, shuts Ray down and writes what happened as JSON. Ray never
+target and, beside it, the autoscaled service (Task 12.4), sends them the checks' requests over HTTP, counts the
+autoscaled replicas under a bounded load and after it, and writes what happened as JSON. Ray never
 binds anything but loopback, and every Ray process ends with the run, even when the student's code fails or
 hangs. The models it serves are the reference models wrapped in ``checks.lab12.spy.SpyModel``: every load and
 every ``predict`` call, in whichever replica, is written to a log with its pid — counted, never timed.
@@ -76,8 +77,11 @@ def ray_run(tmp_path_factory) -> RayRun:
     run = RayRun()
     folder = tmp_path_factory.mktemp("ray_run")
     models, logs = folder / "models", folder / "logs"
+    autoscaled_models, autoscaled_logs = folder / "autoscaled_models", folder / "autoscaled_logs"
     logs.mkdir()
+    autoscaled_logs.mkdir()
     write_spy_models(models, logs)
+    write_spy_models(autoscaled_models, autoscaled_logs)  # the autoscaled application's replicas log apart
     settings = run_settings(models)
     try:
         serving = import_lab_module("lab12.serving")
@@ -94,6 +98,7 @@ def ray_run(tmp_path_factory) -> RayRun:
     config = {
         "settings": settings,
         "log_dir": str(logs),
+        "autoscaled_model_dir": str(autoscaled_models),
         "report": str(folder / "report.json"),
         "ray_temp_dir": str(ray_temp),
     }
@@ -114,5 +119,6 @@ def ray_run(tmp_path_factory) -> RayRun:
     report_path = folder / "report.json"
     run.report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
     run.events = Events.read(logs)
+    run.autoscaled_events = Events.read(autoscaled_logs)
     run.log_dir = logs
     return run

@@ -5,6 +5,12 @@ Run by the checks' session fixture (conftest.py) inside a network namespace of i
 Ray process ends with it. ``python -m checks.lab12.ray_harness CONFIG.json``: the config names the model
 folder, the settings and the report file. The report is rewritten after each phase (``phase``), so a run cut
 short still says how far it got; ``error`` holds the traceback of what failed.
+
+One Ray serves every check, and the run is kept short (the checks share two cores with everything else): Ray
+starts without the processes nothing here uses (dashboard, autoscaler monitor, log monitor, Ray client server),
+while the harness imports the lab; the two applications deploy together — ``build(settings)`` (Tasks 12.1–12.3)
+and the autoscaled one (Task 12.4, :func:`autoscaled_application`) — and the run ends without Ray's graceful
+shutdown, since the PID namespace ends every Ray process with the harness.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 PORT = 8000  # free for sure: the namespace is new
 GCS_PORT = 6379
@@ -28,17 +36,37 @@ FIXED_PORTS = {
     "dashboard-agent-listen-port": 6383,
     "dashboard-agent-grpc-port": 6384,
     "runtime-env-agent-port": 6385,
-    "ray-client-server-port": 6386,
 }
 FOREST_ROUNDS = 3  # rounds of concurrent single random-forest requests
 FOREST_CONCURRENCY = 16
 SPREAD_REQUESTS = 24  # concurrent single logistic-regression requests, to see them spread over the replicas
 
+AUTOSCALED_APP, AUTOSCALED_PREFIX = "autoscaled", "/autoscaled"
+AUTOSCALED_BOUNDS = {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 2.0}  # its settings
+# Ray's reaction times, added to the student's bounds: by default Ray waits 30 s before it adds a replica and 600 s
+# before it removes one, and averages the load over 30 s; here it reacts within a second or two, so that growth and
+# shrinking take seconds. The bounds themselves (min, max, target) are the student's.
+REACTION = {"upscale_delay_s": 0.0, "downscale_delay_s": 1.0, "look_back_period_s": 1.0}
+# ... and how often the replicas and the proxy report their requests in flight to Ray's controller (default 10 s)
+SERVE_ENV = {
+    "RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.25",
+    "RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.25",
+}
+AUTOSCALE_CLIENTS = 8  # the bounded load: this many clients, each sending one request after the other ...
+GROW_DEADLINE = 120.0  # ... until the replicas reach max_replicas, or this many seconds have passed
+SHRINK_DEADLINE = 120.0  # seconds, after the load, for the replicas to come back to min_replicas
+SAMPLE_EVERY = 0.25  # seconds between two counts of the replicas
 
-# `ray start`, with the dashboard agent in its minimal form (no HTTP server, which nothing here uses).
+
+# `ray start`, without what nothing here uses, each a Python process that takes seconds of CPU to start on a busy
+# machine: the dashboard agent in its minimal form (no HTTP server), no dashboard (`--include-dashboard=false` still
+# starts its API server, and `ray start` waits for it), no Ray client server, no autoscaler monitor (one node, no
+# cluster to scale), no log monitor (the driver shows no worker logs).
 START_HEAD = (
-    "import sys, ray._private.utils as utils; "
+    "import sys, ray._private.utils as utils, ray._private.node as node, ray.scripts.scripts as scripts; "
     "utils.get_dashboard_dependency_error = lambda: 'lab 12 runs the minimal dashboard agent'; "
+    "scripts.get_ray_client_dependency_error = lambda: 'lab 12 connects no Ray client'; "
+    "node.Node.start_api_server = lambda self, **options: None; "
     "from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"
 )
 # The raylet gives its agents 15 s (fixed in Ray 2.60) to write the ports they listen on into the session folder,
@@ -66,6 +94,8 @@ def start_head(temp_dir: str, timeout: float = 300) -> None:
         f"--port={GCS_PORT}",
         "--num-cpus=2",
         "--include-dashboard=false",
+        "--no-monitor",
+        "--include-log-monitor=false",
         f"--temp-dir={temp_dir}",
         *(f"--{name}={port}" for name, port in FIXED_PORTS.items()),
     ]
@@ -118,22 +148,121 @@ def features(row: list[float]) -> dict[str, float]:
     return dict(zip(IRIS_FEATURES, row, strict=True))
 
 
-def run(config: dict, report: dict, save) -> None:
-    import httpx
-    import ray
-    from lab12.serving import build
-    from lab12.settings import Settings
+def autoscaled_application(serving: Any, settings: Any) -> tuple[Any, dict]:
+    """(the application, its autoscaling config): the student's ``PredictionDeployment`` scaled within the student's
+    ``autoscaling_config(settings)``, with :data:`REACTION` added. Its replicas reserve no CPU: the two CPUs of this
+    Ray are reserved by ``build(settings)``'s replicas, and a replica it could not place would never start."""
+    from ray.serve.config import AutoscalingConfig
+
+    config = {**serving.autoscaling_config(settings), **REACTION}
+    AutoscalingConfig(**config)  # refused here, the error is the autoscaling's alone
+    deployment = serving.PredictionDeployment.options(autoscaling_config=config, ray_actor_options={"num_cpus": 0})
+    return deployment.bind(settings), config
+
+
+def running_replicas(app: str) -> int:
+    """How many replicas of ``app``'s deployment are RUNNING now (Ray Serve's own count)."""
     from ray import serve
 
-    settings = Settings(**config["settings"])
+    application = serve.status().applications.get(app)
+    if application is None:
+        return 0
+    return sum(
+        count
+        for deployment in application.deployments.values()
+        for state, count in deployment.replica_states.items()
+        if str(getattr(state, "value", state)) == "RUNNING"
+    )
+
+
+def scale_under_load(url: str, bodies: list[dict], app: str, low: int, high: int) -> dict:
+    """Put a bounded load on ``app`` (``AUTOSCALE_CLIENTS`` clients POSTing ``bodies`` to ``url``) until it runs
+    ``high`` replicas or ``GROW_DEADLINE`` passes, then none until it is back to ``low`` or ``SHRINK_DEADLINE``
+    passes. Returns the replica counts seen, in order, with the second of each (``samples``: [s, phase, count]),
+    the most seen under load (``grew_to``), the last (``shrank_to``) and the answers' statuses."""
+    import threading
+
+    import httpx
+
+    stop = threading.Event()
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        sent = index
+        with httpx.Client(timeout=60) as http:
+            while not stop.is_set():
+                try:
+                    status: Any = http.post(url, json=bodies[sent % len(bodies)]).status_code
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                sent += AUTOSCALE_CLIENTS
+                with lock:
+                    statuses[str(status)] += 1
+
+    began = time.monotonic()
+    samples: list[list] = []
+
+    def sample(phase: str) -> int:
+        count = running_replicas(app)
+        samples.append([round(time.monotonic() - began, 2), phase, count])
+        return count
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(AUTOSCALE_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    try:
+        while sample("load") < high and time.monotonic() - began < GROW_DEADLINE:
+            time.sleep(SAMPLE_EVERY)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    quiet = time.monotonic()
+    while sample("after") > low and time.monotonic() - quiet < SHRINK_DEADLINE:
+        time.sleep(SAMPLE_EVERY)
+    under_load = [count for _, phase, count in samples if phase == "load"]
+    return {
+        "samples": samples,
+        "started_with": under_load[0],
+        "grew_to": max(under_load),
+        "shrank_to": samples[-1][2],
+        "statuses": dict(statuses),
+        "load_seconds": round(quiet - began, 1),
+        "shrink_seconds": round(time.monotonic() - quiet, 1),
+    }
+
+
+def run(config: dict, report: dict, save) -> None:
+    os.environ.update(SERVE_ENV)  # before Ray starts: every Ray process inherits them
     started = time.monotonic()
-    start_head(config["ray_temp_dir"])
+    with ThreadPoolExecutor(max_workers=1) as starter:
+        head = starter.submit(start_head, config["ray_temp_dir"])  # Ray starts while the lab is imported
+        import httpx
+        import lab12.serving as serving
+        import ray
+        from lab12.settings import Settings
+        from ray import serve
+
+        settings = Settings(**config["settings"])
+        head.result()
     ray.init(address=f"127.0.0.1:{GCS_PORT}", log_to_driver=False)
     report["timings"]["ray_init"] = round(time.monotonic() - started, 1)
     report["phase"] = "deploy"
     save()
     serve.start(http_options={"host": "127.0.0.1", "port": PORT})
-    serve.run(build(settings), name="lab12", route_prefix="/")
+    scaling: dict = {}
+    report["autoscaling"] = scaling
+    auto_settings = Settings(**{**config["settings"], **AUTOSCALED_BOUNDS, "model_dir": config["autoscaled_model_dir"]})
+    try:  # deployed first, not waited for: its replica starts while build(settings)'s do
+        application, scaling["config"] = autoscaled_application(serving, auto_settings)
+        serve.run_many(
+            [serve.RunTarget(application, name=AUTOSCALED_APP, route_prefix=AUTOSCALED_PREFIX)],
+            wait_for_applications_running=False,
+        )
+    except Exception:  # noqa: BLE001 - Task 12.4's alone: build(settings) is still deployed and checked
+        scaling["error"] = traceback.format_exc(limit=8)
+    serve.run(serving.build(settings), name="lab12", route_prefix="/")
     report["timings"]["deployed"] = round(time.monotonic() - started, 1)
     report["phase"] = "traffic"
     save()
@@ -155,9 +284,9 @@ def run(config: dict, report: dict, save) -> None:
         rows, some_texts = iris_rows(12), texts(4)
         report["inputs"] = {"rows": rows, "texts": some_texts}
         answers = report["answers"]
-        answers["logistic_regression"] = [post("/predict/logistic_regression", features(row)) for row in rows]
-        answers["random_forest"] = [post("/predict/random_forest", features(row)) for row in rows]
-        answers["newsgroups"] = [post("/predict/newsgroups", {"text": text}) for text in some_texts]
+        for name in ("logistic_regression", "random_forest"):
+            answers[name] = list(pool.map(lambda row, name=name: post(f"/predict/{name}", features(row)), rows))
+        answers["newsgroups"] = list(pool.map(lambda text: post("/predict/newsgroups", {"text": text}), some_texts))
         answers["random_forest_batch"] = post("/predict/random_forest/batch", {"rows": rows})
         save()
 
@@ -178,12 +307,39 @@ def run(config: dict, report: dict, save) -> None:
         report["concurrent_forest"] = concurrent
         marks["end"] = event_count(config)
     report["timings"]["traffic_done"] = round(time.monotonic() - started, 1)
-    report["phase"] = "shutdown"
-    save()
-    serve.shutdown()
-    ray.shutdown()
-    report["timings"]["shut_down"] = round(time.monotonic() - started, 1)
+
+    if "error" not in scaling:
+        report["phase"] = "autoscaling"
+        save()
+        try:
+            wait_running(AUTOSCALED_APP, GROW_DEADLINE)
+            bodies = [features(row) for row in rows]
+            url = f"{base}{AUTOSCALED_PREFIX}/predict/logistic_regression"
+            scaling.update(
+                scale_under_load(
+                    url, bodies, AUTOSCALED_APP, AUTOSCALED_BOUNDS["min_replicas"], AUTOSCALED_BOUNDS["max_replicas"]
+                )
+            )
+        except Exception:  # noqa: BLE001 - Task 12.4's alone
+            scaling["error"] = traceback.format_exc(limit=8)
+        report["timings"]["autoscaling_done"] = round(time.monotonic() - started, 1)
+    # No serve.shutdown(): it takes seconds, and the PID namespace ends every Ray process when the harness exits.
     report["phase"] = "done"
+
+
+def wait_running(app: str, timeout: float) -> None:
+    """Wait until ``app`` is RUNNING; raise with Ray's message if it failed, or after ``timeout`` seconds."""
+    from ray import serve
+
+    deadline = time.monotonic() + timeout
+    while True:
+        application = serve.status().applications.get(app)
+        status = str(getattr(application.status, "value", application.status)) if application else "MISSING"
+        if status == "RUNNING":
+            return
+        if status.startswith("DEPLOY_FAILED") or time.monotonic() > deadline:
+            raise RuntimeError(f"the autoscaled application is {status}: {application.message if application else ''}")
+        time.sleep(SAMPLE_EVERY)
 
 
 def main(config_path: str) -> int:
@@ -208,4 +364,5 @@ def main(config_path: str) -> int:
 
 if __name__ == "__main__":
     tempfile.tempdir = None
-    raise SystemExit(main(sys.argv[1]))
+    main(sys.argv[1])
+    os._exit(0)  # not Ray's exit hooks (a shutdown that waits on Ray): the namespace ends Ray with this process

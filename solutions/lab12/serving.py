@@ -18,7 +18,8 @@ Run it for real (from the repository root; ``MODEL_DIR`` defaults to ``models``)
     PYTHONPATH=solutions:. serve run lab12.serving:app_builder     # or labs:.
 
 Check it: ``pytest checks/lab12``. The checks start a local Ray (two CPUs, no dashboard) in a network namespace
-of their own, deploy ``build(settings)``, send it requests over HTTP and shut Ray down.
+of their own, deploy ``build(settings)`` and, scaled within your ``autoscaling_config``, the same service again, send
+them requests over HTTP, count the autoscaled replicas under a load and after it, and end Ray.
 """
 
 from __future__ import annotations

@@ -150,6 +150,13 @@ def lab11(tmp_path, models, monkeypatch) -> Service:
     return Service(lab_module("lab11.app").create_app(settings))
 
 
+def lab12(tmp_path, models, monkeypatch) -> Service:
+    # Lab 12 is lab 9's service deployed on Ray Serve: each replica builds this same app around itself
+    # (create_app(settings, service=replica)), so the app served locally is the schema Ray serves too.
+    settings = lab_module("lab12.settings").Settings(model_dir=models)
+    return Service(lab_module("lab12.app").create_app(settings))
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """The reference models, written once for every app of this file (no app changes its model files)."""
@@ -168,6 +175,7 @@ SERVICES = {
     "lab9": lab9,
     "lab10": lab10,
     "lab11": lab11,
+    "lab12": lab12,
 }
 
 

@@ -30,6 +30,7 @@ CASES = {
     "lab7": ("/predict/random_forest", {"API_KEY": API_KEY}),  # behind BaseHTTPMiddleware layers
     "lab9": ("/predict/random_forest", {"CACHE_SIZE": "128"}),  # the response cache reads the body itself
     "lab10": ("/predict/random_forest", {"JWT_SECRET": "j" * 40}),  # the body is read before the token is checked
+    "lab12": ("/predict/random_forest", {}),  # lab 9's service as Ray Serve's replicas build it, served by uvicorn
 }
 
 
