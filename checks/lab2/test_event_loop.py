@@ -19,7 +19,7 @@ import time
 import anyio.to_thread
 import pytest
 
-from workbook.checkkit.event_loop import Hold, Probed, probe_while_held
+from workbook.checkkit.event_loop import Hold, Probed, probe_while_held, replace_sleeps
 from workbook.checkkit.student import import_lab_module
 
 DELAY = 0.6  # how long each slow route waits
@@ -33,14 +33,7 @@ def hold_the_waits(monkeypatch) -> Hold:
     """time.sleep and asyncio.sleep, in the slow request only, are held until /fast has been answered."""
     hold = Hold(request_only=True)
     blocking, waiting = hold.wrap(REAL_TIME_SLEEP), hold.wrap_async(REAL_ASYNC_SLEEP)
-    monkeypatch.setattr(time, "sleep", blocking)
-    monkeypatch.setattr(asyncio, "sleep", waiting)
-    module = import_lab_module("lab2.app")
-    for name, value in list(vars(module).items()):
-        if value is REAL_TIME_SLEEP:
-            monkeypatch.setattr(module, name, blocking)
-        elif value is REAL_ASYNC_SLEEP:
-            monkeypatch.setattr(module, name, waiting)
+    replace_sleeps(monkeypatch, import_lab_module("lab2.app"), blocking, waiting)
     return hold
 
 

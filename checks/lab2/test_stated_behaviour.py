@@ -12,7 +12,7 @@ import time
 import pytest
 
 from workbook.checkkit.clients import sync_client
-from workbook.checkkit.event_loop import on_an_event_loop
+from workbook.checkkit.event_loop import on_an_event_loop, replace_sleeps
 from workbook.checkkit.student import import_lab_module
 
 REAL_TIME_SLEEP, REAL_ASYNC_SLEEP = time.sleep, asyncio.sleep
@@ -37,14 +37,7 @@ def instant_sleeps(monkeypatch):
             raise ValueError("sleep length must be non-negative")
         return None
 
-    monkeypatch.setattr(time, "sleep", no_block)
-    monkeypatch.setattr(asyncio, "sleep", no_wait)
-    module = import_lab_module("lab2.app")
-    for name, value in list(vars(module).items()):
-        if value is REAL_TIME_SLEEP:
-            monkeypatch.setattr(module, name, no_block)
-        elif value is REAL_ASYNC_SLEEP:
-            monkeypatch.setattr(module, name, no_wait)
+    replace_sleeps(monkeypatch, import_lab_module("lab2.app"), no_block, no_wait)
     return blocking_calls
 
 

@@ -164,6 +164,19 @@ def blocked_loop_message(what: str, route: str, probe: str = "GET /health") -> s
     )
 
 
+def replace_sleeps(monkeypatch, module, blocking: Callable, waiting: Callable) -> None:
+    """``time.sleep`` becomes ``blocking`` and ``asyncio.sleep`` becomes ``waiting`` for the rest of the check, also
+    where ``module`` imported them by name (``from time import sleep``)."""
+    real_time_sleep, real_async_sleep = time.sleep, asyncio.sleep
+    monkeypatch.setattr(time, "sleep", blocking)
+    monkeypatch.setattr(asyncio, "sleep", waiting)
+    for name, value in list(vars(module).items()):
+        if value is real_time_sleep:
+            monkeypatch.setattr(module, name, blocking)
+        elif value is real_async_sleep:
+            monkeypatch.setattr(module, name, waiting)
+
+
 def hold_pipelines(monkeypatch, hold: Hold, methods: tuple[str, ...] = ("predict", "predict_proba")) -> None:
     """Every scikit-learn ``Pipeline.<method>`` call is held by ``hold`` for the rest of the check."""
     from sklearn.pipeline import Pipeline
