@@ -36,6 +36,10 @@ def test_the_model_is_loaded_once_in_the_lifespan_never_at_import(spy_loads, mak
         assert len(spy_loads.loads) == 1, (
             f"requests should use the model loaded at start-up; after 6 requests it was loaded {len(spy_loads.loads)} times."
         )
+    assert getattr(app.state, "service", "missing") is None, (
+        "once the app has stopped, app.state.service should be None: after its `yield` the lifespan releases the "
+        "service (model, index, classifier), so a stopped app holds none of them."
+    )
 
 
 @pytest.mark.timeout(30)  # starts the app: imports, the corpus embedded, a classifier trained
