@@ -13,7 +13,7 @@ from checks.lab12.runs import LOCAL_CHECK_TIMEOUT, RAY_CHECK_TIMEOUT, finished
 from workbook.checkkit.checking import raises
 from workbook.checkkit.student import lab_attr
 
-CASES = [(1, 4, 2.0), (2, 6, 5.0), (0, 1, 0.5)]
+CASES = [(1, 4, 2.0), (2, 6, 5.0), (0, 1, 0.5), (3, 3, 1.0)]  # the last: equal bounds, a fixed number of replicas
 
 # Importing Ray and the lab takes seconds on a busy machine: more than the default 10 s for a check.
 pytestmark = pytest.mark.timeout(LOCAL_CHECK_TIMEOUT)
@@ -27,7 +27,14 @@ def test_autoscaling_config_follows_the_settings(serving, settings_class, model_
         settings = settings_class(
             model_dir=model_dir, min_replicas=low, max_replicas=high, target_ongoing_requests=target
         )
-        config = lab_attr(serving, "autoscaling_config")(settings)
+        try:
+            config = lab_attr(serving, "autoscaling_config")(settings)
+        except ValueError as exc:
+            pytest.fail(
+                f"autoscaling_config(settings) with min_replicas={low} and max_replicas={high} raised ValueError({exc}); "
+                "only a minimum *above* the maximum makes no sense (equal bounds keep a fixed number of replicas).",
+                pytrace=False,
+            )
         expected = {"min_replicas": low, "max_replicas": high, "target_ongoing_requests": target}
         assert isinstance(config, dict) and {key: config.get(key) for key in expected} == expected, (
             f"autoscaling_config(settings) with min_replicas={low}, max_replicas={high}, "
