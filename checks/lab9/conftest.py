@@ -8,25 +8,17 @@ it, so "the loop stayed free while the model worked" is observed, not timed.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
 
 import pytest
 
 from labkit.models import write_reference_models
+from workbook.checkkit.event_loop import on_an_event_loop
 from workbook.checkkit.student import import_lab_module, lab_attr
 
 GATE_TIMEOUT = 3.0  # a gated predict gives up waiting after this long, so a blocked loop cannot hang a check
 MICROBATCH_WAIT = 0.02  # seconds; the checks' micro-batchers wait this long for company
-
-
-def on_event_loop_thread() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class SpyPipeline:
@@ -47,7 +39,7 @@ class SpyPipeline:
         with self._lock:
             self.calls += 1
             self.rows.append(len(rows))
-            self.ran_on_loop.append(on_event_loop_thread())
+            self.ran_on_loop.append(on_an_event_loop())
         self.entered.set()
         if self.gated:
             self.release.wait(GATE_TIMEOUT)

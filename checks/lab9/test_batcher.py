@@ -13,16 +13,10 @@ import threading
 
 import pytest
 
+from workbook.checkkit.event_loop import on_an_event_loop
+
 MAX_WAIT = 0.02
 LONE_LIMIT = 0.5  # a lone input waits max_wait (0.02 s); anything under half a second passes
-
-
-def on_event_loop_thread() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class CountingPredict:
@@ -37,7 +31,7 @@ class CountingPredict:
     def __call__(self, items):
         with self._lock:
             self.calls.append(list(items))
-            self.ran_on_loop.append(on_event_loop_thread())
+            self.ran_on_loop.append(on_an_event_loop())
         if self.fail_on is not None and self.fail_on in items:
             raise ValueError(f"the model cannot predict {self.fail_on!r}")
         return [item * 10 for item in items]
