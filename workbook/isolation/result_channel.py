@@ -293,11 +293,12 @@ _ORIGINALS: dict[str, int] = {}  # "module.name" -> id of the original object, t
 def _assigned_by_a_check() -> bool:
     """Whether the assignment now under way comes from a check in the kit's ``checks/``.
 
-    The nearest frame outside the standard library, site-packages and pytest's own modules decides: a check
-    (or a fixture in ``checks/``) that called ``monkeypatch.setattr``. Anything else (the code under test, a
-    thread with no such frame) counts as the code under test.
+    The nearest frame outside the standard library, site-packages, pytest's own modules and the checks' helpers
+    (``workbook/checkkit/``, which patch on a check's behalf) decides: a check (or a fixture in ``checks/``) that
+    called ``monkeypatch.setattr``, itself or through a helper. Anything else (the code under test, also when it
+    calls a helper; a thread with no such frame) counts as the code under test.
     """
-    from workbook.paths import CHECKS
+    from workbook.paths import CHECKS, ROOT
 
     library = tuple(
         p
@@ -308,10 +309,12 @@ def _assigned_by_a_check() -> bool:
         }
         if p
     )
+    helpers = os.path.join(os.path.realpath(ROOT / "workbook" / "checkkit"), "")
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not (filename.startswith("<") or filename.startswith(library)):
+        passing_on = filename.startswith("<") or filename.startswith(library)
+        if not passing_on and not os.path.realpath(filename).startswith(helpers):
             # The file name alone can be made up (compile() takes any): the frame must also run in the namespace
             # of a module that was really loaded from that file in checks/.
             real = os.path.realpath(filename)

@@ -27,6 +27,41 @@ def signed(seq: int, kind: str, key: bytes = KEY, **fields) -> bytes:
     return result_channel.sign(key, body) + b" " + body + b"\n"
 
 
+def _patch_sleeps_from(folder, monkeypatch) -> list[bool]:
+    """A module loaded from ``folder`` patches the sleeps through the checks' helper; the answers of
+    ``_assigned_by_a_check`` for each assignment, as the recording module would ask them."""
+    import importlib.util
+    import types
+
+    folder.mkdir(parents=True)
+    source = folder / "patcher.py"
+    source.write_text(
+        "from workbook.checkkit.event_loop import replace_sleeps\n"
+        "def patch(monkeypatch, module):\n"
+        "    replace_sleeps(monkeypatch, module, lambda s: None, lambda s: None)\n"
+    )
+    spec = importlib.util.spec_from_file_location(f"patcher_{folder.name}", source)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    answers: list[bool] = []
+    # In a graded run the recording module's __setattr__ asks; here a setattr compiled as "<...>" stands in for
+    # it (frames named "<...>" pass the decision on, as the recording module's own frame does).
+    recorder = compile("def setattr(target, name, value): answers.append(ask())", "<recorder>", "exec")
+    namespace = {"answers": answers, "ask": result_channel._assigned_by_a_check}
+    exec(recorder, namespace)
+    module.patch(types.SimpleNamespace(setattr=namespace["setattr"]), types.ModuleType("lab2.app"))
+    return answers
+
+
+def test_a_check_may_patch_the_clocks_through_a_helper_and_the_code_under_test_may_not(tmp_path, monkeypatch):
+    import workbook.paths
+
+    monkeypatch.setattr(workbook.paths, "CHECKS", tmp_path / "checks")
+    assert _patch_sleeps_from(tmp_path / "checks", monkeypatch) == [True, True]  # a check asked the helper
+    assert _patch_sleeps_from(tmp_path / "labs", monkeypatch) == [False, False]  # the code under test did
+
+
 # --- the channel ------------------------------------------------------------------------------------
 
 
