@@ -71,7 +71,7 @@ class Graded:
     out: Path
     done: subprocess.CompletedProcess
     seconds: float
-    busy_before: float  # load average per core when grading started
+    busy: float  # runnable tasks per core beside the grading's own two jobs (load average), at most while it ran
     pids: Path
     instructor_digest_before: str
     processes_seen: set[str]
@@ -99,7 +99,8 @@ def graded(tmp_path_factory) -> Graded:
     env["HOSTILE_PID_DIR"] = str(pids)  # outside the sandbox only: the never-returns case writes its pid there
     env["WORKBOOK_TEST_SECRET"] = SECRET
     before = instructor_digest()
-    busy = os.getloadavg()[0] / (os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    busy = os.getloadavg()[0] / cores
     start = time.monotonic()
     command = [
         sys.executable,
@@ -118,6 +119,9 @@ def graded(tmp_path_factory) -> Graded:
     with WatchedCommand(command, cwd=ROOT, env=env) as watched:
         while watched.running():
             seen.update(name for _, name in _alive_named("hostile-"))
+            # Whatever else ran while it graded (the suite's other worker starts with it, after the load average
+            # was read): the load beyond grade's own two jobs.
+            busy = max(busy, (os.getloadavg()[0] - 2) / cores)
             time.sleep(0.3)
         done = watched.result()
     assert watched.stuck is None, f"grade was stopped: {watched.stuck}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -201,13 +205,13 @@ def test_each_submission_gets_exactly_what_it_earned(graded, case):
 
 
 def test_grading_the_class_takes_minutes_not_more(graded):
-    print(f"graded the class in {graded.seconds:.1f} s (load per core at the start: {graded.busy_before:.2f})")
-    if graded.busy_before > 1.0:
-        # Other work shares the cores: the bound is for a machine that grades alone; allow for the load.
-        factor = min(6.0, 1.0 + graded.busy_before)
-        assert graded.seconds < factor * TARGET_SECONDS, f"{graded.seconds:.0f} s on a busy machine"
-    else:
-        assert graded.seconds < TARGET_SECONDS, f"grading took {graded.seconds:.0f} s, more than {TARGET_SECONDS} s"
+    # The bound is for a machine that grades alone; other work on the cores stretches it by as much (at most 6x).
+    factor = min(6.0, 1.0 + graded.busy)
+    print(f"graded the class in {graded.seconds:.1f} s (other load per core, at most: {graded.busy:.2f})")
+    assert graded.seconds < factor * TARGET_SECONDS, (
+        f"grading took {graded.seconds:.0f} s, more than {factor * TARGET_SECONDS:.0f} s "
+        f"({TARGET_SECONDS} s on an idle machine, x{factor:.2f} for the other load seen while it graded)"
+    )
 
 
 def test_grades_csv_has_a_column_per_task_and_the_checks_hash(graded):
