@@ -30,9 +30,9 @@ grade: $(INSTALLED)
 	$(BIN)/python -m pytest checks
 
 # The suite on both cores (pytest-xdist): a module's tests stay on one worker (they may share a costly fixture), but
-# kept mistakes, mutants and notebooks are spread one by one; the longest start first (tests/conftest.py says how).
+# kept mistakes, mutants and notebooks are spread one by one; the longest start first (tests/conftest.py says how). The 20 slowest are listed at the end: where the time goes.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder --durations=20
 
 # The author's loop for one lab: its checks on the solutions and on the untouched starters, its kept mistakes,
 # its notebook (both targets) and its traceability map.   make check LAB=lab3
