@@ -13,7 +13,8 @@ namespaces of its own (``workbook.checkkit.ray_sandbox``; Ray binds 127.0.0.1 on
 3. ``--autoscaling`` (alone, on a Ray of its own): the service deployed with ``autoscaling_config(settings)``
    (min 1, max 2 replicas, target 2 requests in flight; Ray's reaction delays shortened to a second), a bounded
    load put on it until it runs its maximum, then none until it is back to its minimum; the running replicas are
-   counted all along (the same code as Task 12.4's check: ``checks.lab12.ray_harness.scale_under_load``).
+   counted all along (the same code as Task 12.4's check, ``checks.lab12.ray_harness.scale_under_load``, which also
+   counts the replicas Ray is starting).
 
 The notebook (12_ray_serve.ipynb) runs it with ``--quick``; the numbers in bench/RESULTS.md come from a full run.
 """
@@ -214,6 +215,7 @@ def autoscaling(config: dict, result: dict) -> dict:
         AUTOSCALED_PREFIX,
         GCS_PORT,
         PORT,
+        RUNNING,
         SERVE_ENV,
         autoscaled_application,
         features,
@@ -237,6 +239,7 @@ def autoscaling(config: dict, result: dict) -> dict:
         AUTOSCALED_APP,
         AUTOSCALED_BOUNDS["min_replicas"],
         AUTOSCALED_BOUNDS["max_replicas"],
+        states=RUNNING,  # replicas that serve, not only the autoscaler's decision (what the check counts)
     )
     result["autoscaling"] = {"config": config_used, **scaling}
     return result

@@ -1,7 +1,8 @@
 """Task 12.4: the autoscaling bounds, from the settings, in the form Ray Serve takes — and Ray scaling within them.
 
 The last check reads the shared run on Ray (conftest.py): the service deployed with your bounds, a bounded load
-put on it, and its running replicas counted until it grew to the maximum, then after the load until it shrank back.
+put on it, and its replicas (running, or starting: the autoscaler's decision is what your bounds set) counted
+before the load, under it until they reached the maximum, then after it until they were back to the minimum.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def test_replicas_grow_under_load_and_shrink_after(serving, settings_class, mode
     )
     assert not scaling.get("error"), f"{deployed}, but it did not run:\n{scaling.get('error', '')[-2000:]}"
     counts = " → ".join(f"{count} ({phase} {seconds:g} s)" for seconds, phase, count in compress(scaling["samples"]))
-    told = f"{deployed}; the running replicas counted under the load and after it: {counts}."
+    told = f"{deployed}; its replicas (running or starting) counted before, under and after the load: {counts}."
     assert scaling["started_with"] == low, f"{told} It should start with min_replicas = {low} replica(s)."
     assert scaling["grew_to"] == high, (
         f"{told} Under a load of {AUTOSCALE_CLIENTS} clients it should grow to max_replicas = {high}, and never beyond; "
