@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 PORT = 8000  # free for sure: the namespace is new
+OBJECT_STORE_BYTES = 100 * 2**20
 GCS_PORT = 6379
 FIXED_PORTS = {
     "node-manager-port": 6380,
@@ -95,6 +96,9 @@ def start_head(temp_dir: str, timeout: float = 300) -> None:
         "--node-ip-address=127.0.0.1",
         f"--port={GCS_PORT}",
         "--num-cpus=2",
+        # The object store is a file of this size in /dev/shm: a few dozen small requests need little, and class
+        # grading's sandbox allows no file over 256 MB (by default Ray takes 30 % of the memory, and its raylet dies).
+        f"--object-store-memory={OBJECT_STORE_BYTES}",
         "--include-dashboard=false",
         "--no-monitor",
         "--include-log-monitor=false",
