@@ -10,10 +10,10 @@ SEARCH_SPEEDUP, SEARCH_RECALL, EMBED_SPEEDUP = 5, 0.95, 20
 WHY = [
     "* **Exact search grows with the documents; the graph barely does.** The exact index multiplies the query "
     "with every row (100,000 × 32 numbers at the largest size) and partitions every score; HNSW walks a few "
-    "hundred rows of its graph whatever the size. At these sizes and 32 dimensions either index costs less "
+    "hundred rows of its graph whatever the size. At these sizes and 32 dimensions either index costs no more "
     "than the rest of a request (the HTTP exchange, validation, the thread-pool hop, embedding the query), so "
-    "through the server the two differ by less than the spread of their rounds; in one process, where the "
-    "index is all there is, the exact index's cost grows with the documents and the graph's far more slowly (see the p50 column).",
+    "through the server most of the graph's gain disappears; in one process, where the index is all there is, "
+    "the exact index's cost grows with the documents and the graph's far more slowly (see the p50 column).",
     "* **One BLAS thread.** numpy's OpenBLAS starts a thread per core for the exact index's matrix product; in a "
     "worker that shares two cores with the load generator and everything else, those threads wait for each "
     "other, and the product is many times slower than on one thread (compare the two exact rows at the largest "
@@ -30,14 +30,19 @@ WHY = [
 
 
 WHY_MISSED = {
-    "search": "With one BLAS thread an exact scan of 100,000 × 32 numbers costs a few milliseconds of one core "
-    "(see the in-process rows below), less than the rest of a /search request here (the HTTP exchange, "
-    "validation, the thread-pool hop, embedding the query): an index can only remove the scan, so no index "
-    "makes the route 5× faster at this size. The in-process part compares the indexes alone. It would show "
-    "through the server with more work per scan: a pretrained model's 256 (potion-base-8M) or 384 "
-    "(all-MiniLM-L6-v2) dimensions make each exact scan 8 to 12 times dearer, a million documents 10 times.",
-    "embed": "Each batch request also turns 64 vectors into JSON from Python lists of floats, through pydantic "
-    "and FastAPI's encoder; lab 9's way (orjson bytes made from the numpy array) would cut that part.",
+    "search": "With one BLAS thread an exact scan of 100,000 × 32 numbers costs about a millisecond of one core "
+    "(see the in-process rows below), about as much as the rest of a /search request here (the HTTP exchange, "
+    "validation, the thread-pool hop, embedding the query): an index can only remove the scan, so even one that "
+    "cost nothing would make the route about 2× faster at this size, not 5×. The in-process part compares the "
+    "indexes alone. It would show through the server with more work per scan: a pretrained model's 256 "
+    "(potion-base-8M) or 384 (all-MiniLM-L6-v2) dimensions make each exact scan 8 to 12 times dearer, a million "
+    "documents 10 times. The workbook's model cannot have more dimensions than its corpus has words (about 200).",
+    "embed": "A request of one text costs this server about a millisecond in all, while model2vec's `encode` "
+    "of 64 texts alone costs about two (nearly half of it tokenising): so 64 texts in one "
+    "request can carry at most about 64 × 1 / (1 + 2) ≈ 20 times the rows of one text per request, the target's "
+    "edge. The ratio falls as the HTTP exchange gets cheaper (wrk on a quiet machine) and rises as it gets "
+    "dearer (a Python load generator on a busy one). The cost left is the student's one `encode` call "
+    "(Task 11.1), not the route's JSON: FastAPI writes a declared response model's JSON with pydantic directly.",
 }
 
 
