@@ -112,5 +112,5 @@ def end(process: subprocess.Popen) -> None:
     """End ``unshare`` and so its namespace. ``unshare --fork`` ignores SIGTERM, so SIGKILL: ``--kill-child``
     then kills process 1 (a parent-death signal), and with it the kernel ends every process of the namespace."""
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+        _end_group(process.pid)
     process.wait()

@@ -313,11 +313,10 @@ def _assigned_by_a_check() -> bool:
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        passing_on = filename.startswith("<") or filename.startswith(library)
-        if not passing_on and not os.path.realpath(filename).startswith(helpers):
+        real = "" if filename.startswith("<") or filename.startswith(library) else os.path.realpath(filename)
+        if real and not real.startswith(helpers):
             # The file name alone can be made up (compile() takes any): the frame must also run in the namespace
             # of a module that was really loaded from that file in checks/.
-            real = os.path.realpath(filename)
             module = sys.modules.get(frame.f_globals.get("__name__", ""))
             loaded_from = os.path.realpath(getattr(module, "__file__", None) or "/")
             return (
