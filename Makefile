@@ -30,7 +30,8 @@ grade: $(INSTALLED)
 	$(BIN)/python -m pytest checks
 
 # The suite on both cores (pytest-xdist): a module's tests stay on one worker (they may share a costly fixture), but
-# kept mistakes, mutants and notebooks are spread one by one; the longest start first (tests/conftest.py says how). The 20 slowest are listed at the end: where the time goes.
+# kept mistakes, mutants and notebooks are spread one by one; the longest start first (tests/conftest.py says how).
+# The 20 slowest are listed at the end: where the time goes.
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder --durations=20
 

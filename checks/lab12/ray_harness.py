@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 PORT = 8000  # free for sure: the namespace is new
-OBJECT_STORE_BYTES = 100 * 2**20
 GCS_PORT = 6379
 FIXED_PORTS = {
     "node-manager-port": 6380,
@@ -38,6 +37,7 @@ FIXED_PORTS = {
     "dashboard-agent-grpc-port": 6384,
     "runtime-env-agent-port": 6385,
 }
+OBJECT_STORE_BYTES = 100 * 2**20  # Ray's object store (why so small: where it is passed to ray start)
 FOREST_ROUNDS = 3  # rounds of concurrent single random-forest requests
 FOREST_CONCURRENCY = 16
 SPREAD_REQUESTS = 24  # concurrent single logistic-regression requests, to see them spread over the replicas
