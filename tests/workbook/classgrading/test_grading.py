@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile import LABS, MAX_POINTS, Case, all_cases, make_class
+from tests.support.class_grading import environment, feedback, grade_command, grade_rows
 from tests.support.runner import BACKSTOP, WatchedCommand, planned
 from tests.support.runner import lab_points as points_of_lab
 from workbook.builders import starters
@@ -77,11 +77,10 @@ class Graded:
     processes_seen: set[str]
 
     def rows(self) -> dict[str, dict]:
-        with (self.out / "grades.csv").open(newline="") as handle:
-            return {row["student"]: row for row in csv.DictReader(handle)}
+        return grade_rows(self.out)
 
     def feedback(self, student: str) -> dict:
-        return json.loads((self.out / "feedback" / f"{student}.json").read_text())
+        return feedback(self.out, student)
 
 
 def instructor_digest() -> str:
@@ -95,25 +94,13 @@ def graded(tmp_path_factory) -> Graded:
     pids.mkdir()
     cases = make_class(submissions)
     add_intake_cases(submissions)
-    env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    env["HOSTILE_PID_DIR"] = str(pids)  # outside the sandbox only: the never-returns case writes its pid there
-    env["WORKBOOK_TEST_SECRET"] = SECRET
+    # HOSTILE_PID_DIR: outside the sandbox only (the never-returns case writes its pid there).
+    env = environment(HOSTILE_PID_DIR=str(pids), WORKBOOK_TEST_SECRET=SECRET)
     before = instructor_digest()
     cores = os.cpu_count() or 1
     busy = os.getloadavg()[0] / cores
     start = time.monotonic()
-    command = [
-        sys.executable,
-        "-m",
-        "workbook",
-        "grade",
-        str(submissions),
-        "--out",
-        str(out),
-        "--jobs",
-        "2",
-        *(arg for lab in LABS for arg in ("--lab", lab)),
-    ]
+    command = grade_command(submissions, out, LABS, "--jobs", "2")
     seen: set[str] = set()  # names of the hostile cases' processes, seen alive while grading
     # No wall-clock budget: grade prints a line per submission, and is stopped only if it falls silent.
     with WatchedCommand(command, cwd=ROOT, env=env) as watched:

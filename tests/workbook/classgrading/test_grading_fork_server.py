@@ -3,18 +3,16 @@ checks' parent process) neither stops the grading nor costs another student a po
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import shutil
-import sys
 
 import pytest
 
 from tests.hostile import Case, write_case
-from tests.support.runner import BACKSTOP, run_watched
+from tests.support.class_grading import feedback, grade_rows, run_grade
+from tests.support.runner import BACKSTOP
 from tests.support.runner import lab_points as points_of_lab
-from workbook.paths import ROOT, SOLUTIONS
+from workbook.paths import SOLUTIONS
 
 pytestmark = pytest.mark.timeout(BACKSTOP)  # grade is watched: stopped only if it falls silent
 
@@ -28,37 +26,15 @@ os.kill(os.getppid(), signal.SIGKILL)
 
 
 def grade(submissions, out, *extra):
-    env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    done = run_watched(
-        [
-            sys.executable,
-            "-m",
-            "workbook",
-            "grade",
-            str(submissions),
-            "--out",
-            str(out),
-            "--lab",
-            "lab1",
-            "--lab",
-            "lab2",
-            *extra,
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    assert done.stuck is None, f"grade was stopped: {done.stuck}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done
+    return run_grade(submissions, out, ["lab1", "lab2"], *extra)
 
 
 def totals(out) -> dict[str, tuple[str, str]]:
-    with (out / "grades.csv").open(newline="") as handle:
-        return {row["student"]: (row["total"], row["status"]) for row in csv.DictReader(handle)}
+    return {student: (row["total"], row["status"]) for student, row in grade_rows(out).items()}
 
 
 def statuses(out, student) -> list[str]:
-    feedback = json.loads((out / "feedback" / f"{student}.json").read_text())
-    return [check["status"] for lab in feedback["labs"] for check in lab["checks"]]
+    return [check["status"] for lab in feedback(out, student)["labs"] for check in lab["checks"]]
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,14 @@ at 8 of 22 points once, while ``pytest checks/lab12`` outside the sandbox gave 2
 
 from __future__ import annotations
 
-import csv
-import json
-import os
 import shutil
-import sys
 
 import pytest
 
-from tests.support.runner import BACKSTOP, run_watched
+from tests.support.class_grading import checks_not_passed, feedback, grade_rows, run_grade
+from tests.support.runner import BACKSTOP
 from tests.support.runner import lab_points as points_of_lab
-from workbook.paths import LABS, ROOT, SOLUTIONS
+from workbook.paths import LABS, SOLUTIONS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(BACKSTOP)]  # grade is watched: stopped only if it falls silent
 
@@ -27,19 +24,9 @@ def test_a_correct_lab12_gets_full_marks_in_the_sandbox_and_the_starter_none(tmp
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(SOLUTIONS / "lab12", submissions / "solved" / "lab12", ignore=ignore)
     shutil.copytree(LABS / "lab12", submissions / "starter" / "lab12", ignore=ignore)
-    env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    command = [sys.executable, "-m", "workbook", "grade", str(submissions), "--out", str(out), "--lab", "lab12"]
-    done = run_watched(command, cwd=ROOT, env=env)
-    assert done.stuck is None, f"grade was stopped: {done.stuck}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    with (out / "grades.csv").open(newline="") as handle:
-        rows = {row["student"]: row for row in csv.DictReader(handle)}
-    feedback = json.loads((out / "feedback" / "solved.json").read_text())
-    failed = [
-        f"{check['name']}: {check['status']}: {check['message'][:600]}"
-        for lab in feedback["labs"]
-        for check in lab["checks"]
-        if check["status"] != "pass"
-    ]
+    done = run_grade(submissions, out, ["lab12"])
+    rows = grade_rows(out)
+    failed = checks_not_passed(feedback(out, "solved"))
     assert float(rows["solved"]["total"]) == points_of_lab("lab12"), "\n\n".join(failed) or done.stdout[-3000:]
     assert rows["solved"]["status"] == "ok" and rows["solved"]["review"] == "", rows["solved"]
     assert float(rows["starter"]["total"]) == 0, rows["starter"]

@@ -7,11 +7,8 @@ The class is graded twice, one way after the other (so that neither slows the ot
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.hostile import all_cases, make_class
-from tests.support import ray_cluster
+from tests.support import class_grading, ray_cluster
+from tests.support.class_grading import environment, grade_command
 from tests.support.runner import BACKSTOP, run_watched
 from workbook.checkkit.ray_sandbox import RAY_ENV
 from workbook.paths import ROOT
@@ -52,29 +50,20 @@ class Graded:
     ray_temp: str  # the Ray session folder: every Ray process names it in its command line
 
 
-def grade_command(submissions: Path, out: Path, *extra: str) -> list[str]:
-    labs = [arg for lab in LABS for arg in ("--lab", lab)]
-    return [sys.executable, "-m", "workbook", "grade", str(submissions), "--out", str(out), *labs, *extra]
-
-
-def environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> Graded:
     root = tmp_path_factory.mktemp("ray-class")
     submissions = root / "submissions"
     make_class(submissions, [case for case in all_cases() if case.name in CASES])
     (submissions / "bad-zip.zip").write_bytes(b"PK\x03\x04 this is not a zip")
-    local = run_watched(grade_command(submissions, root / "local", "--jobs", "2"), env=environment())
+    local = run_watched(grade_command(submissions, root / "local", LABS, "--jobs", "2"), env=environment())
     assert local.stuck is None and local.returncode == 0, f"local grading: {local.stdout[-3000:]}{local.stderr[-3000:]}"
     ray_temp = tempfile.mkdtemp(prefix="wbray-", dir="/tmp")  # short: Ray's socket paths are bounded
     try:
         # The cluster and every Ray process end with the command, whatever happens (its PID namespace).
         on_ray = run_watched(
-            ray_cluster.command(ray_temp, grade_command(submissions, root / "ray", "--ray", "{address}")),
-            env={**environment(), **RAY_ENV},
+            ray_cluster.command(ray_temp, grade_command(submissions, root / "ray", LABS, "--ray", "{address}")),
+            env=environment(**RAY_ENV),
         )
     finally:
         shutil.rmtree(ray_temp, ignore_errors=True)
@@ -95,8 +84,7 @@ def without_times(value):
 
 
 def grade_rows(out: Path) -> dict[str, dict]:
-    with (out / "grades.csv").open(newline="") as handle:
-        return {row["student"]: without_times(row) for row in csv.DictReader(handle)}
+    return {student: without_times(row) for student, row in class_grading.grade_rows(out).items()}
 
 
 def test_the_class_was_graded_on_the_cluster_and_is_mixed(graded):
@@ -142,7 +130,7 @@ def test_no_ray_process_is_left(graded):
 def test_an_address_where_nothing_answers_is_one_clear_line(tmp_path):
     (tmp_path / "class" / "ann" / "lab1").mkdir(parents=True)
     done = run_watched(
-        [*grade_command(tmp_path / "class", tmp_path / "out"), "--ray", "127.0.0.1:1"], env=environment(), cwd=ROOT
+        grade_command(tmp_path / "class", tmp_path / "out", LABS, "--ray", "127.0.0.1:1"), env=environment(), cwd=ROOT
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [

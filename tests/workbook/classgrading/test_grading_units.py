@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 
+from tests.support.class_grading import GRADE
 from workbook.classgrading import intake, reports
 from workbook.classgrading.kit import Kit, instructor_listing, listing_changes
 from workbook.isolation import lab_process, result_channel
@@ -233,7 +234,7 @@ def test_failure_messages_are_grouped_without_their_numbers():
 
 def grade(*args, cwd=ROOT):
     return subprocess.run(
-        [sys.executable, "-m", "workbook", "grade", *map(str, args)],
+        [*GRADE, *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
