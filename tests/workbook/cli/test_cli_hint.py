@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
+from tests.support.cli import workbook_cli
 from workbook import catalog
-from workbook.paths import ROOT
 
 
 def hint(*args, state):
-    env = {**os.environ, "WORKBOOK_STATE_DIR": str(state)}
-    return subprocess.run(
-        [sys.executable, "-m", "workbook", "hint", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return workbook_cli("hint", *args, state=state)
 
 
 def test_hints_escalate_and_the_level_is_recorded(tmp_path):

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from workbook.paths import ROOT
+from tests.support.cli import workbook_cli
 
 COMMANDS = ["status", "watch", "hint", "reset", "doctor", "grade", "build", "build-starters"]
-
-
-def workbook_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "workbook", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_the_entry_point_lists_every_command():

@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import ast
 import builtins
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from tests.support.cli import workbook_cli
 from workbook.builders import starters
 from workbook.cli import reset
-from workbook.paths import ROOT, SOLUTIONS
-
-
-def workbook_cli(*args, state, stdin=subprocess.DEVNULL):
-    env = {**os.environ, "WORKBOOK_STATE_DIR": str(state)}
-    return subprocess.run(
-        [sys.executable, "-m", "workbook", *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        stdin=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from workbook.paths import SOLUTIONS
 
 
 @pytest.fixture

@@ -4,31 +4,16 @@ changed) or the last record. Runs against a scratch target with lab1 solved and 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
+from tests.support.cli import workbook_cli
 from tests.support.runner import lab_points
 from workbook import catalog
 from workbook.builders import starters
 from workbook.cli import status
-from workbook.paths import ROOT, SOLUTIONS
-
-
-def workbook_cli(*args, state, cwd=ROOT, timeout=300):
-    env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    env["WORKBOOK_STATE_DIR"] = str(state)
-    return subprocess.run(
-        [sys.executable, "-m", "workbook", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from workbook.paths import SOLUTIONS
 
 
 def starter_copy(lab: str, dest):

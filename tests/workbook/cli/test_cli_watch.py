@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -13,18 +12,17 @@ import time
 
 import pytest
 
+from tests.support.cli import student_env
 from workbook.builders import starters
 from workbook.cli import watch
 from workbook.paths import ROOT, SOLUTIONS
 
 
 def start_watch(target, state, *extra):
-    env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_TARGET"}
-    env["WORKBOOK_STATE_DIR"] = str(state)
     return subprocess.Popen(
         [sys.executable, "-m", "workbook", "watch", "lab1", "--target", str(target), "--max-runs", "2", *extra],
         cwd=ROOT,
-        env=env,
+        env=student_env(state),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
